@@ -1,0 +1,86 @@
+"""The Policy and Updater protocols. Implementations load torch lazily."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigError
+from ..types import Member
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How completions are sampled (METHOD.md: temperature 1.0, top_p 1.0)."""
+
+    temperature: float = 1.0
+    """Softmax temperature; 0 means greedy decoding."""
+    top_p: float = 1.0
+    """Nucleus sampling mass."""
+    max_new_tokens: int | None = None
+    """Completion length cap; None takes the task's ``max_new_tokens``."""
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise ConfigError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
+            raise ConfigError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One sampled completion with the behaviour log-prob of each of its tokens."""
+
+    text: str
+    token_ids: tuple[int, ...] = ()
+    logprobs: tuple[float, ...] = ()
+
+
+class Policy(ABC):
+    """Something that turns prompts into completions; trainable ones carry a LoRA adapter."""
+
+    trainable: bool = False
+
+    @abstractmethod
+    def generate(
+        self,
+        prompts: Sequence[str],
+        *,
+        system: str | None = None,
+        sampling: SamplingConfig = SamplingConfig(),
+        max_new_tokens: int = 64,
+        seed: int = 0,
+    ) -> list[Generation]:
+        """One completion per prompt, reproducible for a given ``seed``."""
+
+    def state_dict(self) -> Mapping[str, Any]:
+        """Trainable state (the adapter) for checkpoints; empty for fixed policies."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what ``state_dict`` returned."""
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able settings stored with a study."""
+        return {"policy": type(self).__name__}
+
+
+class Updater(ABC):
+    """Trains a policy on one group (GRPO is the built-in)."""
+
+    @abstractmethod
+    def step(
+        self, policy: Policy, prompt: str, system: str | None, members: Sequence[Member]
+    ) -> list[dict[str, float]]:
+        """Update ``policy`` on ``members`` (all trained as completions of ``prompt``);
+        return one metrics dict per optimizer step."""
+
+    def state_dict(self) -> Mapping[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        pass

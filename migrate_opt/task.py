@@ -1,0 +1,136 @@
+"""The Task protocol: what an objective must provide to be optimized.
+
+A task builds prompts, parses completions, canonicalises solutions and evaluates batches of
+solutions. Non-LLM optimizers use its optional :class:`SearchSpace`."""
+
+from __future__ import annotations
+
+import json
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from .types import Evaluation, Record
+
+
+class SearchSpace(ABC):
+    """Operators for non-LLM optimizers (random search, genetic algorithms, BO adapters).
+
+    Implement what you can; an optimizer that needs a missing operator refuses the task
+    with a clear error."""
+
+    def sample(self, rng: random.Random, n: int) -> list[str]:
+        """``n`` random solutions (canonical form)."""
+        raise NotImplementedError
+
+    def mutate(self, solution: str, rng: random.Random) -> str | None:
+        """A variation of ``solution``, or None when none could be made."""
+        raise NotImplementedError
+
+    def crossover(self, a: str, b: str, rng: random.Random) -> str | None:
+        raise NotImplementedError
+
+    def pool(self) -> Sequence[str] | None:
+        """A finite list of candidate solutions (categorical search), if the space has one."""
+        return None
+
+    def encode(self, solution: str) -> Sequence[float] | None:
+        """A fixed-length real vector for the solution (continuous BO adapters)."""
+        return None
+
+    def decode(self, vector: Sequence[float]) -> str | None:
+        """The valid solution nearest to ``vector``."""
+        return None
+
+    def supports(self, operator: str) -> bool:
+        """Whether ``operator`` (sample, mutate, crossover, pool, encode) is available."""
+        if operator == "pool":
+            return self.pool() is not None
+        if operator in ("encode", "decode"):
+            return self.dimension > 0
+        return getattr(type(self), operator, None) is not getattr(SearchSpace, operator, None)
+
+    @property
+    def dimension(self) -> int:
+        """Length of ``encode`` vectors; 0 when there is no encoding."""
+        return 0
+
+
+class Task(ABC):
+    """An objective to maximise. Subclass and implement the abstract methods.
+
+    Tasks must be picklable when evaluations run in another process: keep heavy state
+    (models, embeddings) lazily loaded and out of ``__getstate__`` if needed."""
+
+    name: str = "task"
+    system_prompt: str | None = None
+    optimum: float | None = None
+    """Known best score; a solution reaching it marks the run solved."""
+    default_group_size: int = 8
+    """Completions per iteration used by the method presets."""
+    max_new_tokens: int = 64
+    """A sensible completion length for this task's answers."""
+
+    # -- prompts -------------------------------------------------------------------------
+    @abstractmethod
+    def prompt(self) -> str:
+        """The canonical task prompt (on-policy samples; every member trains under it)."""
+
+    def neighborhood_prompt(self, parent: Record) -> str:
+        """Ask for variations of one good past solution."""
+        return (
+            f"{self.prompt()}\n\nA good answer so far is {self.render([parent.solution])} "
+            f"(score {parent.score:.3f}). Propose a variation of it that scores higher."
+        )
+
+    def opro_prompt(self, history: Sequence[Record]) -> str:
+        """Show past solutions worst-to-best with their scores (OPRO)."""
+        lines = [f"{self.render([r.solution])} -> score {r.score:.3f}" for r in history]
+        return (
+            f"{self.prompt()}\n\nPrevious answers, from worst to best:\n"
+            + "\n".join(lines)
+            + "\nPropose a new answer that scores higher than all of them."
+        )
+
+    # -- parsing -------------------------------------------------------------------------
+    @abstractmethod
+    def parse(self, completion: str) -> list[str]:
+        """Raw solutions found in a completion (possibly none). Must never raise."""
+
+    def canonicalize(self, solution: str) -> str | None:
+        """The dedup key of a solution, or None when it is not a valid solution."""
+        s = solution.strip()
+        return s or None
+
+    def render(self, solutions: Sequence[str]) -> str:
+        """Write solutions as a completion would (used to replay records with no completion)."""
+        return json.dumps(list(solutions))
+
+    # -- evaluation ----------------------------------------------------------------------
+    @abstractmethod
+    def evaluate(self, solutions: Sequence[str]) -> list[Evaluation]:
+        """Score a batch of canonical solutions; one Evaluation each, in order."""
+
+    def is_solved(self, evaluation: Evaluation) -> bool:
+        if evaluation.solved:
+            return True
+        return (
+            self.optimum is not None
+            and evaluation.score is not None
+            and evaluation.score >= self.optimum - 1e-9
+        )
+
+    # -- extras --------------------------------------------------------------------------
+    def search_space(self) -> SearchSpace | None:
+        """Operators for non-LLM optimizers; None when the task has none."""
+        return None
+
+    def settings(self) -> dict[str, Any]:
+        """JSON-able description stored with a study (shown by ``migrate-opt show``)."""
+        return {"task": self.name}
+
+    def group_overrides(self) -> dict[str, dict[str, int]]:
+        """Per-method group compositions that differ from the generic presets
+        (e.g. the paper's Semantle MiGrATe is all-neighbourhood)."""
+        return {}
