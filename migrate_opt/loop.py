@@ -1,0 +1,113 @@
+"""``run``: a plain loop over ask/tell with a progress bar. Users who need their own loop
+lose nothing by writing it themselves."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .executors import Executor, SerialExecutor
+from .optimizer import Optimizer
+from .types import Group, Record
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[Optimizer, Group, list[Record]], None]
+"""Called after every tell with the optimizer, the group and its new records."""
+
+
+@dataclass
+class RunResult:
+    best: list[Record]
+    evaluations: int
+    iterations: int
+    solved: bool
+    stopped: str
+    """Why the loop ended: budget, iterations, solved, stale."""
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall time split into generate, evaluate, train, store and other."""
+
+
+def run(
+    opt: Optimizer,
+    *,
+    budget: int | None = None,
+    iterations: int | None = None,
+    executor: Executor | None = None,
+    callbacks: Sequence[Callback] = (),
+    stop_when_solved: bool = False,
+    patience: int = 50,
+    progress: bool = True,
+) -> RunResult:
+    """Ask, evaluate, tell until the budget (total evaluations, resumed ones included) is
+    spent, ``iterations`` more groups were told, the task is solved (if asked), or
+    ``patience`` groups in a row brought no new evaluation."""
+    if budget is not None:
+        opt.budget = budget
+    if opt.budget is None and iterations is None:
+        raise ValueError("give a budget or a number of iterations, or the loop never ends")
+    executor = executor or SerialExecutor()
+    seconds = {"generate": 0.0, "evaluate": 0.0, "train": 0.0, "store": 0.0, "total": 0.0}
+    bar = _progress_bar(opt, progress, iterations)
+    done, stale, stopped = 0, 0, "iterations"
+    try:
+        while True:
+            if opt.exhausted:
+                stopped = "budget"
+                break
+            if iterations is not None and done >= iterations:
+                break
+            if stop_when_solved and opt.solved:
+                stopped = "solved"
+                break
+            if stale >= patience:
+                stopped = "stale"
+                log.warning("%d groups in a row brought no new solution; stopping", stale)
+                break
+            start = time.perf_counter()
+            group = opt.ask()
+            t0 = time.perf_counter()
+            evaluations = executor.evaluate(opt.task, group.solutions)
+            group.timings["evaluate"] = time.perf_counter() - t0
+            records = opt.tell(group, evaluations)
+            group.timings["total"] = time.perf_counter() - start
+            for k in seconds:
+                seconds[k] += group.timings.get(k, 0.0)
+            done += 1
+            stale = 0 if records else stale + 1
+            _update_bar(bar, opt, group, len(records))
+            for cb in callbacks:
+                cb(opt, group, records)
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds["other"] = seconds["total"] - sum(
+        seconds[k] for k in ("generate", "evaluate", "train", "store")
+    )
+    return RunResult(opt.best(10), opt.n_evaluations, done, opt.solved, stopped, seconds)
+
+
+def _progress_bar(opt: Optimizer, enabled: bool, iterations: int | None):  # type: ignore[no-untyped-def]
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    total = opt.budget if opt.budget is not None else iterations
+    unit = "eval" if opt.budget is not None else "it"
+    return tqdm(total=total, initial=opt.n_evaluations if opt.budget else 0, unit=unit,
+                desc=opt.task.name, dynamic_ncols=True)
+
+
+def _update_bar(bar, opt: Optimizer, group: Group, new: int) -> None:  # type: ignore[no-untyped-def]
+    if bar is None:
+        return
+    bar.update(new if opt.budget is not None else 1)
+    best = opt.best(1)
+    bar.set_postfix(
+        best=f"{best[0].score:.4f}" if best else "-",
+        it=group.iteration,
+        sec=f"{group.timings.get('total', 0.0):.1f}",
+        refresh=False,
+    )

@@ -1,0 +1,209 @@
+"""The ask/tell protocol every optimizer implements.
+
+Public ``ask``/``tell`` enforce the invariants (budget, dedup, validation, storage);
+subclasses implement ``_ask`` (propose group members) and ``_after_tell`` (learn from a
+stored group), as Nevergrad separates ``ask`` from ``_internal_ask_candidate``."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import BudgetExhausted, ConfigError, TellError
+from .storage import Database, MemoryDatabase
+from .task import Task
+from .types import Candidate, Evaluation, Group, Member, Record
+
+log = logging.getLogger(__name__)
+
+Result = float | int | None | Evaluation
+
+
+class Optimizer(ABC):
+    """Base class: owns the task, the database, the budget and the iteration counter."""
+
+    name = "optimizer"
+
+    def __init__(
+        self,
+        task: Task,
+        *,
+        database: Database | None = None,
+        seed: int = 0,
+        budget: int | None = None,
+    ) -> None:
+        if budget is not None and budget < 1:
+            raise ConfigError(f"budget must be >= 1 evaluations, got {budget}")
+        self.task = task
+        self.database = database if database is not None else MemoryDatabase()
+        self.seed = seed
+        self.budget = budget
+        self.id = uuid.uuid4().hex
+        self.iteration = self.database.last_iteration() + 1
+        self._open: Group | None = None
+
+    # -- state ---------------------------------------------------------------------------
+    @property
+    def n_evaluations(self) -> int:
+        """Black-box evaluations of new unique solutions so far (the budget's unit)."""
+        return len(self.database)
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.budget is None else max(self.budget - self.n_evaluations, 0)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.remaining == 0
+
+    @property
+    def solved(self) -> bool:
+        best = self.database.top(1)
+        return bool(best) and self.task.is_solved(Evaluation(best[0].score, best[0].info))
+
+    def best(self, k: int = 1) -> list[Record]:
+        """The ``k`` best distinct valid solutions found so far, best first."""
+        return self.database.top(k)
+
+    def settings(self) -> dict[str, Any]:
+        """What is stored with the study (``migrate-opt show``)."""
+        return {
+            "optimizer": self.name,
+            "seed": self.seed,
+            "budget": self.budget,
+            **self.task.settings(),
+        }
+
+    # -- ask -----------------------------------------------------------------------------
+    def ask(self) -> Group:
+        """Propose the next group; ``group.pending`` are the solutions to evaluate."""
+        if self.exhausted:
+            raise BudgetExhausted(
+                f"the budget of {self.budget} evaluations is spent; raise `budget` to go on"
+            )
+        start = time.perf_counter()
+        members = self._ask()
+        group = self._assemble(members)
+        group.timings["ask"] = time.perf_counter() - start
+        if self._open is not None and not self._open.told:
+            log.debug("discarding untold group of iteration %d", self._open.iteration)
+        self._open = group
+        return group
+
+    @abstractmethod
+    def _ask(self) -> list[Member]:
+        """The members of the next group (replays included), solutions canonicalised."""
+
+    def _assemble(self, members: list[Member]) -> Group:
+        """Split members' solutions into known (free) and pending (to evaluate), drop
+        solutions beyond the remaining budget, and mark members that only repeat."""
+        limit = self.remaining
+        known = self.database.get_many([s for m in members for s in m.solutions])
+        pending: dict[str, Candidate] = {}
+        source_of: dict[str, Member] = {}
+        kept: list[Member] = []
+        for m in members:
+            sols = []
+            for s in m.solutions:
+                if s not in known and s not in pending:
+                    if limit is not None and len(pending) >= limit:
+                        continue  # over budget: this solution is not part of the group
+                    pending[s] = Candidate(s, len(pending))
+                    source_of[s] = m
+                sols.append(s)
+            if m.solutions and not sols:
+                continue
+            m.solutions = tuple(sols)
+            m.repeat = not m.is_replay and bool(sols) and all(s in known for s in sols)
+            kept.append(m)
+        return Group(self.id, self.iteration, kept, tuple(pending.values()), known, source_of)
+
+    # -- tell ----------------------------------------------------------------------------
+    def tell(self, group: Group, results: Sequence[Result]) -> list[Record]:
+        """Store the evaluations of ``group.pending`` (same order) and learn from the group.
+
+        ``results`` items are floats, ``None`` (invalid) or :class:`Evaluation`. On bad input
+        a :class:`TellError` is raised before anything is stored."""
+        evaluations = self._validate(group, results)
+        start = time.perf_counter()
+        records = [
+            self._new_record(group, c, ev) for c, ev in zip(group.pending, evaluations)
+        ]
+        scores = {s: r.score for s, r in group.known.items()}
+        scores.update({r.solution: r.score for r in records})
+        for m in group.members:
+            valid = [scores[s] for s in m.solutions if scores.get(s) is not None]
+            m.reward = max(valid) if valid else None
+        stored = self.database.add(
+            records, group=(group.iteration, [member_to_dict(m) for m in group.members])
+        )
+        group.told = True
+        self.iteration = group.iteration + 1
+        group.timings["store"] = time.perf_counter() - start
+        self._after_tell(group, stored)
+        return stored
+
+    def _validate(self, group: Group, results: Sequence[Result]) -> list[Evaluation]:
+        if not isinstance(group, Group) or group.optimizer_id != self.id:
+            raise TellError("this group was not asked from this optimizer")
+        if group.told:
+            raise TellError(f"group of iteration {group.iteration} was already told")
+        if group is not self._open:
+            raise TellError("this group is stale: a newer group was asked since; tell that one")
+        if isinstance(results, (str, bytes)) or not isinstance(results, Sequence):
+            raise TellError(f"results must be a sequence, got {type(results).__name__}")
+        if len(results) != len(group.pending):
+            raise TellError(
+                f"expected {len(group.pending)} results (one per group.pending), "
+                f"got {len(results)}"
+            )
+        return [_to_evaluation(r, i) for i, r in enumerate(results)]
+
+    def _new_record(self, group: Group, c: Candidate, ev: Evaluation) -> Record:
+        m = group.source_of[c.solution]
+        return Record(
+            solution=c.solution, score=ev.score, info=dict(ev.info),
+            solved=self.task.is_solved(ev), source=m.source, iteration=group.iteration,
+            completion=m.completion, tags=dict(m.tags),
+        )
+
+    def _after_tell(self, group: Group, records: list[Record]) -> None:
+        """Learn from a stored group (GRPO step, population update). Default: nothing."""
+
+
+def _to_evaluation(r: Result, i: int) -> Evaluation:
+    if isinstance(r, Evaluation):
+        return r
+    if r is None:
+        return Evaluation.invalid("reported invalid")
+    if isinstance(r, bool) or not isinstance(r, (int, float)):
+        raise TellError(f"result {i} must be a float, None or Evaluation, got {r!r}")
+    if not math.isfinite(r):
+        raise TellError(f"result {i} is {r}; report a failed evaluation as None instead")
+    return Evaluation(float(r))
+
+
+MEMBER_FIELDS = (
+    "source", "completion", "solutions", "prompt", "token_ids", "behaviour_logprobs",
+    "error", "tags", "reward", "repeat",
+)
+
+
+def member_to_dict(m: Member) -> dict[str, Any]:
+    return {f: getattr(m, f) for f in MEMBER_FIELDS}
+
+
+def member_from_dict(d: dict[str, Any]) -> Member:
+    m = Member(**{f: d.get(f) for f in MEMBER_FIELDS if f != "repeat"})
+    m.solutions = tuple(m.solutions or ())
+    m.tags = dict(m.tags or {})
+    m.token_ids = tuple(m.token_ids) if m.token_ids is not None else None
+    if m.behaviour_logprobs is not None:
+        m.behaviour_logprobs = tuple(m.behaviour_logprobs)
+    m.repeat = bool(d.get("repeat"))
+    return m

@@ -1,0 +1,359 @@
+"""A transformers causal LM with a peft LoRA adapter: the trainable policy of MiGrATe.
+
+Generation records the behaviour log-prob of every sampled token from the logits that
+``generate`` already computed (no second forward pass). Training goes through
+:meth:`HFPolicy.encode` and :meth:`HFPolicy.token_logprobs`, which the GRPO updater calls."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import ConfigError
+from ..types import Member
+from .base import Generation, Policy, SamplingConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoRAConfig:
+    """The LoRA adapter trained at test time (METHOD.md: rank 64, alpha 16 on q and v)."""
+
+    rank: int = 64
+    """Rank r of the low-rank update; more rank, more trainable parameters."""
+    alpha: float = 16
+    """Scale numerator: the update is multiplied by alpha / rank."""
+    dropout: float = 0.0
+    """Dropout on the adapter's input while training (0 keeps training deterministic)."""
+    target_modules: tuple[str, ...] = ("q_proj", "v_proj")
+    """Names of the linear layers that get an adapter (Llama attention query and value)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.rank, bool) or not isinstance(self.rank, int) or self.rank < 1:
+            raise ConfigError(f"LoRA rank must be an integer >= 1, got {self.rank!r}")
+        if not self.alpha > 0:
+            raise ConfigError(f"LoRA alpha must be > 0, got {self.alpha!r}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"LoRA dropout must be in [0, 1), got {self.dropout!r}")
+        if isinstance(self.target_modules, str):
+            # A bare string would be iterated letter by letter; wrap it instead.
+            object.__setattr__(self, "target_modules", (self.target_modules,))
+        if not self.target_modules or not all(
+            isinstance(m, str) and m for m in self.target_modules
+        ):
+            raise ConfigError(
+                f"LoRA target_modules must be non-empty module names, got {self.target_modules!r}"
+            )
+        object.__setattr__(self, "target_modules", tuple(self.target_modules))
+
+
+@dataclass
+class TrainBatch:
+    """Members re-tokenised as completions of one prompt, ready for a forward pass.
+
+    The prompt is shared, so the completions are right-padded after it and one forward pass
+    scores them all; row ``i`` is ``members[i]`` of :meth:`HFPolicy.encode`."""
+
+    input_ids: torch.Tensor
+    """[B, P + T] prompt then completion tokens, right-padded."""
+    attention_mask: torch.Tensor
+    """[B, P + T] 1 on real tokens."""
+    completion_mask: torch.Tensor
+    """[B, T] float, 1 on completion tokens that count in the loss."""
+    prompt_length: int
+    """P, the number of prompt tokens."""
+    behaviour_logprobs: torch.Tensor
+    """[B, T] log-probs recorded when the member was sampled (0 where unknown)."""
+    off_prompt: torch.Tensor
+    """[B] bool: the member was sampled, with recorded log-probs, from another prompt
+    than this one (neighbourhood, OPRO): importance weights apply to these rows only."""
+
+    @property
+    def completion_length(self) -> int:
+        return int(self.completion_mask.shape[1])
+
+
+def _resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    resolved = getattr(torch, str(dtype), None)
+    if not isinstance(resolved, torch.dtype) or not resolved.is_floating_point:
+        raise ConfigError(f"dtype must be a torch floating dtype name, got {dtype!r}")
+    return resolved
+
+
+def _load_pretrained(path: str, dtype: torch.dtype) -> tuple[Any, Any]:
+    """Model and tokenizer from a local folder or the local Hugging Face cache (offline)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    local = Path(path).expanduser()
+    source = str(local) if local.exists() else path
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot load model {path!r} offline: give a local folder with a causal LM and its "
+            f"tokenizer, or a Hugging Face id already in the local cache ({exc})"
+        ) from exc
+    return model, tokenizer
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> tuple[int, ...]:
+    """Every token that ends a completion: the generation config may list several."""
+    ids: list[int] = []
+    configured = getattr(model.generation_config, "eos_token_id", None)
+    if isinstance(configured, int):
+        ids.append(configured)
+    elif configured:
+        ids.extend(int(i) for i in configured)
+    if tokenizer.eos_token_id is not None:
+        ids.append(int(tokenizer.eos_token_id))
+    if not ids:
+        raise ConfigError("the tokenizer has no EOS token: completions could never stop")
+    return tuple(dict.fromkeys(ids))
+
+
+class HFPolicy(Policy):
+    """A causal LM (transformers) with a trainable LoRA adapter (peft).
+
+    ``model`` is a Hugging Face id in the local cache, a local folder, or an already built
+    ``PreTrainedModel`` (then pass its ``tokenizer``). The base weights are frozen; only the
+    adapter trains, and :meth:`state_dict` holds only the adapter."""
+
+    trainable = True
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any = None,
+        *,
+        lora: LoRAConfig | None = None,
+        device: str = "cpu",
+        dtype: str | torch.dtype | None = None,
+        threads: int | None = 1,
+        name: str | None = None,
+    ) -> None:
+        if threads is not None:
+            if threads < 1:
+                raise ConfigError(f"threads must be >= 1 or None, got {threads}")
+            # Two busy cores ran 5-30x slower with two torch threads than with one.
+            torch.set_num_threads(threads)
+        self.lora = lora or LoRAConfig()
+        self.device = torch.device(device)
+        self.dtype = _resolve_dtype(dtype)
+        if isinstance(model, (str, Path)):
+            name = name or str(model)
+            model, tokenizer = _load_pretrained(str(model), self.dtype)
+        elif tokenizer is None:
+            raise ConfigError("pass the tokenizer together with an already built model")
+        self.name = name or getattr(model.config, "_name_or_path", "") or type(model).__name__
+        self.tokenizer = tokenizer
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.eos_ids = _eos_ids(model, tokenizer)
+        self.model = self._wrap(model.to(device=self.device, dtype=self.dtype))
+        self.model.eval()  # generation and scoring both run without dropout in the base
+
+    def _wrap(self, model: Any) -> Any:
+        from peft import LoraConfig, get_peft_model
+
+        config = LoraConfig(
+            r=self.lora.rank,
+            lora_alpha=self.lora.alpha,
+            lora_dropout=self.lora.dropout,
+            target_modules=list(self.lora.target_modules),
+            task_type="CAUSAL_LM",
+        )
+        try:
+            return get_peft_model(model, config)
+        except ValueError as exc:
+            raise ConfigError(f"cannot attach LoRA to {self.name}: {exc}") from exc
+
+    # -- prompts -------------------------------------------------------------------------
+    def render_prompt(self, prompt: str, system: str | None = None) -> str:
+        """The text the model sees: the chat template when the tokenizer has one."""
+        if getattr(self.tokenizer, "chat_template", None):
+            messages = [{"role": "user", "content": prompt}]
+            if system:
+                messages.insert(0, {"role": "system", "content": system})
+            return str(
+                self.tokenizer.apply_chat_template(
+                    messages, tokenize=False, add_generation_prompt=True
+                )
+            )
+        return f"{system}\n\n{prompt}" if system else prompt
+
+    def prompt_ids(self, prompt: str, system: str | None = None) -> list[int]:
+        text = self.render_prompt(prompt, system)
+        # A chat template writes its own special tokens; plain text gets the tokenizer's.
+        plain = not getattr(self.tokenizer, "chat_template", None)
+        return list(self.tokenizer(text, add_special_tokens=plain)["input_ids"])
+
+    # -- generation ----------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(
+        self,
+        prompts: Sequence[str],
+        *,
+        system: str | None = None,
+        sampling: SamplingConfig = SamplingConfig(),
+        max_new_tokens: int = 64,
+        seed: int = 0,
+    ) -> list[Generation]:
+        """One completion per prompt, sampled in one left-padded batch.
+
+        ``Generation.logprobs`` are log-probs of the model's own (temperature 1, untruncated)
+        distribution, the quantity :meth:`token_logprobs` computes: with the default
+        sampling (temperature 1, top_p 1) they are exactly the behaviour probabilities."""
+        if not prompts:
+            return []
+        max_new = sampling.max_new_tokens or max_new_tokens
+        ids = [self.prompt_ids(p, system) for p in prompts]
+        input_ids, attention = self._left_pad(ids)
+        torch.manual_seed(seed)
+        out = self.model.generate(
+            input_ids=input_ids,
+            attention_mask=attention,
+            max_new_tokens=max_new,
+            min_new_tokens=0,
+            return_dict_in_generate=True,
+            output_logits=True,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=list(self.eos_ids),
+            **self._sampling_kwargs(sampling),
+        )
+        new_tokens = out.sequences[:, input_ids.shape[1] :]
+        logits = torch.stack(out.logits, dim=1).float()  # [B, T, V] raw, before warping
+        logprobs = torch.log_softmax(logits, dim=-1).gather(-1, new_tokens[..., None])[..., 0]
+        return [self._generation(row, lp) for row, lp in zip(new_tokens, logprobs)]
+
+    def _sampling_kwargs(self, sampling: SamplingConfig) -> dict[str, Any]:
+        if sampling.temperature == 0:
+            return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        return {
+            "do_sample": True,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "top_k": None,  # transformers defaults to top_k=50; the method samples the full softmax
+        }
+
+    def _left_pad(self, ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(row) for row in ids)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in ids], device=self.device)
+        mask = torch.tensor(
+            [[0] * (width - len(r)) + [1] * len(r) for r in ids], device=self.device
+        )
+        return input_ids, mask
+
+    def _generation(self, tokens: torch.Tensor, logprobs: torch.Tensor) -> Generation:
+        token_ids = tokens.tolist()
+        end = len(token_ids)
+        for i, tok in enumerate(token_ids):
+            if tok in self.eos_ids:
+                end = i + 1  # keep the EOS: training must learn to stop too
+                break
+        token_ids = token_ids[:end]
+        text = self.tokenizer.decode(token_ids, skip_special_tokens=True)
+        return Generation(text, tuple(token_ids), tuple(logprobs[:end].tolist()))
+
+    # -- training ------------------------------------------------------------------------
+    def completion_ids(self, member: Member) -> list[int]:
+        """The tokens a member is trained on: the ones it was sampled as when it has them
+        (the sampled tokens do not depend on the prompt, and importance weights need them),
+        else its completion text re-tokenised, plus EOS."""
+        if member.token_ids:
+            return list(member.token_ids)
+        ids = self.tokenizer(member.completion, add_special_tokens=False)["input_ids"]
+        return [*ids, self.eos_ids[0]]
+
+    def encode(self, prompt: str, system: str | None, members: Sequence[Member]) -> TrainBatch:
+        """Every member as a completion of the canonical ``prompt`` (METHOD.md)."""
+        if not members:
+            raise ValueError("encode needs at least one member")
+        head = self.prompt_ids(prompt, system)
+        tails = [self.completion_ids(m) for m in members]
+        width = max(len(t) for t in tails)
+        pad = self.tokenizer.pad_token_id
+        rows = [head + t + [pad] * (width - len(t)) for t in tails]
+        completion_mask = torch.tensor([[1.0] * len(t) + [0.0] * (width - len(t)) for t in tails])
+        behaviour = torch.zeros(len(members), width)
+        off_prompt = torch.zeros(len(members), dtype=torch.bool)
+        for i, (m, t) in enumerate(zip(members, tails)):
+            recorded = m.behaviour_logprobs
+            if m.token_ids and recorded and len(recorded) == len(t):
+                behaviour[i, : len(t)] = torch.tensor(recorded)
+                off_prompt[i] = m.prompt is not None and m.prompt != prompt
+        attention = torch.cat([torch.ones(len(members), len(head)), completion_mask], dim=1)
+        return TrainBatch(
+            input_ids=torch.tensor(rows, device=self.device),
+            attention_mask=attention.long().to(self.device),
+            completion_mask=completion_mask.to(self.device),
+            prompt_length=len(head),
+            behaviour_logprobs=behaviour.to(self.device),
+            off_prompt=off_prompt.to(self.device),
+        )
+
+    def token_logprobs(self, batch: TrainBatch) -> torch.Tensor:
+        """[B, T] log-prob of each completion token under the current policy, with grad."""
+        width = batch.completion_length
+        # Only the logits that predict completion tokens: the vocabulary is large.
+        out = self.model(
+            input_ids=batch.input_ids,
+            attention_mask=batch.attention_mask,
+            logits_to_keep=width + 1,
+            use_cache=False,
+        )
+        logits = out.logits[:, :-1].float()
+        targets = batch.input_ids[:, batch.prompt_length :]
+        picked = logits.gather(-1, targets[..., None])[..., 0]
+        return picked - torch.logsumexp(logits, dim=-1)
+
+    @contextlib.contextmanager
+    def reference(self) -> Iterator[None]:
+        """The base model without the adapter: the KL reference."""
+        with self.model.disable_adapter():
+            yield
+
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    # -- state ---------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The adapter weights only (a few MB), detached copies on the CPU."""
+        from peft import get_peft_model_state_dict
+
+        state = get_peft_model_state_dict(self.model)
+        return {k: v.detach().cpu().clone() for k, v in state.items()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        from peft import set_peft_model_state_dict
+
+        expected = set(self.state_dict())
+        if set(state) != expected:
+            missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
+            raise ConfigError(
+                f"adapter state does not fit this policy (missing {missing[:3]}, "
+                f"unexpected {extra[:3]}): was it saved with another LoRAConfig or model?"
+            )
+        set_peft_model_state_dict(self.model, {k: torch.as_tensor(v) for k, v in state.items()})
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "policy": "hf",
+            "model": self.name,
+            "lora": {**asdict(self.lora), "target_modules": list(self.lora.target_modules)},
+            "device": str(self.device),
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "trainable_parameters": sum(p.numel() for p in self.trainable_parameters()),
+        }

@@ -1,0 +1,7 @@
+"""Databases of evaluated records: in-memory and SQLite."""
+
+from .base import Database
+from .memory import MemoryDatabase
+from .sqlite import SQLiteDatabase, list_studies
+
+__all__ = ["Database", "MemoryDatabase", "SQLiteDatabase", "list_studies"]

@@ -1,0 +1,86 @@
+"""A cheap task with a known optimum: guess a hidden string of digits.
+
+The score is the fraction of positions right, so it has a smooth landscape that a tiny
+model can climb and a known optimum of 1.0."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import TaskError
+from ..task import SearchSpace, Task
+from ..types import Evaluation
+
+
+class ToyTask(Task):
+    name = "toy"
+    optimum = 1.0
+    default_group_size = 8
+    max_new_tokens = 16
+
+    def __init__(self, target: str = "4213", seed: int | None = None, length: int = 4) -> None:
+        if seed is not None:
+            target = "".join(random.Random(seed).choice("0123456789") for _ in range(length))
+        if not target.isdigit():
+            raise TaskError(f"toy target must be digits, got {target!r}")
+        self.target = target
+
+    def prompt(self) -> str:
+        return (
+            f"Guess a secret string of {len(self.target)} digits. "
+            'Answer with a JSON list holding one string, e.g. ["0000"].'
+        )
+
+    def parse(self, completion: str) -> list[str]:
+        return re.findall(r"\d+", completion)[:4]
+
+    def canonicalize(self, solution: str) -> str | None:
+        s = solution.strip()
+        return s if s.isdigit() and len(s) == len(self.target) else None
+
+    def render(self, solutions: Sequence[str]) -> str:
+        return json.dumps(list(solutions))
+
+    def evaluate(self, solutions: Sequence[str]) -> list[Evaluation]:
+        out = []
+        for s in solutions:
+            right = sum(a == b for a, b in zip(s, self.target))
+            out.append(Evaluation(right / len(self.target), {"right": right},
+                                  solved=s == self.target))
+        return out
+
+    def settings(self) -> dict[str, Any]:
+        return {"task": self.name, "target": self.target}
+
+    def search_space(self) -> SearchSpace:
+        return DigitSpace(len(self.target))
+
+
+class DigitSpace(SearchSpace):
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+    def sample(self, rng: random.Random, n: int) -> list[str]:
+        return ["".join(rng.choice("0123456789") for _ in range(self.length)) for _ in range(n)]
+
+    def mutate(self, solution: str, rng: random.Random) -> str | None:
+        i = rng.randrange(self.length)
+        return solution[:i] + rng.choice("0123456789") + solution[i + 1 :]
+
+    def crossover(self, a: str, b: str, rng: random.Random) -> str | None:
+        cut = rng.randrange(1, self.length) if self.length > 1 else 0
+        return a[:cut] + b[cut:]
+
+    @property
+    def dimension(self) -> int:
+        return self.length
+
+    def encode(self, solution: str) -> list[float]:
+        return [int(c) / 9 for c in solution]
+
+    def decode(self, vector: Sequence[float]) -> str:
+        return "".join(str(min(9, max(0, round(v * 9)))) for v in vector)
