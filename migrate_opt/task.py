@@ -130,6 +130,11 @@ class Task(ABC):
         """JSON-able description stored with a study (shown by ``migrate-opt show``)."""
         return {"task": self.name}
 
+    def html(self, solution: str) -> str | None:
+        """A self-contained HTML/SVG snippet picturing a solution in reports (a molecule
+        drawing, a coloured grid); None shows the solution as text."""
+        return None
+
     def group_overrides(self) -> dict[str, dict[str, int]]:
         """Per-method group compositions that differ from the generic presets
         (e.g. the paper's Semantle MiGrATe is all-neighbourhood)."""
