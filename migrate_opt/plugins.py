@@ -106,9 +106,8 @@ class Registry:
             return table[name]
         close = difflib.get_close_matches(name, table, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UnknownNameError(
-            f"unknown {kind} {name!r}.{hint} Installed {kind}s: {', '.join(sorted(table)) or 'none'}."
-        )
+        installed = ", ".join(sorted(table)) or "none"
+        raise UnknownNameError(f"unknown {kind} {name!r}.{hint} Installed {kind}s: {installed}.")
 
     def create(self, kind: str, name: str, *args: Any, **options: Any) -> Any:
         return self.entry(kind, name).factory(*args, **options)
@@ -153,8 +152,9 @@ def _load_entry_points(
                 pm.register(module, name=ep.name)
                 dists[id(module)] = (dist.metadata["name"], dist.version)
             except Exception as exc:  # a broken plugin must not kill the host
-                log.warning("skipping plugin %r (%s): %s", ep.name, dist.metadata["name"], exc)
-                skipped.append(SkippedPlugin(ep.name, dist.metadata["name"], f"{type(exc).__name__}: {exc}"))
+                dist_name = dist.metadata["name"]
+                log.warning("skipping plugin %r (%s): %s", ep.name, dist_name, exc)
+                skipped.append(SkippedPlugin(ep.name, dist_name, f"{type(exc).__name__}: {exc}"))
 
 
 def build_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:

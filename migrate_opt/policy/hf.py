@@ -21,6 +21,8 @@ from .base import Generation, Policy, SamplingConfig
 
 log = logging.getLogger(__name__)
 
+DEFAULT_SAMPLING = SamplingConfig()
+
 
 @dataclass(frozen=True)
 class LoRAConfig:
@@ -206,7 +208,7 @@ class HFPolicy(Policy):
         prompts: Sequence[str],
         *,
         system: str | None = None,
-        sampling: SamplingConfig = SamplingConfig(),
+        sampling: SamplingConfig = DEFAULT_SAMPLING,
         max_new_tokens: int = 64,
         seed: int = 0,
     ) -> list[Generation]:
@@ -235,7 +237,7 @@ class HFPolicy(Policy):
         new_tokens = out.sequences[:, input_ids.shape[1] :]
         logits = torch.stack(out.logits, dim=1).float()  # [B, T, V] raw, before warping
         logprobs = torch.log_softmax(logits, dim=-1).gather(-1, new_tokens[..., None])[..., 0]
-        return [self._generation(row, lp) for row, lp in zip(new_tokens, logprobs)]
+        return [self._generation(row, lp) for row, lp in zip(new_tokens, logprobs, strict=True)]
 
     def _sampling_kwargs(self, sampling: SamplingConfig) -> dict[str, Any]:
         if sampling.temperature == 0:
@@ -289,7 +291,7 @@ class HFPolicy(Policy):
         completion_mask = torch.tensor([[1.0] * len(t) + [0.0] * (width - len(t)) for t in tails])
         behaviour = torch.zeros(len(members), width)
         off_prompt = torch.zeros(len(members), dtype=torch.bool)
-        for i, (m, t) in enumerate(zip(members, tails)):
+        for i, (m, t) in enumerate(zip(members, tails, strict=True)):
             recorded = m.behaviour_logprobs
             if m.token_ids and recorded and len(recorded) == len(t):
                 behaviour[i, : len(t)] = torch.tensor(recorded)

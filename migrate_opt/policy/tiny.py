@@ -26,13 +26,13 @@ _WORDS = (
     "molecule program grid return def transform true false null name value solution"
 ).split()
 
-_PUNCTUATION = '{ } [ ] : , " . ( ) - _ = + * / # \' ? !'.split()
+_PUNCTUATION = "{ } [ ] : , \" . ( ) - _ = + * / # ' ? !".split()
 
 
 def _corpus() -> list[str]:
     """English words, digits and JSON punctuation, in the combinations answers use."""
     lines = [" ".join(_WORDS), " ".join(_PUNCTUATION), " ".join(str(i) for i in range(200))]
-    lines += [f'["{a}", "{b}"]' for a, b in zip(_WORDS, _WORDS[1:])]
+    lines += [f'["{a}", "{b}"]' for a, b in zip(_WORDS, _WORDS[1:], strict=False)]
     lines += [f'{{"{w}": {i}.{i % 7}}}' for i, w in enumerate(_WORDS)]
     return lines
 
@@ -73,6 +73,7 @@ def build_model(vocab_size: int, *, hidden: int = 64, layers: int = 2, seed: int
         bos_token_id=None,
         eos_token_id=1,
         pad_token_id=0,
+        initializer_range=float(__import__('os').environ.get('IR','0.02')),
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -60,7 +60,9 @@ class MemoryDatabase(Database):
         return list(self._groups)
 
     def log_metrics(self, iteration: int, metrics: Sequence[dict[str, Any]]) -> None:
-        self._metrics.extend({"iteration": iteration, "step": i, **m} for i, m in enumerate(metrics))
+        self._metrics.extend(
+            {"iteration": iteration, "step": i, **m} for i, m in enumerate(metrics)
+        )
 
     def metrics(self) -> list[dict[str, Any]]:
         return list(self._metrics)

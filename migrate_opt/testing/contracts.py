@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from ..errors import MigrateOptError
 from ..samplers import Sampler, SamplerContext
 from ..storage import Database
 from ..task import Task
@@ -154,13 +155,13 @@ class DatabaseContract:
         stored = db.add([self._rec("a", 1.0), self._rec("b", None)])
         assert [r.seq for r in stored] == [0, 1]
         assert len(db) == 2
-        with pytest.raises(Exception):
+        with pytest.raises(MigrateOptError):
             db.add([self._rec("a", 2.0)])
         assert len(db) == 2 and db.get("a").score == 1.0  # type: ignore[union-attr]
 
     def test_add_is_atomic(self, db: Database) -> None:
         db.add([self._rec("a", 1.0)])
-        with pytest.raises(Exception):
+        with pytest.raises(MigrateOptError):
             db.add([self._rec("b", 1.0), self._rec("a", 0.0)])
         assert db.get("b") is None and len(db) == 1
 
