@@ -1,0 +1,211 @@
+import math
+
+import pytest
+
+from migrate_opt import (
+    BudgetExhausted,
+    Evaluation,
+    GroupConfig,
+    MemoryDatabase,
+    Method,
+    Migrate,
+    Record,
+    SQLiteDatabase,
+    TellError,
+    method,
+    run,
+)
+from migrate_opt.testing import ScriptedPolicy, ToyTask
+
+
+class CountingToy(ToyTask):
+    def __init__(self):
+        super().__init__("4213")
+        self.calls = []
+
+    def evaluate(self, solutions):
+        self.calls.extend(solutions)
+        return super().evaluate(solutions)
+
+
+def make(completions, composition, db=None, budget=None, task=None):
+    task = task or CountingToy()
+    m = Method("custom", GroupConfig(composition, top_k=1), train=False)
+    return Migrate(task, policy=ScriptedPolicy(completions), method=m,
+                   database=db if db is not None else MemoryDatabase(), budget=budget)
+
+
+def step(opt):
+    group = opt.ask()
+    records = opt.tell(group, opt.task.evaluate(group.solutions))
+    return group, records
+
+
+def test_ask_tell_stores_and_ranks():
+    opt = make(['["0000"]', '["4211"]', "no digits"], {"on_policy": 3})
+    group, records = step(opt)
+    assert group.solutions == ["0000", "4211"]
+    assert [m.reward for m in group.members] == [0.0, 0.75, None]
+    assert group.members[2].error
+    assert opt.best(1)[0].solution == "4211" and opt.n_evaluations == 2
+    assert opt.iteration == 1
+
+
+def test_several_solutions_per_completion_reward_is_best():
+    opt = make(['["0000", "4200", "4213"]'], {"on_policy": 1})
+    group, _ = step(opt)
+    assert group.members[0].reward == 1.0 and opt.n_evaluations == 3 and opt.solved
+
+
+def test_duplicates_are_not_reevaluated_and_cost_nothing():
+    opt = make(['["0000"]', '["0000"]', '["5555"]'], {"on_policy": 3})
+    step(opt)
+    assert opt.task.calls == ["0000", "5555"]
+    group, records = step(opt)  # the script cycles: all three are repeats now
+    assert group.solutions == [] and records == []
+    assert opt.task.calls == ["0000", "5555"] and opt.n_evaluations == 2
+    assert all(m.repeat for m in group.members)
+    assert [m.reward for m in group.members] == [0.0, 0.0, 0.0]
+
+
+def test_greedy_replays_enter_group_with_stored_score_and_cost_nothing():
+    opt = make(['["4210"]', '["0000"]'], {"on_policy": 1, "greedy": 1})
+    step(opt)  # empty database: greedy contributes nothing yet
+    group, _ = step(opt)
+    replays = [m for m in group.members if m.source == "greedy"]
+    assert len(replays) == 1 and replays[0].is_replay
+    assert replays[0].solutions == ("4210",) and replays[0].reward == 0.75
+    assert replays[0].completion == '["4210"]'
+    assert "4210" not in group.solutions and opt.task.calls == ["4210", "0000"]
+
+
+def test_replay_of_record_without_completion_is_rendered():
+    db = MemoryDatabase()
+    db.add([Record("4000", 0.25)])
+    opt = make(['["0000"]'], {"on_policy": 1, "greedy": 2}, db=db)
+    group = opt.ask()
+    replay = [m for m in group.members if m.is_replay][0]
+    assert replay.completion == '["4000"]'
+
+
+def test_budget_counts_new_unique_evaluations_only():
+    opt = make(['["0000", "5555", "6666"]'], {"on_policy": 2}, budget=2)
+    group = opt.ask()
+    assert group.solutions == ["0000", "5555"]
+    opt.tell(group, opt.task.evaluate(group.solutions))
+    assert opt.exhausted
+    with pytest.raises(BudgetExhausted):
+        opt.ask()
+
+
+def test_run_stops_at_budget_and_reports():
+    opt = make([f'["{i:04d}"]' for i in range(100)], {"on_policy": 4})
+    result = run(opt, budget=10, progress=False)
+    assert result.stopped == "budget" and result.evaluations == 10 and opt.n_evaluations == 10
+
+
+def test_run_stops_when_nothing_new():
+    opt = make(['["0000"]'], {"on_policy": 2})
+    result = run(opt, budget=100, patience=3, progress=False)
+    assert result.stopped == "stale" and result.evaluations == 1
+
+
+def test_run_stop_when_solved():
+    opt = make(['["0000"]', '["4213"]', '["5555"]'], {"on_policy": 1})
+    result = run(opt, budget=100, stop_when_solved=True, progress=False)
+    assert result.stopped == "solved" and opt.n_evaluations == 2
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ([0.5], "expected 2 results"),
+        ([0.5, float("nan")], "nan"),
+        ([0.5, math.inf], "inf"),
+        ([0.5, "high"], "must be a float"),
+        ("ab", "sequence"),
+    ],
+)
+def test_tell_rejects_bad_input_and_stores_nothing(tmp_path, bad, message):
+    db = SQLiteDatabase(str(tmp_path / "t.db"))
+    opt = make(['["0000"]', '["5555"]'], {"on_policy": 2}, db=db)
+    group = opt.ask()
+    with pytest.raises(TellError, match=message):
+        opt.tell(group, bad)
+    assert len(db) == 0 and db.groups() == []
+    opt.tell(group, [0.5, None])  # the group is still usable after a rejected tell
+    assert len(db) == 2 and db.get("5555").score is None
+
+
+def test_tell_rejects_foreign_twice_and_stale_groups():
+    a = make(['["0000"]'], {"on_policy": 1})
+    b = make(['["0000"]'], {"on_policy": 1})
+    group = a.ask()
+    with pytest.raises(TellError, match="not asked from this optimizer"):
+        b.tell(group, [0.1])
+    a.tell(group, [0.1])
+    with pytest.raises(TellError, match="already told"):
+        a.tell(group, [0.1])
+    a2 = make([f'["{i:04d}"]' for i in range(10)], {"on_policy": 1})
+    old = a2.ask()
+    a2.ask()
+    with pytest.raises(TellError, match="stale"):
+        a2.tell(old, [0.1])
+
+
+def test_tell_accepts_evaluations_with_info():
+    opt = make(['["0000"]'], {"on_policy": 1})
+    group = opt.ask()
+    opt.tell(group, [Evaluation(0.3, {"why": "test"})])
+    assert opt.database.get("0000").info == {"why": "test"}
+
+
+def test_unparseable_and_raising_parsers_never_crash():
+    class Hostile(CountingToy):
+        def parse(self, completion):
+            raise RuntimeError("boom")
+
+    opt = make(['["0000"]'], {"on_policy": 2}, task=Hostile())
+    group = opt.ask()
+    assert group.solutions == [] and all("boom" in m.error for m in group.members)
+    opt.tell(group, [])
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("random", {"on_policy": 5}),
+        ("ns", {"neighborhood": 5}),
+        ("opro", {"opro": 5}),
+        ("grpo", {"on_policy": 5}),
+        ("grpo-greedy", {"on_policy": 4, "greedy": 1}),
+        ("migrate", {"on_policy": 2, "greedy": 1, "neighborhood": 2}),
+        ("migrate-opro", {"on_policy": 2, "greedy": 1, "opro": 2}),
+        ("migrate-evo", {"on_policy": 2, "greedy": 1, "islands": 2}),
+    ],
+)
+def test_presets_match_method_md_for_dockstring_size(name, expected):
+    m = method(name, 5)
+    assert dict(m.group.composition) == expected
+    assert m.train == (name not in ("random", "ns", "opro"))
+
+
+def test_presets_arc_size():
+    assert dict(method("migrate", 16).group.composition) == {
+        "on_policy": 11, "greedy": 1, "neighborhood": 4}
+    assert dict(method("grpo-greedy", 16).group.composition) == {"on_policy": 15, "greedy": 1}
+
+
+def test_unknown_method_suggests():
+    with pytest.raises(ValueError, match="Did you mean 'migrate'"):
+        method("migrat")
+
+
+def test_migrate_group_built_from_composition():
+    opt = Migrate(ToyTask(), policy=ScriptedPolicy([f'["{i:04d}"]' for i in range(50)]),
+                  method=method("migrate", 5), seed=0)
+    step(opt)
+    group = opt.ask()
+    sources = [m.source for m in group.members]
+    assert sources.count("on_policy") == 2 and sources.count("greedy") == 1
+    assert sources.count("neighborhood") == 2
