@@ -1,0 +1,72 @@
+"""Time of one MiGrATe ask/tell iteration with the default SmolLM2-135M policy on the toy
+task, split into generation, evaluation, GRPO step and framework overhead; peak memory.
+
+    python benchmarks/iteration_cost.py --iterations 4 --group-size 8 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import time
+
+import torch
+
+import migrate_opt
+from migrate_opt.policy import load_policy
+from migrate_opt.testing import ToyTask
+
+PARTS = ("generate", "evaluate", "train", "store")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--iterations", type=int, default=4)
+    ap.add_argument("--group-size", type=int, default=8)
+    ap.add_argument("--model", default="smollm2-135m-instruct")
+    ap.add_argument("--threads", type=int, default=int(os.environ.get("MIGRATE_OPT_THREADS", 1)))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="benchmarks/results/iteration_cost.json")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    t0 = time.perf_counter()
+    policy = load_policy(args.model)
+    load_seconds = time.perf_counter() - t0
+    opt = migrate_opt.Migrate(ToyTask(), policy=policy, method="migrate",
+                              group_size=args.group_size, seed=args.seed)
+    rows: list[dict[str, float]] = []
+
+    def record(o, group, records) -> None:  # type: ignore[no-untyped-def]
+        t = group.timings
+        other = t["total"] - sum(t.get(k, 0.0) for k in PARTS)
+        rows.append({**{k: t.get(k, 0.0) for k in PARTS}, "overhead": t.get("store", 0.0) + other,
+                     "total": t["total"]})
+
+    migrate_opt.run(opt, iterations=args.iterations + 1, callbacks=[record], progress=False)
+    rows = rows[1:]  # the first iteration warms up kernels and allocations
+    mean = {k: statistics.mean(r[k] for r in rows) for k in rows[0]}
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {
+        "model": args.model, "group_size": args.group_size, "iterations": len(rows),
+        "threads": args.threads, "seed": args.seed, "machine": f"{os.cpu_count()} cores, "
+        f"{platform.machine()}", "model_load_seconds": load_seconds,
+        "mean_seconds": mean, "overhead_share": mean["overhead"] / mean["total"],
+        "peak_rss_mib": peak_mib,
+    }
+    print(f"model load {load_seconds:.1f} s; mean over {len(rows)} iterations "
+          f"(group {args.group_size}, {args.threads} thread(s)):")
+    for k in (*PARTS[:3], "overhead", "total"):
+        print(f"  {k:9s} {mean[k]:8.3f} s  {100 * mean[k] / mean['total']:5.1f}%")
+    print(f"  peak RSS {peak_mib:.0f} MiB")
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
