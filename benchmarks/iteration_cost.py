@@ -1,5 +1,7 @@
 """Time of one MiGrATe ask/tell iteration with the default SmolLM2-135M policy on the toy
-task, split into generation, evaluation, GRPO step and framework overhead; peak memory.
+task, split into generation, evaluation, GRPO step and framework overhead (everything else:
+sampling, parsing, dedup, storage, and the per-iteration checkpoint, also shown alone);
+peak memory.
 
     python benchmarks/iteration_cost.py --iterations 4 --group-size 8 --seed 0
 """
@@ -44,8 +46,8 @@ def main() -> None:
     def record(o, group, records) -> None:  # type: ignore[no-untyped-def]
         t = group.timings
         other = t["total"] - sum(t.get(k, 0.0) for k in PARTS)
-        rows.append({**{k: t.get(k, 0.0) for k in PARTS}, "overhead": t.get("store", 0.0) + other,
-                     "total": t["total"]})
+        rows.append({**{k: t.get(k, 0.0) for k in PARTS}, "checkpoint": t.get("checkpoint", 0.0),
+                     "overhead": t.get("store", 0.0) + other, "total": t["total"]})
 
     migrate_opt.run(opt, iterations=args.iterations + 1, callbacks=[record], progress=False)
     rows = rows[1:]  # the first iteration warms up kernels and allocations
@@ -60,7 +62,7 @@ def main() -> None:
     }
     print(f"model load {load_seconds:.1f} s; mean over {len(rows)} iterations "
           f"(group {args.group_size}, {args.threads} thread(s)):")
-    for k in (*PARTS[:3], "overhead", "total"):
+    for k in (*PARTS[:3], "overhead", "checkpoint", "total"):
         print(f"  {k:9s} {mean[k]:8.3f} s  {100 * mean[k] / mean['total']:5.1f}%")
     print(f"  peak RSS {peak_mib:.0f} MiB")
     os.makedirs(os.path.dirname(args.out), exist_ok=True)

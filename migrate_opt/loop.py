@@ -14,6 +14,9 @@ from .types import Group, Record
 
 log = logging.getLogger(__name__)
 
+PARTS = ("generate", "evaluate", "train", "checkpoint", "store")
+"""Where an iteration's wall time goes (``Group.timings`` keys)."""
+
 Callback = Callable[[Optimizer, Group, list[Record]], None]
 """Called after every tell with the optimizer, the group and its new records."""
 
@@ -27,7 +30,7 @@ class RunResult:
     stopped: str
     """Why the loop ended: budget, iterations, solved, stale."""
     seconds: dict[str, float] = field(default_factory=dict)
-    """Wall time split into generate, evaluate, train, store and other."""
+    """Wall time split into generate, evaluate, train, checkpoint, store and other."""
 
 
 def run(
@@ -49,7 +52,7 @@ def run(
     if opt.budget is None and iterations is None:
         raise ValueError("give a budget or a number of iterations, or the loop never ends")
     executor = executor or SerialExecutor()
-    seconds = {"generate": 0.0, "evaluate": 0.0, "train": 0.0, "store": 0.0, "total": 0.0}
+    seconds = dict.fromkeys((*PARTS, "total"), 0.0)
     bar = _progress_bar(opt, progress, iterations)
     done, stale, stopped = 0, 0, "iterations"
     try:
@@ -83,9 +86,7 @@ def run(
     finally:
         if bar is not None:
             bar.close()
-    seconds["other"] = seconds["total"] - sum(
-        seconds[k] for k in ("generate", "evaluate", "train", "store")
-    )
+    seconds["other"] = seconds["total"] - sum(seconds[k] for k in PARTS)
     return RunResult(opt.best(10), opt.n_evaluations, done, opt.solved, stopped, seconds)
 
 

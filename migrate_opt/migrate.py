@@ -160,14 +160,20 @@ class Migrate(Optimizer):
         if not self.training:
             return
         start = time.perf_counter()
-        self._update(group.iteration, group.members)
-        group.timings["train"] = time.perf_counter() - start
+        self._train(group.iteration, group.members)
+        middle = time.perf_counter()
+        self._save_checkpoint(group.iteration)
+        group.timings["train"] = middle - start
+        group.timings["checkpoint"] = time.perf_counter() - middle
 
-    def _update(self, iteration: int, members: list[Member]) -> None:
+    def _train(self, iteration: int, members: list[Member]) -> None:
         assert self.updater is not None
         metrics = self.updater.step(self.policy, self.task.prompt(), self.task.system_prompt,
                                     members)
         self.database.log_metrics(iteration, metrics)
+
+    def _save_checkpoint(self, iteration: int) -> None:
+        """Adapter and optimizer state after ``iteration`` (replaces the previous one)."""
         self.database.save_checkpoint(iteration, self._checkpoint_bytes())
 
     def _checkpoint_bytes(self) -> bytes:
@@ -198,7 +204,8 @@ class Migrate(Optimizer):
         for iteration, members in self.database.groups():
             if iteration > done:
                 log.info("redoing the interrupted update of iteration %d", iteration)
-                self._update(iteration, [member_from_dict(m) for m in members])
+                self._train(iteration, [member_from_dict(m) for m in members])
+                self._save_checkpoint(iteration)
 
 
 def _resolve_method(m: Method | str, task: Task, size: int | None, top_k: int) -> Method:
