@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -177,7 +178,10 @@ class HFPolicy(Policy):
             task_type="CAUSAL_LM",
         )
         try:
-            return get_peft_model(model, config)
+            with warnings.catch_warnings():
+                # peft calls a transformers API deprecated in v5; nothing for users to do.
+                warnings.filterwarnings("ignore", ".*is_gradient_checkpointing", FutureWarning)
+                return get_peft_model(model, config)
         except ValueError as exc:
             raise ConfigError(f"cannot attach LoRA to {self.name}: {exc}") from exc
 

@@ -57,8 +57,14 @@ def build_tokenizer(vocab_size: int = 512) -> Any:
     return fast
 
 
-def build_model(vocab_size: int, *, hidden: int = 64, layers: int = 2, seed: int = 0) -> Any:
-    """A random Llama; ``seed`` fixes its weights without touching the global RNG."""
+def build_model(
+    vocab_size: int, *, hidden: int = 64, layers: int = 2, seed: int = 0, init_std: float = 0.3
+) -> Any:
+    """A random Llama; ``seed`` fixes its weights without touching the global RNG.
+
+    ``init_std`` is far above the usual 0.02 on purpose: at 0.02 the output distribution is
+    near-uniform and LoRA updates barely move it, while at 0.3 it is peaked like a trained
+    model's and a few GRPO steps visibly shift it (what tests and smoke runs need)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     config = LlamaConfig(
@@ -73,7 +79,7 @@ def build_model(vocab_size: int, *, hidden: int = 64, layers: int = 2, seed: int
         bos_token_id=None,
         eos_token_id=1,
         pad_token_id=0,
-        initializer_range=float(__import__('os').environ.get('IR','0.02')),
+        initializer_range=init_std,
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

