@@ -1,0 +1,119 @@
+"""Docking programs. A backend docks one molecule against one target inside a working
+folder it may fill freely, and runs inside a throw-away child process (see ``child.py``),
+so it may block, crash or be killed.
+
+``dockstring`` is the real one (AutoDock Vina 1.1.2 as shipped in the dockstring wheel;
+scores comparable to published DOCKSTRING numbers). The ``fake*`` backends are test doubles
+with the same process behaviour and no Vina: ``fake`` scores by size at once (or after
+``MIGRATE_OPT_FAKE_DOCK_SECONDS``), ``fake-hang`` starts a child that never ends (as a
+runaway Vina would) and ``fake-crash`` kills its own process."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+DockFn = Callable[[str, str, Path, int, int], "tuple[float | None, dict[str, Any]]"]
+"""``dock(smiles, target, workdir, cpus, seed) -> (vina score or None for no pose, info)``."""
+
+
+class DockingInputError(Exception):
+    """The molecule cannot be docked (bad input, unsupported element...): not worth a retry."""
+
+
+def environment_bin() -> str:
+    """The interpreter's ``bin`` folder, where openbabel-wheel installs ``obabel``: an
+    environment that is not activated lacks it on PATH, and dockstring fails."""
+    return os.path.dirname(os.path.abspath(sys.executable))
+
+
+def with_obabel_on_path(env: dict[str, str]) -> dict[str, str]:
+    path = env.get("PATH", "")
+    if environment_bin() not in path.split(os.pathsep):
+        env["PATH"] = environment_bin() + (os.pathsep + path if path else "")
+    return env
+
+
+def dock_dockstring(smiles: str, target: str, workdir: Path, cpus: int,
+                    seed: int) -> tuple[float | None, dict[str, Any]]:
+    import dockstring
+
+    try:
+        t = dockstring.load_target(target, working_dir=workdir)
+        vina, extra = t.dock(smiles, num_cpus=cpus, seed=seed)
+    except (dockstring.CanonicalizationError, dockstring.ParsingError,
+            dockstring.SanityError, dockstring.EmbeddingError,
+            dockstring.StructureOptimizationError, dockstring.ProtonationError) as exc:
+        raise DockingInputError(f"{type(exc).__name__}: {exc}") from exc
+    except FileNotFoundError as exc:
+        raise RuntimeError(
+            f"{exc}: dockstring needs Open Babel's `obabel`; install it with "
+            "pip install 'openbabel-wheel~=3.1.1.0' (not the `openbabel` 3.2 package)"
+        ) from exc
+    if vina is None:
+        return None, {}
+    return float(vina), {"affinities": [float(a) for a in extra.get("affinities", [])][:9]}
+
+
+def dock_fake(smiles: str, target: str, workdir: Path, cpus: int,
+              seed: int) -> tuple[float | None, dict[str, Any]]:
+    from rdkit import Chem
+
+    (workdir / "ligand.txt").write_text(smiles)  # a working file, as Vina would leave
+    time.sleep(float(os.environ.get("MIGRATE_OPT_FAKE_DOCK_SECONDS", "0")))
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        raise DockingInputError("RDKit cannot read this SMILES")
+    return -0.25 * mol.GetNumHeavyAtoms(), {}
+
+
+def dock_fake_hang(smiles: str, target: str, workdir: Path, cpus: int,
+                   seed: int) -> tuple[float | None, dict[str, Any]]:
+    (workdir / "ligand.txt").write_text(smiles)
+    proc = subprocess.Popen(["sleep", "3600"])  # stands in for a Vina run that never ends
+    pidfile = os.environ.get("MIGRATE_OPT_FAKE_PIDFILE")
+    if pidfile:
+        Path(pidfile).write_text(f"{os.getpid()} {proc.pid}")
+    proc.wait()
+    return None, {}
+
+
+def dock_fake_crash(smiles: str, target: str, workdir: Path, cpus: int,
+                    seed: int) -> tuple[float | None, dict[str, Any]]:
+    os.kill(os.getpid(), signal.SIGKILL)
+    return None, {}
+
+
+BACKENDS: dict[str, DockFn] = {
+    "dockstring": dock_dockstring,
+    "fake": dock_fake,
+    "fake-hang": dock_fake_hang,
+    "fake-crash": dock_fake_crash,
+}
+
+
+def resolve(name: str) -> DockFn:
+    """A backend by name, or any function given as ``package.module:function``."""
+    if name in BACKENDS:
+        return BACKENDS[name]
+    if ":" in name:
+        module, _, attr = name.partition(":")
+        return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+    raise KeyError(name)
+
+
+def program(name: str, seed: int) -> str:
+    """What produced a score: part of the cache key, so scores from different programs,
+    versions or seeds never mix."""
+    if name == "dockstring":
+        from importlib.metadata import version
+
+        return f"dockstring-{version('dockstring')}/vina-1.1.2/seed={seed}"
+    return f"{name}/seed={seed}"
