@@ -1,0 +1,50 @@
+"""Finding the program in a completion and normalising it (the dedup key)."""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+
+MAX_PROGRAM_CHARS = 20_000
+"""Longer programs are refused before parsing (a 1024-token completion is ~4k chars)."""
+ENTRY_POINT = "transform"
+
+_FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+_OPEN_FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n", re.IGNORECASE)
+
+
+def extract_program(completion: str) -> str | None:
+    """The last fenced Python block that defines ``transform`` (else the last fenced
+    block); an unclosed last block counts, as generation often stops mid-fence."""
+    blocks = _FENCE.findall(completion)
+    tail = completion[completion.rfind("```"):] if completion.count("```") % 2 else ""
+    opened = _OPEN_FENCE.match(tail) if tail else None
+    if opened:
+        blocks.append(tail[opened.end():])
+    if not blocks:
+        return None
+    defining = [b for b in blocks if f"def {ENTRY_POINT}" in b]
+    return (defining or blocks)[-1]
+
+
+def normalize_program(source: str) -> str | None:
+    """Canonical text: parsed and unparsed (formatting and comments dropped), or None when
+    it is not valid Python defining a top-level ``transform`` function."""
+    if len(source) > MAX_PROGRAM_CHARS or "\x00" in source:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences in model code
+            tree = ast.parse(source)
+            if not any(isinstance(node, ast.FunctionDef) and node.name == ENTRY_POINT
+                       for node in tree.body):
+                return None
+            return ast.unparse(tree)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return None
+
+
+def render_program(program: str) -> str:
+    """A program written as a completion would hold it."""
+    return f"```python\n{program}\n```"
