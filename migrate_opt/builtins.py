@@ -33,9 +33,11 @@ def register_optimizers(register: Register) -> None:
 @hookimpl
 def register_executors(register: Register) -> None:
     from .executors import ProcessExecutor, SerialExecutor
+    from .ray_executor import RayExecutor  # ray itself is imported only when one is built
 
     register("serial", SerialExecutor, description="in this process")
     register("process", ProcessExecutor, description="worker processes with timeouts")
+    register("ray", RayExecutor, description="Ray tasks on a local or remote cluster")
 
 
 @hookimpl

@@ -1,0 +1,157 @@
+"""The ray executor against a real local Ray (2 CPUs), including workers killed
+mid-evaluation: the run finishes, a lost evaluation is retried or marked invalid with its
+reason, and no record is lost or duplicated."""
+
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from migrate_opt import ConfigError, Evaluation, Migrate, create, run
+from migrate_opt.testing import ScriptedPolicy, ToyTask
+from migrate_opt.testing.hostile import HostileTask
+
+ray = pytest.importorskip("ray", reason="the ray executor needs `pip install migrate-opt[ray]`")
+from migrate_opt.ray_executor import RayConfig, RayExecutor, ray_map  # noqa: E402
+
+# Tasks defined here travel to Ray workers by value: workers cannot import test modules.
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+class SlowToyTask(ToyTask):
+    """ToyTask whose evaluation announces its worker's pid in ``folder`` and then takes
+    ``delay`` seconds, so a test can kill the worker mid-evaluation."""
+
+    def __init__(self, folder: str, delay: float = 0.4) -> None:
+        super().__init__()
+        self.folder, self.delay = folder, delay
+
+    def evaluate(self, solutions):
+        Path(self.folder, f"{os.getpid()}-{time.monotonic_ns()}").touch()
+        time.sleep(self.delay)
+        return super().evaluate(solutions)
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray for the module (starting one costs seconds); executors join it."""
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def kill_first_worker(folder: Path, kills: int, stop: threading.Event) -> list[int]:
+    """SIGKILL the worker of each of the first ``kills`` evaluations that start."""
+    killed: list[int] = []
+    seen: set[str] = set()
+    while len(killed) < kills and not stop.is_set():
+        for f in sorted(folder.iterdir()):
+            if f.name in seen or len(killed) >= kills:
+                continue
+            seen.add(f.name)
+            pid = int(f.name.split("-")[0])
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        time.sleep(0.02)
+    return killed
+
+
+def test_evaluates_in_order_in_batches(local_ray):
+    for batch in (1, 3):
+        with RayExecutor(batch=batch, timeout=60) as ex:
+            out = ex.evaluate(HostileTask(), ["3", "1", "2", "5", "8"])
+        assert [e.score for e in out] == [3.0, 1.0, 2.0, 5.0, 8.0]
+    assert ray.is_initialized(), "an executor must not shut down a Ray it did not start"
+
+
+def test_hang_crash_and_raise_are_invalid_with_reasons(local_ray):
+    with RayExecutor(timeout=3.0, retries=1) as ex:
+        start = time.monotonic()
+        out = ex.evaluate(HostileTask(), ["1", "hang", "crash", "raise", "2"])
+        took = time.monotonic() - start
+        assert [e.score for e in out] == [1.0, None, None, None, 2.0]
+        assert "timeout after 3 s" in out[1].info["error"]
+        assert "worker lost" in out[2].info["error"]
+        assert out[2].info["attempts"] == 2  # the first try and one retry both crashed
+        assert "objective failed" in out[3].info["error"]
+        assert took < 30
+        # the executor still works after killing and losing workers
+        assert [e.score for e in ex.evaluate(HostileTask(), ["4"])] == [4.0]
+
+
+def test_worker_killed_mid_evaluation_is_retried(local_ray, tmp_path):
+    stop = threading.Event()
+    result: list[int] = []
+    killer = threading.Thread(
+        target=lambda: result.extend(kill_first_worker(tmp_path, 1, stop)), daemon=True)
+    killer.start()
+    with RayExecutor(timeout=60, retries=2) as ex:
+        out = ex.evaluate(SlowToyTask(str(tmp_path)), ["4213", "0000", "4200"])
+    stop.set()
+    killer.join(5)
+    assert len(result) == 1
+    assert [e.score for e in out] == [1.0, 0.0, 0.5]
+    assert sorted(e.info.get("attempts", 1) for e in out) == [1, 1, 2]
+
+
+def test_run_with_killed_workers_loses_and_duplicates_nothing(local_ray, tmp_path):
+    """A whole optimisation on Ray while workers are killed: every solution asked is
+    stored exactly once, each valid (retried) or invalid with the reason."""
+    stop = threading.Event()
+    killed: list[int] = []
+    killer = threading.Thread(
+        target=lambda: killed.extend(kill_first_worker(tmp_path, 2, stop)), daemon=True)
+    digits = [f'["{i:04d}"]' for i in range(0, 10_000, 7)]
+    opt = Migrate(SlowToyTask(str(tmp_path), delay=0.05), policy=ScriptedPolicy(digits),
+                  method="random", group_size=4, seed=0)
+    asked: list[str] = []
+    killer.start()
+    with RayExecutor(timeout=60, retries=1) as ex:
+        result = run(opt, budget=16, executor=ex, progress=False,
+                     callbacks=[lambda o, g, recs: asked.extend(g.solutions)])
+    stop.set()
+    killer.join(5)
+    records = opt.database.records()
+    assert len(killed) == 2
+    assert result.evaluations == 16 and len(records) == 16
+    assert [r.solution for r in records] == asked  # nothing lost, nothing added
+    assert len({r.solution for r in records}) == 16  # nothing duplicated
+    assert [r.seq for r in records] == list(range(16))
+    retried = [r for r in records if r.info.get("attempts", 1) > 1]
+    assert retried, "a killed evaluation should have been retried"
+    for r in records:
+        assert r.score is not None or "worker lost" in r.info["error"]
+
+
+def test_registered_and_configurable(local_ray):
+    ex = create("executor", "ray", num_cpus=0.5, timeout=5)
+    try:
+        assert isinstance(ex, RayExecutor) and ex.config.num_cpus == 0.5
+        assert ex._slots() == 4  # 2 CPUs / 0.5 CPU per evaluation
+        assert ex.evaluate(HostileTask(), []) == []
+    finally:
+        ex.close()
+    with pytest.raises(ConfigError):
+        RayConfig(retries=-1)
+    with pytest.raises(ConfigError):
+        RayExecutor(workers=2)
+
+
+def test_ray_map_keeps_order(local_ray):
+    assert ray_map(_square, [3, 1, 2]) == [9, 1, 4]
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_evaluation_type_survives_the_trip(local_ray):
+    with RayExecutor() as ex:
+        (ev,) = ex.evaluate(ToyTask(), ["4213"])
+    assert isinstance(ev, Evaluation) and ev.solved and ev.info == {"right": 4}
