@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", default="serial", help="serial, process, ray, ...")
     run.add_argument("--workers", type=int, default=2, help="process executor workers")
     run.add_argument("--timeout", type=float, default=None, help="seconds per evaluation")
+    run.add_argument("--ray-address", default=None,
+                     help="ray executor: cluster to join (auto, ray://host:port); none: local")
+    run.add_argument("--cpus-per-eval", type=float, default=1.0,
+                     help="ray executor: CPUs reserved by one evaluation")
     run.add_argument("--stop-when-solved", action="store_true")
     run.add_argument("--no-progress", action="store_true")
     run.add_argument("--help-task", action="store_true", help="list the task's options")
@@ -259,7 +263,10 @@ def build_executor(config: dict[str, Any]) -> Any:
     name = config.get("executor", "serial")
     if name == "serial":
         return create("executor", "serial")
-    options = {"workers": config.get("workers", 2)}
+    options: dict[str, Any] = {"workers": config.get("workers", 2)}
+    if name == "ray":
+        options = {"address": config.get("ray_address"),
+                   "num_cpus": config.get("cpus_per_eval", 1.0)}
     if config.get("timeout") is not None:
         options["timeout"] = config["timeout"]
     return create("executor", name, **options)

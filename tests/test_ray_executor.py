@@ -155,3 +155,19 @@ def test_evaluation_type_survives_the_trip(local_ray):
     with RayExecutor() as ex:
         (ev,) = ex.evaluate(ToyTask(), ["4213"])
     assert isinstance(ev, Evaluation) and ev.solved and ev.info == {"right": 4}
+
+
+def test_cli_builds_a_ray_executor(local_ray):
+    from migrate_opt.cli import build_executor, build_parser
+
+    args, extra = build_parser().parse_known_args(
+        ["run", "toy", "--executor", "ray", "--ray-address", "auto", "--cpus-per-eval", "0.5",
+         "--timeout", "9"])
+    assert not extra and args.ray_address == "auto" and args.cpus_per_eval == 0.5
+    config = {**vars(args), "ray_address": None}  # join the test's Ray, not a cluster
+    ex = build_executor(config)
+    try:
+        assert isinstance(ex, RayExecutor)
+        assert (ex.config.num_cpus, ex.config.timeout, ex.config.address) == (0.5, 9.0, None)
+    finally:
+        ex.close()
