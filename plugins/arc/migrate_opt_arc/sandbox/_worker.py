@@ -77,8 +77,9 @@ def _vm_bytes() -> int:
 def _set_limits(limits: dict, n_inputs: int) -> None:
     cpu = int(limits["cpu_seconds"] or n_inputs * limits["timeout"] + 1)
     memory = _vm_bytes() + int(limits["memory_mb"]) * 2**20
+    # CPU: SIGXCPU at the soft limit (reported as a timeout), SIGKILL a second later.
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     for name, value in (
-        ("RLIMIT_CPU", cpu),
         ("RLIMIT_AS", memory),
         ("RLIMIT_FSIZE", int(limits["file_mb"]) * 2**20),
         ("RLIMIT_CORE", 0),
@@ -175,6 +176,9 @@ def _guarded_builtins(allowed: frozenset, violations: list) -> dict:
 # -- running one program (child side) ----------------------------------------------------
 def _as_grid(out, max_side: int) -> list:
     """The program's output as a list of lists of ints 0-9, or raise ValueError."""
+    if isinstance(out, (list, tuple)) and (len(out) > max_side or any(
+            isinstance(row, (list, tuple)) and len(row) > max_side for row in out)):
+        raise ValueError(f"output must be a 2-D grid of at most {max_side}x{max_side}")
     arr = np.asarray(out)
     if arr.ndim != 2 or not 1 <= arr.shape[0] <= max_side or not 1 <= arr.shape[1] <= max_side:
         raise ValueError(f"output must be a 2-D grid of at most {max_side}x{max_side}, "
@@ -227,6 +231,7 @@ def _child(fd: int, source: str, inputs: list, request: dict, workdir: str) -> N
         if request["drop_privileges"]:
             _drop_privileges(workdir)
         _set_limits(request["limits"], len(inputs))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write raises instead
         random.seed(request["seed"])
         np.random.seed(request["seed"])
         _run_program(fd, source, inputs, request, workdir)

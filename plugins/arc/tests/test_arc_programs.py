@@ -1,0 +1,39 @@
+"""Finding and normalising the program in a completion."""
+
+from __future__ import annotations
+
+from migrate_opt_arc.programs import extract_program, normalize_program, render_program
+
+
+def test_last_block_defining_transform_wins() -> None:
+    text = ("```python\ndef transform(g):\n    return 1\n```\nthen\n"
+            "```python\ndef transform(g):\n    return 2\n```\nusage:\n```python\nprint(x)\n```")
+    assert extract_program(text) == "def transform(g):\n    return 2\n"
+
+
+def test_plain_and_unclosed_fences() -> None:
+    assert extract_program("```\ndef transform(g): return g\n```") == (
+        "def transform(g): return g\n")
+    assert extract_program("Sure!\n```python\ndef transform(g):\n    return g") == (
+        "def transform(g):\n    return g")
+    assert extract_program("def transform(g): return g") is None
+
+
+def test_normalisation_drops_formatting_and_comments() -> None:
+    a = normalize_program("def transform(g):   # flip\n    return g[::-1]\n\n\n")
+    b = normalize_program("def transform(g):\n    return g[:: -1]")
+    assert a == b == "def transform(g):\n    return g[::-1]"
+    assert normalize_program(a) == a  # type: ignore[arg-type]
+
+
+def test_invalid_programs_have_no_canonical_form() -> None:
+    assert normalize_program("def transform(g) return g") is None
+    assert normalize_program("def other(g):\n    return g") is None
+    assert normalize_program("x = 1") is None
+    assert normalize_program("def transform(g):\n    return " + "(" * 500 + ")" * 500) is None
+    assert normalize_program("# " + "x" * 30_000 + "\ndef transform(g): return g") is None
+
+
+def test_render_round_trips() -> None:
+    program = "def transform(g):\n    return g"
+    assert extract_program(render_program(program)) == program + "\n"
