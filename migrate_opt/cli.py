@@ -1,4 +1,4 @@
-"""The ``migrate-opt`` command: plugins, run, resume, show.
+"""The ``migrate-opt`` command: plugins, run, resume, show, report.
 
 Errors on bad options are one clear line (exit 2), never a traceback."""
 
@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--study", default=None)
     show.add_argument("--top", type=int, default=10)
     show.add_argument("--json", action="store_true", help="machine-readable output")
+
+    report = sub.add_parser("report", help="write a study's self-contained HTML report")
+    report.add_argument("storage")
+    report.add_argument("--study", default=None, help="needed when the file holds several")
+    report.add_argument("-o", "--output", default=None,
+                        help="HTML file (default: STORAGE-STUDY.html next to the storage)")
     return p
 
 
@@ -291,6 +297,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    print(write_report(args.storage, args.study, args.output))
+    return 0
+
+
 def _record_json(r: Any) -> dict[str, Any]:
     return {"solution": r.solution, "score": r.score, "solved": r.solved, "source": r.source,
             "iteration": r.iteration, "evaluation": r.seq}
@@ -352,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return cmd_run(args, extra)
         handler = {"plugins": cmd_plugins, "methods": cmd_methods, "resume": cmd_resume,
-                   "show": cmd_show}[args.command]
+                   "show": cmd_show, "report": cmd_report}[args.command]
         return handler(args)
     except ImportError as exc:
         print(f"migrate-opt: error: {exc}; install the extra it needs, e.g. "
