@@ -321,21 +321,9 @@ def _short(s: str, n: int = 70) -> str:
 
 
 def _pick_study(path: str, study: str | None) -> str:
-    import os
+    from .report.html import pick_study
 
-    from .storage import list_studies
-
-    if not os.path.exists(path):
-        raise ConfigError(f"no such storage file: {path}")
-    studies = list_studies(path)
-    if study is not None:
-        if study not in studies:
-            raise ConfigError(f"no study {study!r} in {path}; studies: {', '.join(studies)}")
-        return study
-    if len(studies) != 1:
-        raise ConfigError(f"{path} holds {len(studies)} studies; pick one with --study: "
-                          f"{', '.join(studies)}")
-    return studies[0]
+    return pick_study(path, study)
 
 
 def _ensure_parent(path: str) -> None:
