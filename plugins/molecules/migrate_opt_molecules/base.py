@@ -28,7 +28,7 @@ class MoleculeTask(Task):
 
     system_prompt = SYSTEM_PROMPT
     default_group_size = 8
-    max_new_tokens = 128
+    max_new_tokens = 64
 
     goal: str = "Propose a molecule."
     """One or two sentences saying what a good molecule is; the prompts are built on it."""
