@@ -70,6 +70,9 @@ def _hostile(marker: str) -> dict[str, tuple[str, set[str]]]:
                                "    return g", {"forbidden_import"}),
         "deep recursion": ("def f(n):\n    return f(n + 1)\ndef transform(g):\n"
                            "    return f(0)", {"exception"}),
+        "many files": ("def transform(g):\n    for i in range(10**6):\n"
+                       "        open(f'f{i}', 'w').write('x' * 1000)\n    return g",
+                       {"forbidden"}),
         "printing megabytes": ("def transform(g):\n    for _ in range(50):\n"
                                "        print('x' * 10**6)\n    return [[1]]", {"ok"}),
         "syntax error": ("def transform(g) return g", {"syntax"}),

@@ -58,6 +58,9 @@ FORBIDDEN_SUBMODULES = ("numpy.ctypeslib", "numpy.f2py", "numpy.distutils", "num
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 NOBODY = 65534
 MAX_ERROR = 300
+MAX_WRITE_OPENS = 16
+"""Files a program may open for writing: with the file-size limit, this bounds the disk a
+program can fill when there is no private tmpfs."""
 
 
 class ForbiddenImport(ImportError):
@@ -109,6 +112,7 @@ def _make_audit_hook(workdir: str, read_roots: tuple[str, ...], allowed: frozens
                      violations: list):
     """A hook that vetoes dangerous events. It must not itself raise audited events."""
     normpath, join, fspath = os.path.normpath, os.path.join, os.fspath
+    write_opens = [0]
 
     def veto(event: str, detail: str) -> None:
         message = f"sandbox blocked {event}{detail}"
@@ -138,6 +142,10 @@ def _make_audit_hook(workdir: str, read_roots: tuple[str, ...], allowed: frozens
             if full is None or not (_under(full, (workdir,)) or (
                     not writes and _under(full, read_roots))):
                 veto(event, f"({path!r}, {'write' if writes else 'read'})")
+            if writes:
+                write_opens[0] += 1
+                if write_opens[0] > MAX_WRITE_OPENS:
+                    veto(event, f": more than {MAX_WRITE_OPENS} files opened for writing")
         elif event in PATH_EVENTS:
             full = resolve(args[0] if args else ".")
             if full is None or not _under(full, (workdir,)):

@@ -111,7 +111,8 @@ class Sandbox:
             return []
         if not inputs:
             return [[] for _ in programs]
-        size = self.config.batch_size
+        # Spread the programs over the workers, at most batch_size per worker process.
+        size = min(self.config.batch_size, -(-len(programs) // self.config.workers))
         batches = [(i, min(size, len(programs) - i)) for i in range(0, len(programs), size)]
         results: dict[tuple[int, int], Outcome] = {}
         running: list[_Job] = []
@@ -145,7 +146,7 @@ class Sandbox:
             "audit_hook": self.config.audit_hook,
             "import_guard": self.config.import_guard,
             "drop_privileges": launch.drop_privileges,
-            "read_roots": list(read_roots()) + [workdir],
+            "read_roots": list(read_roots()),
             "seed": self.config.seed,
         }
         request_path = os.path.join(host_dir, "request.json")
