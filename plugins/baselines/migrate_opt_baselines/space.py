@@ -100,12 +100,13 @@ def make_encoding(
     if mode == "box" or (mode == "auto" and space.supports("encode")):
         lower, upper = box_bounds(space, random.Random(seed))
         return BoxEncoding(space, lower, upper)
-    pool = list(space.pool() or ())
+    pool = space.pool() or ()
     if not pool:
         raise ConfigError(f"{owner}: the search space's pool is empty")
     if len(pool) > max_pool:  # a fixed random subset keeps the library's work bounded
-        pool = random.Random(seed).sample(pool, max_pool)
-    return PoolEncoding(pool)
+        picks = random.Random(seed).sample(range(len(pool)), max_pool)
+        return PoolEncoding([pool[i] for i in picks])  # never materialise a huge lazy pool
+    return PoolEncoding(list(pool))
 
 
 def box_bounds(space: SearchSpace, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,200 @@
+"""The benchmark config (TOML) and the grid of cells it describes.
+
+::
+
+    [benchmark]
+    name = "toy"
+    budget = 200          # evaluations of new unique solutions per run
+    seeds = [0, 1, 2]
+    log_every = 10        # best-so-far logged every this many evaluations (AUC, plots)
+
+    [tasks.toy]           # a label; `task` is the registered name
+    task = "toy"
+    options = { target = "421337" }
+
+    [methods.ga]          # a registered optimizer (baselines plugin)
+    optimizer = "ga"
+    options = { population_size = 16 }
+
+    [methods.migrate]     # an LLM preset through Migrate
+    llm = "migrate"
+    policy = "smollm2-135m-instruct"
+    options = { group_size = 8 }
+    grpo = { learning_rate = 5e-5 }
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migrate_opt import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
+
+LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task of the grid."""
+
+    label: str
+    """Name in tables, plots and file names."""
+    task: str
+    """Registered task name (``migrate-opt plugins`` lists them)."""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Keyword options of the task's constructor."""
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One method of the grid: a registered optimizer, or an LLM preset through Migrate."""
+
+    label: str
+    """Name in tables, plots and file names."""
+    optimizer: str | None = None
+    """Registered optimizer name (random-search, ga, optuna-tpe, optuna-gp, nevergrad...)."""
+    llm: str | None = None
+    """Migrate method preset (random, ns, opro, grpo, grpo-greedy, migrate, ...)."""
+    policy: str = "smollm2-135m-instruct"
+    """Registered policy of an LLM method."""
+    policy_options: Mapping[str, Any] = field(default_factory=dict)
+    """Keyword options of the policy loader (lora, threads, seed...)."""
+    grpo: Mapping[str, Any] = field(default_factory=dict)
+    """GRPOConfig fields of a training LLM method."""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Keyword options of the optimizer (Migrate: group_size, top_k)."""
+    tasks: tuple[str, ...] = ()
+    """Task labels this method runs on; empty: all tasks."""
+
+    def __post_init__(self) -> None:
+        if (self.optimizer is None) == (self.llm is None):
+            raise ConfigError(
+                f"method {self.label!r}: give exactly one of `optimizer` (a registered "
+                "optimizer) or `llm` (a Migrate method preset)"
+            )
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run: a task, a method and a seed."""
+
+    task: TaskSpec
+    method: MethodSpec
+    seed: int
+    budget: int
+    log_every: int
+    stop_when_solved: bool = False
+
+    @property
+    def key(self) -> str:
+        """File-name stem of the run's database and metrics."""
+        return f"{self.task.label}__{self.method.label}__seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """A whole grid."""
+
+    name: str
+    """Names the output folder (``benchmarks/results/<name>`` by default)."""
+    budget: int
+    """Evaluations of new unique solutions per run (the PMO convention)."""
+    seeds: tuple[int, ...]
+    """Seeds of every (task, method) pair."""
+    tasks: tuple[TaskSpec, ...]
+    methods: tuple[MethodSpec, ...]
+    log_every: int = 10
+    """Best-so-far is logged every this many evaluations (AUC and plots)."""
+    workers: int = 2
+    """Runs executing at once in local processes."""
+    stop_when_solved: bool = False
+    """End a run when the task's optimum is reached (the rest is padded with the best)."""
+
+    def __post_init__(self) -> None:
+        if self.budget < 1 or self.log_every < 1 or self.workers < 1:
+            raise ConfigError("budget, log_every and workers must be >= 1")
+        if not self.seeds or not self.tasks or not self.methods:
+            raise ConfigError("a benchmark needs at least one seed, task and method")
+        labels = {t.label for t in self.tasks}
+        for m in self.methods:
+            unknown = set(m.tasks) - labels
+            if unknown:
+                raise ConfigError(f"method {m.label!r} names unknown tasks {sorted(unknown)}")
+
+    def cells(self) -> list[Cell]:
+        """Every run of the grid, task-major (so partial results cover whole tasks)."""
+        return [
+            Cell(t, m, seed, self.budget, self.log_every, self.stop_when_solved)
+            for t in self.tasks
+            for m in self.methods
+            if not m.tasks or t.label in m.tasks
+            for seed in self.seeds
+        ]
+
+
+def load_config(path: str | Path, **overrides: Any) -> BenchmarkConfig:
+    """Read a TOML config; ``overrides`` (budget, seeds, workers...) replace its values."""
+    with open(path, "rb") as f:
+        raw = tomllib.load(f)
+    return parse_config(raw, default_name=Path(path).stem, **overrides)
+
+
+def parse_config(raw: Mapping[str, Any], default_name: str = "benchmark",
+                 **overrides: Any) -> BenchmarkConfig:
+    top = dict(raw.get("benchmark", {}))
+    top.update({k: v for k, v in overrides.items() if v is not None})
+    tasks = tuple(_task(label, spec) for label, spec in _table(raw, "tasks").items())
+    methods = tuple(_method(label, spec) for label, spec in _table(raw, "methods").items())
+    known = {"name", "budget", "seeds", "log_every", "workers", "stop_when_solved"}
+    unknown = set(top) - known
+    if unknown:
+        raise ConfigError(f"[benchmark] has unknown keys {sorted(unknown)}; known: {sorted(known)}")
+    if "budget" not in top:
+        raise ConfigError("[benchmark] needs `budget` (evaluations per run)")
+    return BenchmarkConfig(
+        name=str(top.get("name", default_name)), budget=int(top["budget"]),
+        seeds=tuple(int(s) for s in top.get("seeds", (0,))), tasks=tasks, methods=methods,
+        log_every=int(top.get("log_every", 10)), workers=int(top.get("workers", 2)),
+        stop_when_solved=bool(top.get("stop_when_solved", False)),
+    )
+
+
+def _table(raw: Mapping[str, Any], key: str) -> dict[str, dict[str, Any]]:
+    table = raw.get(key)
+    if not isinstance(table, dict) or not table:
+        raise ConfigError(f"the config needs a [{key}.<label>] table")
+    for label in table:
+        if not LABEL.match(label):
+            raise ConfigError(f"{key} label {label!r}: use letters, digits, _ . + -")
+    return table
+
+
+def _task(label: str, spec: Mapping[str, Any]) -> TaskSpec:
+    _only(f"tasks.{label}", spec, {"task", "options"})
+    return TaskSpec(label, str(spec.get("task", label)), dict(spec.get("options", {})))
+
+
+def _method(label: str, spec: Mapping[str, Any]) -> MethodSpec:
+    _only(f"methods.{label}", spec,
+          {"optimizer", "llm", "policy", "policy_options", "grpo", "options", "tasks"})
+    return MethodSpec(
+        label=label, optimizer=spec.get("optimizer"), llm=spec.get("llm"),
+        policy=str(spec.get("policy", MethodSpec.policy)),
+        policy_options=dict(spec.get("policy_options", {})), grpo=dict(spec.get("grpo", {})),
+        options=dict(spec.get("options", {})), tasks=tuple(spec.get("tasks", ())),
+    )
+
+
+def _only(where: str, spec: Mapping[str, Any], keys: set[str]) -> None:
+    unknown = set(spec) - keys
+    if unknown:
+        raise ConfigError(f"[{where}] has unknown keys {sorted(unknown)}; known: {sorted(keys)}")

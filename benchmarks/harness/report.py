@@ -1,0 +1,155 @@
+"""Writing results: per-run CSV and JSON, a Markdown table of mean and spread per task and
+method, and best-so-far plots (one panel per task)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import BenchmarkConfig
+from .metrics import RunMetrics, log_points
+
+ROW_FIELDS = ["key", *RunMetrics.__dataclass_fields__]
+ROW_FIELDS.remove("curve")
+
+
+def write_all(config: BenchmarkConfig, results: list[dict[str, Any]], out: str,
+              command: str = "") -> dict[str, Path]:
+    """Write runs.csv, runs.json, summary.md and best_so_far.png into ``out``."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    ok = [r for r in results if "error" not in r]
+    paths = {
+        "csv": folder / "runs.csv",
+        "json": folder / "runs.json",
+        "markdown": folder / "summary.md",
+        "plot": folder / "best_so_far.png",
+    }
+    with open(paths["csv"], "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=ROW_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(ok)
+    paths["json"].write_text(json.dumps(
+        {"config": config.name, "budget": config.budget, "seeds": list(config.seeds),
+         "log_points": log_points(config.budget, config.log_every), "runs": results},
+        indent=1,
+    ))
+    paths["markdown"].write_text(markdown(config, results, command))
+    plot(config, ok, paths["plot"])
+    return paths
+
+
+def summarise(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (task, method): run count and mean/spread of each metric."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in results:
+        if "error" not in r:
+            groups.setdefault((r["task"], r["method"]), []).append(r)
+    rows = []
+    for (task, method), runs in groups.items():
+        solved = [r["evals_to_solve"] for r in runs if r["solved"]]
+        rows.append({
+            "task": task, "method": method, "runs": len(runs),
+            **{k: _mean_sd([r[k] for r in runs])
+               for k in ("top1_auc", "top10_auc", "best_score", "invalid", "generate_s",
+                         "train_s", "evaluate_s", "evaluations")},
+            "solved": f"{len(solved)}/{len(runs)}",
+            "evals_to_solve": _mean_sd(solved) if solved else None,
+        })
+    return rows
+
+
+def _mean_sd(values: Sequence[float | None]) -> tuple[float, float] | None:
+    vals = [float(v) for v in values if v is not None]
+    if not vals:
+        return None
+    return statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, tuple):
+        mean, sd = v
+        return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+    return str(v)
+
+
+def markdown(config: BenchmarkConfig, results: Sequence[dict[str, Any]], command: str) -> str:
+    lines = [
+        f"# Benchmark `{config.name}`",
+        "",
+        f"Budget {config.budget} evaluations per run, seeds {list(config.seeds)}; mean ± "
+        "standard deviation over seeds. AUC: PMO top-k AUC of the best-so-far curve "
+        f"(logged every {config.log_every} evaluations, padded to the budget, normalised). "
+        "Times are seconds per run: proposing (LLM generation or the baseline's model), "
+        "training, evaluating.",
+    ]
+    if command:
+        lines += ["", f"Command: `{command}`"]
+    rows = summarise(results)
+    for task in dict.fromkeys(r["task"] for r in rows):
+        lines += [
+            "", f"## {task}", "",
+            "| method | runs | top-1 AUC | top-10 AUC | best | solved | evals to solve "
+            "| invalid | evaluations | propose s | train s | evaluate s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in sorted((r for r in rows if r["task"] == task),
+                        key=lambda r: -(r["top1_auc"] or (0.0, 0.0))[0]):
+            lines.append(
+                f"| {r['method']} | {r['runs']} | {_fmt(r['top1_auc'])} | "
+                f"{_fmt(r['top10_auc'])} | {_fmt(r['best_score'])} | {r['solved']} | "
+                f"{_fmt(r['evals_to_solve'], 0)} | {_fmt(r['invalid'], 1)} | "
+                f"{_fmt(r['evaluations'], 0)} | {_fmt(r['generate_s'], 1)} | "
+                f"{_fmt(r['train_s'], 1)} | {_fmt(r['evaluate_s'], 1)} |"
+            )
+    failed = [r for r in results if "error" in r]
+    if failed:
+        lines += ["", "## Failed runs", ""]
+        lines += [f"- `{r['key']}`: {r['error']}" for r in failed]
+    return "\n".join(lines) + "\n"
+
+
+def plot(config: BenchmarkConfig, results: Sequence[dict[str, Any]], path: Path) -> None:
+    """Best-so-far against evaluations: mean over seeds, shaded from min to max."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    tasks = list(dict.fromkeys(r["task"] for r in results)) or ["(no runs)"]
+    cols = min(3, len(tasks))
+    rows = math.ceil(len(tasks) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4 * rows), squeeze=False)
+    x = log_points(config.budget, config.log_every)
+    for ax, task in zip(axes.flat, tasks):
+        methods = dict.fromkeys(r["method"] for r in results if r["task"] == task)
+        for method in methods:
+            curves = np.array(
+                [[np.nan if v is None else v for v in r["curve"]] for r in results
+                 if r["task"] == task and r["method"] == method], dtype=float,
+            )
+            if curves.size == 0 or np.all(np.isnan(curves)):
+                continue
+            with np.errstate(all="ignore"):
+                mean = np.nanmean(curves, axis=0)
+                lo, hi = np.nanmin(curves, axis=0), np.nanmax(curves, axis=0)
+            (line,) = ax.plot(x, mean, label=f"{method} ({len(curves)})")
+            ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15)
+        ax.set_title(task)
+        ax.set_xlabel("evaluations")
+        ax.set_ylabel("best score so far")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(tasks):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

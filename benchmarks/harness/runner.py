@@ -1,0 +1,156 @@
+"""Running the grid: one cell is one optimizer run on its own SQLite database, so an
+interrupted grid resumes where each run stopped; cells run in local processes or as Ray
+tasks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from migrate_opt import Group, Migrate, Optimizer, Record, SQLiteDatabase, Task, create, run
+
+from .config import BenchmarkConfig, Cell
+from .metrics import measure
+
+log = logging.getLogger(__name__)
+
+HARNESS_PARENT = str(Path(__file__).resolve().parent.parent)
+"""The folder holding this package: worker processes (Ray's too) need it on sys.path."""
+
+
+def run_cell(cell: Cell, out: str) -> dict[str, Any]:
+    """Run (or resume, or just read back) one cell; returns its metrics, or
+    ``{"key", "error"}`` when the run failed (it is retried next time)."""
+    runs = Path(out) / "runs"
+    done = runs / f"{cell.key}.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    runs.mkdir(parents=True, exist_ok=True)
+    try:
+        metrics = _execute(cell, str(runs / f"{cell.key}.db"))
+    except Exception as exc:  # one broken cell must not sink the grid
+        log.exception("run %s failed", cell.key)
+        return {"key": cell.key, "task": cell.task.label, "method": cell.method.label,
+                "seed": cell.seed, "error": f"{type(exc).__name__}: {exc}"}
+    tmp = done.with_suffix(".tmp")
+    tmp.write_text(json.dumps(metrics, indent=1))
+    tmp.replace(done)  # atomic: a killed grid never leaves a half-written result
+    return metrics
+
+
+def _execute(cell: Cell, db_path: str) -> dict[str, Any]:
+    _seed_everything(cell)
+    db = SQLiteDatabase(db_path, study=cell.key)
+    try:
+        resumed = len(db) > 0
+        task = create("task", cell.task.task, **cell.task.options)
+        opt = build_optimizer(cell, task, db)
+        seconds: dict[str, float] = defaultdict(float)
+
+        def add_timings(_: Optimizer, group: Group, __: list[Record]) -> None:
+            for k, v in group.timings.items():
+                seconds[k] += v
+
+        start = time.perf_counter()
+        result = run(opt, budget=cell.budget, stop_when_solved=cell.stop_when_solved,
+                     callbacks=[add_timings], progress=False)
+        seconds["total"] = time.perf_counter() - start
+        metrics = measure(task, db, task_label=cell.task.label, method=cell.method.label,
+                          seed=cell.seed, budget=cell.budget, log_every=cell.log_every,
+                          stopped=result.stopped, seconds=dict(seconds), resumed=resumed)
+        return {"key": cell.key, **asdict(metrics)}
+    finally:
+        db.close()
+
+
+def build_optimizer(cell: Cell, task: Task, db: SQLiteDatabase) -> Optimizer:
+    """The cell's optimizer: a registered one by name, or Migrate with an LLM preset."""
+    m = cell.method
+    common: dict[str, Any] = {"database": db, "seed": cell.seed, "budget": cell.budget}
+    if m.optimizer is not None:
+        return create("optimizer", m.optimizer, task, **common, **m.options)  # type: ignore[no-any-return]
+    policy = create("policy", m.policy, **m.policy_options)
+    grpo = None
+    if m.grpo:
+        from migrate_opt.grpo import GRPOConfig
+
+        grpo = GRPOConfig(**m.grpo)
+    return Migrate(task, policy=policy, method=m.llm or "migrate", grpo=grpo, **common,
+                   **m.options)
+
+
+def _seed_everything(cell: Cell) -> None:
+    """Seed the global generators a policy may use at construction (LoRA init)."""
+    random.seed(cell.seed)
+    if cell.method.llm is not None:
+        import torch
+
+        torch.manual_seed(cell.seed)
+        torch.set_num_threads(int(os.environ.get("MIGRATE_OPT_THREADS", "1")))
+
+
+def run_grid(
+    config: BenchmarkConfig,
+    out: str,
+    *,
+    workers: int | None = None,
+    use_ray: bool = False,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run every cell not done yet; returns the results of all cells in grid order."""
+    cells = config.cells()
+    workers = workers or config.workers
+    if use_ray:
+        results = _ray_map(cells, out)
+    elif workers == 1:
+        results = _report_each((run_cell(c, out) for c in cells), on_result)
+    else:
+        results = _process_map(cells, out, workers, on_result)
+    order = {c.key: i for i, c in enumerate(cells)}
+    return sorted(results, key=lambda r: order[r["key"]])
+
+
+def _report_each(results: Iterable[dict[str, Any]],
+                 on_result: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
+    out = []
+    for r in results:
+        out.append(r)
+        if on_result is not None:
+            on_result(r)
+    return out
+
+
+def _process_map(cells: list[Cell], out: str, workers: int,
+                 on_result: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
+    os.environ.setdefault("MIGRATE_OPT_THREADS", "1")  # one torch thread per run
+    if HARNESS_PARENT not in sys.path:
+        sys.path.insert(0, HARNESS_PARENT)
+    # spawn: a forked torch or SQLite handle is unsafe, and each run starts clean
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(run_cell, c, out) for c in cells]
+        return _report_each((f.result() for f in as_completed(futures)), on_result)
+
+
+def _ray_map(cells: list[Cell], out: str) -> list[dict[str, Any]]:
+    """Each cell as a Ray task (one CPU); ``RAY_ADDRESS`` picks a cluster. ``out`` must be
+    on a file system the workers share."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise SystemExit("--ray needs ray: pip install 'ray[default]'") from exc
+    path = os.pathsep.join(p for p in (HARNESS_PARENT, os.environ.get("PYTHONPATH")) if p)
+    ray.init(address=os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True,
+             runtime_env={"env_vars": {"PYTHONPATH": path, "MIGRATE_OPT_THREADS": "1"}})
+    remote = ray.remote(num_cpus=1)(run_cell)
+    return list(ray.get([remote.remote(c, out) for c in cells]))

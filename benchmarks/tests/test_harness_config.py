@@ -1,0 +1,54 @@
+"""Config parsing: what a grid holds and the errors a bad config gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from harness.config import load_config, parse_config
+
+from migrate_opt import ConfigError
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+def _raw(**methods: dict) -> dict:
+    return {"benchmark": {"budget": 10, "seeds": [0, 1]},
+            "tasks": {"a": {"task": "toy"}, "b": {"task": "toy"}},
+            "methods": methods or {"rs": {"optimizer": "random-search"}}}
+
+
+def test_cells_cover_the_grid_and_method_task_filters() -> None:
+    config = parse_config(_raw(rs={"optimizer": "random-search"},
+                               ga={"optimizer": "ga", "tasks": ["b"]}))
+    keys = [c.key for c in config.cells()]
+    assert keys == ["a__rs__seed0", "a__rs__seed1", "b__rs__seed0", "b__rs__seed1",
+                    "b__ga__seed0", "b__ga__seed1"]
+
+
+@pytest.mark.parametrize(
+    "method, message",
+    [
+        ({"optimizer": "ga", "llm": "migrate"}, "exactly one"),
+        ({}, "exactly one"),
+        ({"optimizer": "ga", "opts": {}}, "unknown keys"),
+        ({"optimizer": "ga", "tasks": ["zzz"]}, "unknown tasks"),
+    ],
+)
+def test_bad_methods_are_refused(method: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(_raw(m=method))
+
+
+def test_overrides_and_missing_budget() -> None:
+    config = parse_config(_raw(), budget=5, seeds=[3])
+    assert config.budget == 5 and config.seeds == (3,)
+    raw = _raw()
+    del raw["benchmark"]["budget"]
+    with pytest.raises(ConfigError, match="budget"):
+        parse_config(raw)
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_configs_parse(path: Path) -> None:
+    assert load_config(path).cells()

@@ -1,0 +1,134 @@
+"""The harness end to end on a tiny grid: toy task, a scripted LLM policy through
+Migrate, random search and the GA; resume; the command line."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+import pytest
+from harness import config as cfg
+from harness.cli import main
+from harness.runner import run_cell, run_grid
+
+import migrate_opt
+from migrate_opt import SQLiteDatabase, create, hookimpl, run
+from migrate_opt.testing import ScriptedPolicy
+
+GRID = {
+    "benchmark": {"name": "tiny", "budget": 24, "seeds": [0, 1], "log_every": 4,
+                  "workers": 1},
+    "tasks": {"toy": {"task": "toy", "options": {"target": "421337"}}},
+    "methods": {
+        "random-search": {"optimizer": "random-search"},
+        "ga": {"optimizer": "ga", "options": {"population_size": 8}},
+        "scripted-migrate": {"llm": "migrate", "policy": "scripted-digits",
+                             "options": {"group_size": 4}},
+    },
+}
+
+
+def _digits(prompt: str, rng: random.Random) -> str:
+    return json.dumps(["".join(rng.choice("0123456789") for _ in range(6))])
+
+
+class ScriptedPlugin:
+    @hookimpl
+    def register_policies(self, register):  # type: ignore[no-untyped-def]
+        register("scripted-digits", lambda **_: ScriptedPolicy(fn=_digits))
+
+
+@pytest.fixture(autouse=True)
+def scripted_policy():  # type: ignore[no-untyped-def]
+    plugin = ScriptedPlugin()
+    migrate_opt.register_plugin(plugin)
+    yield
+    migrate_opt.unregister_plugin(plugin)
+
+
+def test_tiny_grid_end_to_end(tmp_path: Path) -> None:
+    config = cfg.parse_config(GRID)
+    results = run_grid(config, str(tmp_path))
+    assert [r["key"] for r in results] == [c.key for c in config.cells()]
+    assert not [r for r in results if "error" in r]
+    for r in results:
+        assert r["evaluations"] == 24
+        assert 0 < r["top1_auc"] <= r["best_score"] <= 1
+        assert r["top10_auc"] <= r["top1_auc"]
+        assert len(r["curve"]) == 6 and r["curve"][-1] == r["best_score"]
+        assert r["curve"] == sorted(r["curve"])  # best-so-far never falls
+
+    from harness.report import write_all
+
+    paths = write_all(config, results, str(tmp_path))
+    rows = list(csv.DictReader(open(paths["csv"])))
+    assert len(rows) == 6 and {r["method"] for r in rows} == set(GRID["methods"])
+    table = paths["markdown"].read_text()
+    for method in GRID["methods"]:
+        assert f"| {method} | 2 |" in table
+    png = paths["plot"].read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+def test_finished_cells_are_not_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = cfg.parse_config({**GRID, "methods": {"rs": {"optimizer": "random-search"}}})
+    first = run_grid(config, str(tmp_path))
+
+    def boom(*_: object) -> None:
+        raise AssertionError("a finished cell was run again")
+
+    monkeypatch.setattr("harness.runner._execute", boom)
+    assert run_grid(config, str(tmp_path)) == first
+
+
+def test_interrupted_cell_resumes_from_its_database(tmp_path: Path) -> None:
+    config = cfg.parse_config({**GRID, "methods": {"ga": GRID["methods"]["ga"]}})
+    cell = config.cells()[0]
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    db = SQLiteDatabase(str(runs / f"{cell.key}.db"), study=cell.key)
+    task = create("task", "toy", target="421337")
+    run(create("optimizer", "ga", task, database=db, seed=0, population_size=8), budget=16,
+        progress=False)
+    db.close()
+    resumed = run_cell(cell, str(tmp_path))
+    fresh = run_cell(cell, str(tmp_path / "again"))
+    assert resumed["resumed"] and not fresh["resumed"]
+    assert resumed["evaluations"] == 24
+    # the GA keeps its state in the database: stopped between generations, the resumed
+    # run equals a fresh one
+    assert resumed["curve"] == fresh["curve"] and resumed["top1_auc"] == fresh["top1_auc"]
+
+
+def test_a_refused_cell_is_reported_not_fatal(tmp_path: Path) -> None:
+    raw = {**GRID, "tasks": {"toy": GRID["tasks"]["toy"]},
+           "methods": {"tpe-pool": {"optimizer": "optuna-tpe", "options": {"space": "pool"}}}}
+    results = run_grid(cfg.parse_config(raw), str(tmp_path))
+    assert all("'pool'" in r["error"] for r in results)
+    assert not list((tmp_path / "runs").glob("*.json"))  # retried next time
+
+
+def test_command_line_on_a_config_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    toml = tmp_path / "grid.toml"
+    toml.write_text(
+        '[benchmark]\nbudget = 16\nseeds = [0]\nlog_every = 4\n'
+        '[tasks.toy]\ntask = "toy"\n'
+        '[methods.ga]\noptimizer = "ga"\noptions = { population_size = 4 }\n'
+    )
+    out = tmp_path / "results"
+    assert main([str(toml), "--out", str(out), "--workers", "1", "--seeds", "0", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "toy__ga__seed1" in text and "| ga | 2 |" in text
+    assert (out / "summary.md").exists() and (out / "best_so_far.png").exists()
+    assert main([str(toml), "--out", str(out), "--report-only", "--seeds", "0", "1"]) == 0
+
+
+def test_local_processes_run_cells_in_parallel(tmp_path: Path) -> None:
+    config = cfg.parse_config({**GRID, "methods": {"rs": {"optimizer": "random-search"},
+                                                   "ga": GRID["methods"]["ga"]}})
+    results = run_grid(config, str(tmp_path), workers=2)
+    assert len(results) == 4 and all(r["evaluations"] == 24 for r in results)
+    serial = run_grid(config, str(tmp_path / "serial"), workers=1)
+    assert [r["curve"] for r in results] == [r["curve"] for r in serial]
