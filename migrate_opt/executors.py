@@ -21,6 +21,9 @@ from .types import Evaluation
 
 log = logging.getLogger(__name__)
 
+STARTUP_LIMIT = 300.0
+"""Seconds a spawned worker may take to import the task's modules before it counts as dead."""
+
 
 class Executor(ABC):
     """Evaluates batches of solutions of a task."""
@@ -92,6 +95,7 @@ def _worker(conn: Connection, task: Task) -> None:
             return
         if job is None:
             return
+        conn.send("started")  # the timeout runs from here, not from the (slow) spawn
         conn.send(safe_evaluate(task, job))
 
 
@@ -102,7 +106,8 @@ class _Worker:
         self.proc.start()
         child.close()
         self.job: list[int] | None = None
-        self.started = 0.0
+        self.sent = 0.0
+        self.started: float | None = None
 
     def kill(self) -> None:
         try:
@@ -141,7 +146,7 @@ class ProcessExecutor(Executor):
         while jobs or any(w.job is not None for w in self._workers):
             for w in self._workers:
                 if w.job is None and jobs:
-                    w.job, w.started = jobs.pop(0), time.monotonic()
+                    w.job, w.sent, w.started = jobs.pop(0), time.monotonic(), None
                     w.conn.send([solutions[i] for i in w.job])
             self._collect(task, results, solutions)
         return [r if r is not None else Evaluation.invalid("lost") for r in results]
@@ -150,29 +155,48 @@ class ProcessExecutor(Executor):
         self, task: Task, results: list[Evaluation | None], solutions: Sequence[str]
     ) -> None:
         busy = [w for w in self._workers if w.job is not None]
-        timeout = self.config.timeout
-        wait_for = 1.0 if timeout is None else max(
-            0.01, min(timeout - (time.monotonic() - w.started) for w in busy)
-        )
-        ready = wait([w.conn for w in busy], timeout=wait_for)
+        ready = wait([w.conn for w in busy], timeout=self._next_deadline(busy))
         for w in busy:
             assert w.job is not None
-            if w.conn in ready:
-                try:
-                    for i, ev in zip(w.job, w.conn.recv()):
-                        results[i] = ev
-                    w.job = None
-                    continue
-                except (EOFError, OSError):
-                    reason = f"worker crashed (exit code {w.proc.exitcode})"
-            elif timeout is not None and time.monotonic() - w.started >= timeout:
-                reason = f"timeout after {timeout:g} s"
-            else:
+            reason = self._progress(w, results) if w.conn in ready else self._overdue(w)
+            if reason is None:
                 continue
             log.warning("evaluation failed: %s", reason)
             for i in w.job:
                 results[i] = Evaluation.invalid(reason, solution=solutions[i])
             self._replace(w, task)
+
+    def _deadline(self, w: _Worker) -> float:
+        if w.started is None:
+            return w.sent + STARTUP_LIMIT
+        return w.started + (self.config.timeout or float("inf"))
+
+    def _next_deadline(self, busy: list[_Worker]) -> float:
+        soonest = min(self._deadline(w) for w in busy) - time.monotonic()
+        return max(0.01, min(soonest, 1.0))
+
+    def _progress(self, w: _Worker, results: list[Evaluation | None]) -> str | None:
+        """Read one message; a reason when the worker died."""
+        assert w.job is not None
+        try:
+            message = w.conn.recv()
+        except (EOFError, OSError):
+            w.proc.join(1)
+            return f"worker crashed (exit code {w.proc.exitcode})"
+        if message == "started":
+            w.started = time.monotonic()
+            return None
+        for i, ev in zip(w.job, message):
+            results[i] = ev
+        w.job = None
+        return None
+
+    def _overdue(self, w: _Worker) -> str | None:
+        if time.monotonic() < self._deadline(w):
+            return None
+        if w.started is None:
+            return f"worker did not start within {STARTUP_LIMIT:g} s"
+        return f"timeout after {self.config.timeout:g} s"
 
     def _replace(self, w: _Worker, task: Task) -> None:
         w.kill()

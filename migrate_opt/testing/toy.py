@@ -22,9 +22,13 @@ class ToyTask(Task):
     default_group_size = 8
     max_new_tokens = 16
 
-    def __init__(self, target: str = "4213", seed: int | None = None, length: int = 4) -> None:
-        if seed is not None:
-            target = "".join(random.Random(seed).choice("0123456789") for _ in range(length))
+    def __init__(
+        self, target: str = "4213", target_seed: int | None = None, length: int = 4
+    ) -> None:
+        """``target_seed`` draws a random target of ``length`` digits instead of ``target``."""
+        if target_seed is not None:
+            rng = random.Random(target_seed)
+            target = "".join(rng.choice("0123456789") for _ in range(length))
         if not target.isdigit():
             raise TaskError(f"toy target must be digits, got {target!r}")
         self.target = target
@@ -36,7 +40,12 @@ class ToyTask(Task):
         )
 
     def parse(self, completion: str) -> list[str]:
-        return re.findall(r"\d+", completion)[:4]
+        # Numbers of the right length; failing those, the first digits of the completion,
+        # so that even a random model's output is often a valid guess.
+        n = len(self.target)
+        exact = [m for m in re.findall(r"\d+", completion) if len(m) == n]
+        digits = "".join(re.findall(r"\d", completion))
+        return exact[:4] or ([digits[:n]] if len(digits) >= n else [])
 
     def canonicalize(self, solution: str) -> str | None:
         s = solution.strip()
