@@ -106,9 +106,19 @@ def _update_bar(bar, opt: Optimizer, group: Group, new: int) -> None:  # type: i
         return
     bar.update(new if opt.budget is not None else 1)
     best = opt.best(1)
-    bar.set_postfix(
-        best=f"{best[0].score:.4f}" if best else "-",
-        it=group.iteration,
-        sec=f"{group.timings.get('total', 0.0):.1f}",
+    bar.set_postfix(  # in this order: tqdm sorts keyword postfixes by name
+        ordered_dict={
+            "best": f"{best[0].score:.4f}" if best else "-",
+            "of": _glimpse(best[0].solution) + (" (solved)" if best[0].solved else "")
+            if best else "-",
+            "it": group.iteration,
+            "sec": f"{group.timings.get('total', 0.0):.1f}",
+        },
         refresh=False,
     )
+
+
+def _glimpse(solution: str, width: int = 24) -> str:
+    """The best solution on one short line: a word or SMILES whole, a program's start."""
+    flat = " ".join(solution.split())
+    return flat if len(flat) <= width else flat[: width - 3] + "..."

@@ -241,3 +241,14 @@ def test_chromium_renders_charts_tables_and_pictures(tmp_path, pictured):
     assert tables["top"]["rows"] == 11 and tables["top"]["height"] > 100
     assert tables["settings"]["rows"] >= 5 and tables["sources"]["rows"] == 4
     assert seen["pictures"] == len(drawable) > 0
+
+
+def test_live_view_shows_the_best_score_and_solution(capsys):
+    """The progress bar of `run` names the current best, and says when it is solved."""
+    from migrate_opt import run
+
+    guesses = ['["0000"]', '["4000"]', '["4200"]', '["4213"]', '["4211"]']
+    opt = Migrate(ToyTask(), policy=ScriptedPolicy(guesses), method="random", group_size=1)
+    run(opt, budget=5, progress=True)
+    last = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "best=1.0000" in last and "of=4213 (solved)" in last and "5/5" in last
