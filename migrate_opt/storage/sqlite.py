@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -53,11 +54,13 @@ def _row_to_record(row: sqlite3.Row | tuple[Any, ...]) -> Record:
 
 def connect(path: str, timeout: float = 60.0) -> sqlite3.Connection:
     try:
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives process kills
         conn.executescript(SCHEMA)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:
         raise StorageError(f"cannot open database {path!r}: {exc}") from exc
     return conn
 
