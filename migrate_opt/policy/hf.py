@@ -31,8 +31,8 @@ class LoRAConfig:
 
     rank: int = 64
     """Rank r of the low-rank update; more rank, more trainable parameters."""
-    alpha: float = 16
-    """Scale numerator: the update is multiplied by alpha / rank."""
+    alpha: int = 16
+    """Scale numerator: the update is multiplied by alpha / rank (an integer, as in peft)."""
     dropout: float = 0.0
     """Dropout on the adapter's input while training (0 keeps training deterministic)."""
     target_modules: tuple[str, ...] = ("q_proj", "v_proj")
@@ -41,8 +41,8 @@ class LoRAConfig:
     def __post_init__(self) -> None:
         if isinstance(self.rank, bool) or not isinstance(self.rank, int) or self.rank < 1:
             raise ConfigError(f"LoRA rank must be an integer >= 1, got {self.rank!r}")
-        if not self.alpha > 0:
-            raise ConfigError(f"LoRA alpha must be > 0, got {self.alpha!r}")
+        if isinstance(self.alpha, bool) or not isinstance(self.alpha, int) or self.alpha < 1:
+            raise ConfigError(f"LoRA alpha must be an integer >= 1, got {self.alpha!r}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"LoRA dropout must be in [0, 1), got {self.dropout!r}")
         if isinstance(self.target_modules, str):
