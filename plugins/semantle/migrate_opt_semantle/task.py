@@ -1,0 +1,219 @@
+"""Semantle: guess a hidden word; a guess scores the cosine similarity of its embedding with
+the target's, and the exact word scores 1.0 and solves the game."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from migrate_opt import Evaluation, Record, Task, TaskError
+
+from .oracles import ORACLES, Oracle, load_oracle
+from .parsing import parse_words
+from .space import NEIGHBOUR_ORACLE, WordSpace
+from .vocabulary import PAPER_TARGETS, common_words, is_word
+
+SYSTEM_PROMPT = (
+    "You are a helpful assistant with high attention to detail who is not talkative and "
+    "answers only with a JSON list of English words, with no other text."
+)
+RANDOM_TARGETS = (300, 5000)
+"""Random targets are common words between these frequency ranks (the very top of the
+list is function words: 'the', 'and')."""
+NEAR_ONE = 1.0 - 1e-6
+"""Similarities of other words are capped here, so only the target itself reaches 1.0."""
+
+
+class SemantleTask(Task):
+    """Guess a hidden English word by meaning.
+
+    Args:
+        target: the hidden word (one of the paper's ten, or any word the oracle can embed);
+            ``"random"`` draws a common word from the wordfreq list with ``seed``.
+        oracle: the embedding that scores guesses: ``glove`` (GloVe 6B 50-d, default),
+            ``minilm`` (a sentence encoder on "What is a {word}?") or ``word2vec`` (a file).
+        model: the sentence-transformers folder for ``minilm`` (default: all-MiniLM-L6-v2
+            from its wheel) or the vector file for ``word2vec``.
+        words: words asked for in one completion; extra words in an answer are ignored, so a
+            rambling completion cannot burn the budget. Each new word costs one evaluation.
+        warm_start: scored random common words given before the search (see
+            :func:`migrate_opt_semantle.warm_start`); they count in the budget.
+        seed: draws the random target and the warm-start words.
+        pool_size: entries of the wordfreq list forming the non-LLM search space.
+        neighbours: the embedding whose neighbourhoods non-LLM baselines move in; ``auto``
+            takes one different from the oracle (MiniLM for GloVe, GloVe otherwise).
+    """
+
+    name = "semantle"
+    system_prompt = SYSTEM_PROMPT
+    optimum = 1.0
+    default_group_size = 5
+    """The paper: 5 completions of 2 words, 10 guesses per iteration."""
+    max_new_tokens = 32
+    """A JSON list of two words is about 10 tokens; 32 leaves room for a little chatter."""
+
+    def __init__(
+        self,
+        target: str = "computer",
+        oracle: str = "glove",
+        model: str | None = None,
+        words: int = 2,
+        warm_start: int = 0,
+        seed: int = 0,
+        pool_size: int = 20_000,
+        neighbours: str = "auto",
+    ) -> None:
+        if oracle not in ORACLES:
+            raise TaskError(f"unknown oracle {oracle!r}; choose one of {', '.join(ORACLES)}")
+        if words < 1 or warm_start < 0 or pool_size < 1:
+            raise TaskError("words and pool_size must be >= 1 and warm_start >= 0, got "
+                            f"words={words}, pool_size={pool_size}, warm_start={warm_start}")
+        if neighbours != "auto" and neighbours not in ("glove", "minilm"):
+            raise TaskError(f"neighbours must be auto, glove or minilm, got {neighbours!r}")
+        self.oracle_name = oracle
+        self.model = model
+        self.words = words
+        self.warm_start = warm_start
+        self.seed = seed
+        self.pool_size = pool_size
+        self.neighbours = NEIGHBOUR_ORACLE[oracle] if neighbours == "auto" else neighbours
+        self._oracle: Oracle | None = None
+        self._target_vector: np.ndarray | None = None
+        self._space: WordSpace | None = None
+        self.target = self._choose_target(target)
+
+    def _choose_target(self, target: str) -> str:
+        if target == "random":
+            lo, hi = RANDOM_TARGETS
+            choices = [w for w in common_words(hi)[lo:] if self.oracle.knows(w)]
+            return random.Random(f"semantle-target:{self.seed}").choice(choices)
+        word = target.strip().lower()
+        if not is_word(word):
+            raise TaskError(f"the target must be a single alphabetic word, got {target!r}")
+        if not self.oracle.knows(word):
+            raise TaskError(f"the {self.oracle_name} oracle cannot embed the target {word!r}; "
+                            f"choose another word (the paper's: {', '.join(PAPER_TARGETS)})")
+        return word
+
+    # -- heavy state, loaded lazily and never pickled ----------------------------------------
+    @property
+    def oracle(self) -> Oracle:
+        if self._oracle is None:
+            self._oracle = load_oracle(self.oracle_name, self.model)
+        return self._oracle
+
+    @property
+    def target_vector(self) -> np.ndarray:
+        if self._target_vector is None:
+            self._target_vector = self.oracle.vectors([self.target])[0]
+        return self._target_vector
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_oracle": None, "_target_vector": None, "_space": None}
+
+    # -- prompts ----------------------------------------------------------------------------
+    def _answer_format(self) -> str:
+        example = ", ".join(f'"word{i + 1}"' for i in range(self.words))
+        return (f"Answer with exactly {self.words} new single English word(s) as a JSON list, "
+                f"e.g. [{example}].")
+
+    def prompt(self) -> str:
+        return (
+            "Your task is to guess a hidden word from the English dictionary. Every guess is "
+            "scored by how close its meaning is to the hidden word; repeated guesses score "
+            f"nothing. Be creative! {self._answer_format()}"
+        )
+
+    def neighborhood_prompt(self, parent: Record) -> str:
+        return (
+            "Your task is to guess English words related to the word "
+            f'"{parent.solution}". Stick to proper single English words. Be creative! '
+            f"{self._answer_format()}"
+        )
+
+    def opro_prompt(self, history: Sequence[Record]) -> str:
+        lines = "\n".join(f'"{r.solution}": {r.score:.3f}' for r in history)
+        return (
+            "Your task is to guess a hidden word from the English dictionary. These guesses "
+            "were scored by how close their meaning is to the hidden word (1.0 is the hidden "
+            f"word), from worst to best:\n{lines}\nGuess words that score higher than all of "
+            f"them. {self._answer_format()}"
+        )
+
+    # -- parsing ----------------------------------------------------------------------------
+    def parse(self, completion: str) -> list[str]:
+        return parse_words(completion, self.words)
+
+    def invalid_reason(self, word: str) -> str | None:
+        """Why ``word`` (canonical form) cannot be scored, or None when it can."""
+        if not is_word(word):
+            return "not a single alphabetic word"
+        if word != word.lower():
+            return "not canonical (lower-case): canonicalize it first"
+        if not self.oracle.knows(word):
+            return f"the {self.oracle_name} oracle does not know this word"
+        return None
+
+    def canonicalize(self, solution: str) -> str | None:
+        """Lower-case and stripped; None for anything that cannot be scored, so invalid
+        guesses never reach the black box nor spend budget."""
+        word = solution.strip().lower()
+        return word if self.invalid_reason(word) is None else None
+
+    # -- evaluation -------------------------------------------------------------------------
+    def similarities(self, words: Sequence[str]) -> np.ndarray:
+        """Cosine similarity of each known word with the target (vectorised)."""
+        if not words:
+            return np.zeros(0, dtype=np.float32)
+        return self.oracle.vectors(words) @ self.target_vector
+
+    def evaluate(self, solutions: Sequence[str]) -> list[Evaluation]:
+        reasons = [self.invalid_reason(w) for w in solutions]
+        valid = [w for w, r in zip(solutions, reasons) if r is None]
+        sims = iter(self.similarities(valid).tolist())
+        out = []
+        for word, reason in zip(solutions, reasons):
+            if reason is not None:
+                out.append(Evaluation.invalid(reason, word=word))
+            elif word == self.target:
+                next(sims)
+                out.append(Evaluation(1.0, {"similarity": 1.0}, solved=True))
+            else:
+                sim = next(sims)
+                out.append(Evaluation(min(sim, NEAR_ONE), {"similarity": round(sim, 6)}))
+        return out
+
+    def is_solved(self, evaluation: Evaluation) -> bool:
+        return evaluation.solved or (evaluation.score is not None and evaluation.score >= 1.0)
+
+    # -- extras -----------------------------------------------------------------------------
+    def warm_start_solutions(self) -> list[str]:
+        """``warm_start`` common words drawn with ``seed`` (never the target)."""
+        if not self.warm_start:
+            return []
+        pool = [w for w in self.search_space().pool() if w != self.target]
+        rng = random.Random(f"semantle-warm:{self.seed}")
+        return rng.sample(pool, min(self.warm_start, len(pool)))
+
+    def search_space(self) -> WordSpace:
+        if self._space is None:
+            pool = [w for w in common_words(self.pool_size) if self.oracle.knows(w)]
+            self._space = WordSpace(pool, self.neighbours)
+        return self._space
+
+    def group_overrides(self) -> dict[str, dict[str, int]]:
+        """The paper's Semantle MiGrATe variants are all neighbourhood (gamma = every
+        completion, alpha = beta = 0); use ``top_k=3`` with them as the paper does."""
+        n = self.default_group_size
+        return {"migrate": {"neighborhood": n}, "migrate-opro": {"opro": n},
+                "migrate-evo": {"islands": n}}
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "task": self.name, "target": self.target, "oracle": self.oracle_name,
+            "model": self.model, "words": self.words, "warm_start": self.warm_start,
+            "seed": self.seed,
+        }
