@@ -161,3 +161,18 @@ def test_real_vina_timeout_leaves_nothing(tmp_path: Path) -> None:
         except OSError:
             pass
     assert not [c for c in cmdlines if str(tmp_path).encode() in c]
+
+
+def test_vina_meeko_backend_scores_apart(tmp_path: Path) -> None:
+    """The optional faster backend (extra ``vina``): a real score, cached under its own
+    program name so it never mixes with dockstring's."""
+    pytest.importorskip("vina")
+    pytest.importorskip("meeko")
+    task = _task(tmp_path, backend="vina", target="ABL1", cpus=2, parallel=1, timeout=300.0)
+    ev = task.evaluate(["CCO"])[0]
+    assert ev.score is not None, ev.info
+    assert -5.0 < ev.info["vina"] < 0.0
+    assert task.docking.program.startswith("vina-1.2")
+    other = _task(tmp_path, backend="fake")
+    assert other.engine.cache is not None and task.engine.cache is not None
+    assert other.engine.cache.get(other.docking.program, "ABL1", "CCO") is None

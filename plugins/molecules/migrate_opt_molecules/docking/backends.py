@@ -2,8 +2,9 @@
 folder it may fill freely, and runs inside a throw-away child process (see ``child.py``),
 so it may block, crash or be killed.
 
-``dockstring`` is the real one (AutoDock Vina 1.1.2 as shipped in the dockstring wheel;
-scores comparable to published DOCKSTRING numbers). The ``fake*`` backends are test doubles
+``dockstring`` is the reference (AutoDock Vina 1.1.2 as shipped in the dockstring wheel;
+scores comparable to published DOCKSTRING numbers); ``vina`` is a faster option (Vina 1.2 +
+Meeko, optional extra ``vina``) whose scores are labelled as its own program. The ``fake*`` backends are test doubles
 with the same process behaviour and no Vina: ``fake`` scores by size at once (or after
 ``MIGRATE_OPT_FAKE_DOCK_SECONDS``), ``fake-hang`` starts a child that never ends (as a
 runaway Vina would) and ``fake-crash`` kills its own process."""
@@ -62,6 +63,46 @@ def dock_dockstring(smiles: str, target: str, workdir: Path, cpus: int,
     return float(vina), {"affinities": [float(a) for a in extra.get("affinities", [])][:9]}
 
 
+def dock_vina(smiles: str, target: str, workdir: Path, cpus: int,
+              seed: int) -> tuple[float | None, dict[str, Any]]:
+    """AutoDock Vina 1.2 through its Python bindings, the ligand prepared by Meeko from an
+    RDKit conformer (no Open Babel, no pH 7.4 protonation): 2-3x faster than ``dockstring``
+    on the same receptor files and search boxes, but its scores are not comparable to
+    published DOCKSTRING numbers."""
+    try:
+        from meeko import MoleculePreparation, PDBQTWriterLegacy
+        from vina import Vina
+    except ImportError as exc:
+        raise RuntimeError(
+            "the vina backend needs: pip install 'vina==1.2.7' meeko scipy gemmi"
+        ) from exc
+    from dockstring.utils import get_targets_dir, parse_search_box_conf
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        raise DockingInputError("RDKit cannot read this SMILES")
+    mol = Chem.AddHs(mol)
+    params = AllChem.ETKDGv3()
+    params.randomSeed = seed % 2**31
+    if AllChem.EmbedMolecule(mol, params) != 0:
+        raise DockingInputError("RDKit could not embed a 3D conformer")
+    AllChem.MMFFOptimizeMolecule(mol)
+    pdbqt, ok, error = PDBQTWriterLegacy.write_string(MoleculePreparation().prepare(mol)[0])
+    if not ok:
+        raise DockingInputError(f"Meeko could not prepare the ligand: {error}")
+    box = parse_search_box_conf(get_targets_dir() / f"{target}_conf.txt")
+    v = Vina(sf_name="vina", cpu=cpus, seed=seed, verbosity=0)
+    v.set_receptor(str(get_targets_dir() / f"{target}_target.pdbqt"))
+    v.set_ligand_from_string(pdbqt)
+    v.compute_vina_maps(center=[box[f"center_{a}"] for a in "xyz"],
+                        box_size=[box[f"size_{a}"] for a in "xyz"])
+    v.dock(exhaustiveness=8, n_poses=9)
+    energies = [float(e[0]) for e in v.energies(n_poses=9)]
+    return (energies[0] if energies else None), {"affinities": energies}
+
+
 def dock_fake(smiles: str, target: str, workdir: Path, cpus: int,
               seed: int) -> tuple[float | None, dict[str, Any]]:
     from rdkit import Chem
@@ -93,6 +134,7 @@ def dock_fake_crash(smiles: str, target: str, workdir: Path, cpus: int,
 
 BACKENDS: dict[str, DockFn] = {
     "dockstring": dock_dockstring,
+    "vina": dock_vina,
     "fake": dock_fake,
     "fake-hang": dock_fake_hang,
     "fake-crash": dock_fake_crash,
@@ -112,8 +154,13 @@ def resolve(name: str) -> DockFn:
 def program(name: str, seed: int) -> str:
     """What produced a score: part of the cache key, so scores from different programs,
     versions or seeds never mix."""
-    if name == "dockstring":
-        from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-        return f"dockstring-{version('dockstring')}/vina-1.1.2/seed={seed}"
+    try:
+        if name == "dockstring":
+            return f"dockstring-{version('dockstring')}/vina-1.1.2/seed={seed}"
+        if name == "vina":
+            return f"vina-{version('vina')}+meeko-{version('meeko')}/seed={seed}"
+    except PackageNotFoundError:
+        return f"{name} (not installed)/seed={seed}"
     return f"{name}/seed={seed}"

@@ -62,12 +62,14 @@ class DockResult:
 
 
 class DockingCache:
-    """Docking results on disk. Open one per process; connections are not shared."""
+    """Docking results on disk. Open one per process (a connection does not survive a
+    fork or pickling); it may be used from any thread of that process, one at a time."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None,
+                                   check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(_SCHEMA)
 

@@ -3,7 +3,7 @@ docking (the MiGrATe paper's reward) or by an official DOCKSTRING objective."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -11,6 +11,7 @@ from migrate_opt import Evaluation, TaskError
 
 from .. import chem
 from ..base import MoleculeTask
+from .cache import DockResult
 from .engine import DOCKSTRING_SEED, DockingConfig, DockingEngine
 from .scoring import OBJECTIVES, Objective, score
 
@@ -129,7 +130,8 @@ class DockstringTask(MoleculeTask):
         info["qed"] = round(chem.qed(mol), 6)
         return info
 
-    def _combine(self, smiles: str, info: dict[str, Any], docked: dict) -> Evaluation:  # type: ignore[type-arg]
+    def _combine(self, smiles: str, info: dict[str, Any],
+                 docked: Mapping[tuple[str, str], DockResult]) -> Evaluation:
         results = {t: docked[(t, smiles)] for t in self.targets}
         info = {**info, "seconds": round(sum(r.seconds or 0.0 for r in results.values()
                                              if not r.cached), 3),
