@@ -4,10 +4,11 @@ so it may block, crash or be killed.
 
 ``dockstring`` is the reference (AutoDock Vina 1.1.2 as shipped in the dockstring wheel;
 scores comparable to published DOCKSTRING numbers); ``vina`` is a faster option (Vina 1.2 +
-Meeko, optional extra ``vina``) whose scores are labelled as its own program. The ``fake*`` backends are test doubles
-with the same process behaviour and no Vina: ``fake`` scores by size at once (or after
-``MIGRATE_OPT_FAKE_DOCK_SECONDS``), ``fake-hang`` starts a child that never ends (as a
-runaway Vina would) and ``fake-crash`` kills its own process."""
+Meeko, optional extra ``vina``) whose scores are labelled as its own program. The
+``fake*`` backends are test doubles with the same process behaviour and no Vina: ``fake``
+scores by size at once (or after ``MIGRATE_OPT_FAKE_DOCK_SECONDS``), ``fake-hang`` starts
+a child that never ends (as a runaway Vina would) and ``fake-crash`` kills its own
+process."""
 
 from __future__ import annotations
 
