@@ -6,6 +6,8 @@ import math
 import pickle
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from migrate_opt_molecules.objectives import (
     DRUGS,
     OsimertinibMPOTask,
@@ -90,3 +92,15 @@ def test_fast_tasks_pickle_after_use() -> None:
         before = task.evaluate(MOLS)
         clone = pickle.loads(pickle.dumps(task))
         assert [e.score for e in clone.evaluate(MOLS)] == [e.score for e in before]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(alphabet="CNOSPFIBrclnos()[]=#@+-123456789%.H*", max_size=40),
+                max_size=4))
+def test_hostile_smiles_score_none_or_a_number(batch: list[str]) -> None:
+    for task in (QEDTask(), SimilarityTask(), OsimertinibMPOTask()):
+        evs = task.evaluate(batch)
+        assert len(evs) == len(batch)
+        for ev in evs:
+            assert ev.score is None or 0.0 <= ev.score <= 1.0
+            assert ev.score is not None or ev.info["error"]
