@@ -16,16 +16,40 @@ _OPEN_FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n", re.IGNORECASE)
 
 def extract_program(completion: str) -> str | None:
     """The last fenced Python block that defines ``transform`` (else the last fenced
-    block); an unclosed last block counts, as generation often stops mid-fence."""
+    block); an unclosed last block counts, as generation often stops mid-fence. Without
+    any fence, the unfenced code around the first ``def transform`` (small models often
+    forget the fence)."""
     blocks = _FENCE.findall(completion)
     tail = completion[completion.rfind("```"):] if completion.count("```") % 2 else ""
     opened = _OPEN_FENCE.match(tail) if tail else None
     if opened:
         blocks.append(tail[opened.end():])
     if not blocks:
-        return None
+        return _unfenced(completion)
     defining = [b for b in blocks if f"def {ENTRY_POINT}" in b]
     return (defining or blocks)[-1]
+
+
+_CODE_START = ("def ", "import ", "from ", "class ", "@", "#")
+
+
+def _unfenced(completion: str) -> str | None:
+    """The import lines just before the first ``def transform`` and the code after it, up
+    to the first unindented line that does not look like code."""
+    lines = completion.splitlines()
+    start = next((i for i, line in enumerate(lines)
+                  if line.startswith(f"def {ENTRY_POINT}(")), None)
+    if start is None:
+        return None
+    while start > 0 and lines[start - 1].startswith(("import ", "from ")):
+        start -= 1
+    end = start + 1
+    while end < len(lines):
+        line = lines[end]
+        if line and not line[0].isspace() and not line.startswith(_CODE_START):
+            break
+        end += 1
+    return "\n".join(lines[start:end])
 
 
 def normalize_program(source: str) -> str | None:

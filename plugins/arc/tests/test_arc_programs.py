@@ -16,7 +16,15 @@ def test_plain_and_unclosed_fences() -> None:
         "def transform(g): return g\n")
     assert extract_program("Sure!\n```python\ndef transform(g):\n    return g") == (
         "def transform(g):\n    return g")
-    assert extract_program("def transform(g): return g") is None
+    assert extract_program("no code at all, def transform is mentioned") is None
+
+
+def test_unfenced_code_is_taken_up_to_the_prose() -> None:
+    text = ("Let me think.\nimport numpy as np\ndef transform(grid):\n    x = 1\n\n"
+            "    return grid\n\ndef helper():\n    pass\nThis flips the grid.\nMore.")
+    assert extract_program(text) == (
+        "import numpy as np\ndef transform(grid):\n    x = 1\n\n    return grid\n\n"
+        "def helper():\n    pass")
 
 
 def test_normalisation_drops_formatting_and_comments() -> None:
