@@ -53,9 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # -- one run ---------------------------------------------------------------------------------
 def run_one(target: str, seed: int, method: str, args: argparse.Namespace) -> dict[str, Any]:
     """One (target, seed, method) run; returns its metrics and its score trace."""
-    from migrate_opt import run
-
     from migrate_opt_semantle import SemantleTask, warm_start
+
+    from migrate_opt import run
 
     task = SemantleTask(target=target, warm_start=args.warm_start, seed=seed)
     opt = build_optimizer(task, method, seed, args)
@@ -93,26 +93,23 @@ def build_optimizer(task: Any, method: str, seed: int, args: argparse.Namespace)
                      "(pip install -e plugins/baselines)")
 
 
-def best_so_far_auc(scores: list[float | None], budget: int, solved_at: int | None) -> float:
-    """Mean over the budget's guesses of the best similarity so far (0 before any valid
-    guess); after a solve the best is 1.0, after an early stop it stays what it was."""
-    best, total = 0.0, 0.0
+def best_so_far_curve(scores: list[float | None], budget: int,
+                      solved_at: int | None = None) -> list[float]:
+    """Best similarity after each of the budget's guesses (0 before any valid one); after a
+    solve it is 1.0, after an early stop it stays what it was."""
+    curve, best = [], 0.0
     for i in range(budget):
         if i < len(scores) and scores[i] is not None:
             best = max(best, scores[i])  # type: ignore[type-var]
         if solved_at is not None and i + 1 >= solved_at:
             best = 1.0
-        total += best
-    return total / budget
-
-
-def best_so_far_curve(scores: list[float | None], budget: int) -> list[float]:
-    curve, best = [], 0.0
-    for i in range(budget):
-        if i < len(scores) and scores[i] is not None:
-            best = max(best, scores[i])  # type: ignore[type-var]
         curve.append(best)
     return curve
+
+
+def best_so_far_auc(scores: list[float | None], budget: int, solved_at: int | None) -> float:
+    """The area under the best-so-far curve, normalised by the budget."""
+    return sum(best_so_far_curve(scores, budget, solved_at)) / budget
 
 
 # -- the sweep -------------------------------------------------------------------------------
@@ -183,7 +180,8 @@ def plot(rows: list[dict[str, Any]], methods: list[str], budget: int, path: Path
         return
     fig, ax = plt.subplots(figsize=(7, 4))
     for m in methods:
-        curves = [best_so_far_curve(r["trace"], budget) for r in rows if r["method"] == m]
+        curves = [best_so_far_curve(r["trace"], budget, r["guesses_to_solve"])
+                  for r in rows if r["method"] == m]
         if curves:
             mean = [statistics.mean(c[i] for c in curves) for i in range(budget)]
             ax.plot(range(1, budget + 1), mean, label=m)
