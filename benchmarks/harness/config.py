@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,9 @@ class MethodSpec:
     """Keyword options of the optimizer (Migrate: group_size, top_k)."""
     tasks: tuple[str, ...] = ()
     """Task labels this method runs on; empty: all tasks."""
+    max_iterations: int | None = None
+    """Also stop after this many groups (bounds the CPU an LLM method may spend when its
+    samples repeat); the curve is padded to the budget like any early stop."""
 
     def __post_init__(self) -> None:
         if (self.optimizer is None) == (self.llm is None):
@@ -81,6 +84,8 @@ class MethodSpec:
                 f"method {self.label!r}: give exactly one of `optimizer` (a registered "
                 "optimizer) or `llm` (a Migrate method preset)"
             )
+        if self.max_iterations is not None and self.max_iterations < 1:
+            raise ConfigError(f"method {self.label!r}: max_iterations must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -141,11 +146,24 @@ class BenchmarkConfig:
         ]
 
 
-def load_config(path: str | Path, **overrides: Any) -> BenchmarkConfig:
-    """Read a TOML config; ``overrides`` (budget, seeds, workers...) replace its values."""
+def load_config(path: str | Path, *, tasks: Sequence[str] | None = None,
+                methods: Sequence[str] | None = None, **overrides: Any) -> BenchmarkConfig:
+    """Read a TOML config; ``overrides`` (budget, seeds, workers...) replace its values and
+    ``tasks``/``methods`` keep only the named labels."""
     with open(path, "rb") as f:
         raw = tomllib.load(f)
+    raw = {**raw, "tasks": _keep(raw, "tasks", tasks), "methods": _keep(raw, "methods", methods)}
     return parse_config(raw, default_name=Path(path).stem, **overrides)
+
+
+def _keep(raw: Mapping[str, Any], key: str, labels: Sequence[str] | None) -> Any:
+    table = raw.get(key, {})
+    if labels is None:
+        return table
+    unknown = sorted(set(labels) - set(table))
+    if unknown:
+        raise ConfigError(f"no {key} {unknown} in the config; it has {sorted(table)}")
+    return {k: v for k, v in table.items() if k in labels}
 
 
 def parse_config(raw: Mapping[str, Any], default_name: str = "benchmark",
@@ -185,12 +203,14 @@ def _task(label: str, spec: Mapping[str, Any]) -> TaskSpec:
 
 def _method(label: str, spec: Mapping[str, Any]) -> MethodSpec:
     _only(f"methods.{label}", spec,
-          {"optimizer", "llm", "policy", "policy_options", "grpo", "options", "tasks"})
+          {"optimizer", "llm", "policy", "policy_options", "grpo", "options", "tasks",
+           "max_iterations"})
     return MethodSpec(
         label=label, optimizer=spec.get("optimizer"), llm=spec.get("llm"),
         policy=str(spec.get("policy", MethodSpec.policy)),
         policy_options=dict(spec.get("policy_options", {})), grpo=dict(spec.get("grpo", {})),
         options=dict(spec.get("options", {})), tasks=tuple(spec.get("tasks", ())),
+        max_iterations=spec.get("max_iterations"),
     )
 
 

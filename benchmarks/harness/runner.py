@@ -62,9 +62,13 @@ def _execute(cell: Cell, db_path: str) -> dict[str, Any]:
             for k, v in group.timings.items():
                 seconds[k] += v
 
+        iterations = None
+        if cell.method.max_iterations is not None:  # counted over the run's whole life
+            iterations = max(cell.method.max_iterations - len(db.groups()), 0)
         start = time.perf_counter()
-        result = run(opt, budget=cell.budget, stop_when_solved=cell.stop_when_solved,
-                     callbacks=[add_timings], progress=False)
+        result = run(opt, budget=cell.budget, iterations=iterations,
+                     stop_when_solved=cell.stop_when_solved, callbacks=[add_timings],
+                     progress=False)
         seconds["total"] = time.perf_counter() - start
         metrics = measure(task, db, task_label=cell.task.label, method=cell.method.label,
                           seed=cell.seed, budget=cell.budget, log_every=cell.log_every,

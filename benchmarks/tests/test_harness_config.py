@@ -52,3 +52,13 @@ def test_overrides_and_missing_budget() -> None:
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)
 def test_shipped_configs_parse(path: Path) -> None:
     assert load_config(path).cells()
+
+
+def test_command_line_filters_keep_named_labels(tmp_path: Path) -> None:
+    toml = tmp_path / "grid.toml"
+    toml.write_text('[benchmark]\nbudget = 4\n[tasks.a]\ntask = "toy"\n[tasks.b]\ntask = "toy"\n'
+                    '[methods.rs]\noptimizer = "random-search"\n[methods.ga]\noptimizer = "ga"\n')
+    config = load_config(toml, tasks=["b"], methods=["ga"])
+    assert [c.key for c in config.cells()] == ["b__ga__seed0"]
+    with pytest.raises(ConfigError, match="no methods"):
+        load_config(toml, methods=["gaa"])

@@ -132,3 +132,11 @@ def test_local_processes_run_cells_in_parallel(tmp_path: Path) -> None:
     assert len(results) == 4 and all(r["evaluations"] == 24 for r in results)
     serial = run_grid(config, str(tmp_path / "serial"), workers=1)
     assert [r["curve"] for r in results] == [r["curve"] for r in serial]
+
+
+def test_max_iterations_caps_a_method(tmp_path: Path) -> None:
+    raw = {**GRID, "methods": {"rs": {"optimizer": "random-search", "max_iterations": 2}}}
+    results = run_grid(cfg.parse_config(raw), str(tmp_path))
+    for r in results:  # 2 groups of 8, then padded to the budget of 24
+        assert r["iterations"] == 2 and r["evaluations"] == 16
+        assert r["stopped"] == "iterations" and len(r["curve"]) == 6
