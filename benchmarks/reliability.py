@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -122,12 +123,14 @@ def check(rows: list[list], before: list[list], journal: list[list], tally: Tall
         tally.problems.append("records seen before the kill are no longer a prefix")
 
 
-def _wait_ready(proc: subprocess.Popen) -> None:
-    """Wait until the writer has opened its study (or exited)."""
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], 120)
+def _wait_ready(proc: subprocess.Popen, cli: bool = False) -> None:
+    """Wait until the writer has opened its study (or exited): ours says so on stdout, the
+    CLI's "starting/resuming study" line comes on stderr."""
+    stream = proc.stderr if cli else proc.stdout
+    assert stream is not None
+    ready, _, _ = select.select([stream], [], [], 120)
     if ready:
-        proc.stdout.readline()
+        stream.readline()
 
 
 def _journal(path: Path) -> list[list]:
@@ -143,24 +146,46 @@ def _writer_cmd(db: Path, journal: Path, budget: int, delay: float, seed: int) -
             str(delay), str(seed)]
 
 
+def cli_command(method: str = "ga", target: str = "12345678") -> Callable[..., list[str]]:
+    """The writer as the real CLI: ``migrate-opt run`` a non-LLM optimizer on the toy task,
+    then ``migrate-opt resume`` once the study is stored (no journal: snapshots only)."""
+
+    def command(db: Path, journal: Path, budget: int, delay: float, seed: int) -> list[str]:
+        cli = [sys.executable, "-m", "migrate_opt.cli"]
+        if db.exists() and "cli" in _settings(db):
+            return [*cli, "resume", str(db), "--study", STUDY, "--no-progress"]
+        return [*cli, "run", "toy", "--method", method, "--budget", str(budget), "--storage",
+                str(db), "--study", STUDY, "--seed", str(seed), "--no-progress", "--target",
+                target]
+
+    return command
+
+
+def _settings(db: Path) -> dict:
+    from migrate_opt import SQLiteDatabase
+
+    with SQLiteDatabase(str(db), STUDY) as d:
+        return d.settings()
+
+
 def kill_trials(
     workdir: Path, *, kills: int, budget: int, delay: float = 0.02, seed: int = 0,
-    max_wait: float = 1.5,
+    max_wait: float = 1.5, command: Callable[..., list[str]] = _writer_cmd,
 ) -> Tally:
     """Run one study, killing its process ``kills`` times at random delays (uniform in
     [0, max_wait] s from the moment it has opened its study), resuming after each, then
-    let it finish."""
+    let it finish. ``command`` builds the writer's command line (default: ``writer``)."""
     rng = random.Random(seed)
     db, journal = workdir / "study.db", workdir / "journal.jsonl"
     tally, start = Tally(budget=budget), time.monotonic()
     before: list[list] = []
     while tally.kills < kills:
-        proc = subprocess.Popen(_writer_cmd(db, journal, budget, delay, seed),
+        proc = subprocess.Popen(command(db, journal, budget, delay, seed),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         tally.runs += 1
         killed = False
         try:
-            _wait_ready(proc)
+            _wait_ready(proc, cli=command is not _writer_cmd)
             proc.wait(timeout=rng.uniform(0, max_wait))
             tally.finished_early += 1
         except subprocess.TimeoutExpired:
@@ -183,7 +208,7 @@ def kill_trials(
             tally.studies += 1
             db, journal = workdir / f"study{tally.runs}.db", workdir / f"journal{tally.runs}.jsonl"
             before = []
-    final = subprocess.run(_writer_cmd(db, journal, budget, delay, seed),
+    final = subprocess.run(command(db, journal, budget, delay, seed),
                            capture_output=True, text=True, timeout=600)
     if final.returncode != 0:
         tally.problems.append(f"final resume failed: {final.stderr[-500:]}")
@@ -280,20 +305,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=int, default=300)
     p.add_argument("--readers", type=int, default=2)
     p.add_argument("--seeds", type=int, default=1, help="independent kill series")
+    p.add_argument("--cli-budget", type=int, default=1500,
+                   help="budget of the CLI series (needs the baselines plugin); 0: skip it")
     p.add_argument("--out", default=str(HERE.parent / "results"))
     args = p.parse_args(argv)
     import tempfile
 
     start = time.monotonic()
-    kills = []
+    kills, writers = [], []
     for seed in range(args.seeds):
         with tempfile.TemporaryDirectory() as tmp:
             kills.append(kill_trials(Path(tmp), kills=args.kills, budget=args.budget,
                                      seed=seed))
+            writers.append("Python API (Migrate, scripted policy)")
+        if args.cli_budget:
+            with tempfile.TemporaryDirectory() as tmp:
+                kills.append(kill_trials(Path(tmp), kills=args.kills, budget=args.cli_budget,
+                                         seed=seed, command=cli_command()))
+                writers.append("CLI run/resume (ga)")
     with tempfile.TemporaryDirectory() as tmp:
         reads = concurrent_readers(Path(tmp), budget=args.budget * 2, readers=args.readers)
     result = {"command": " ".join(["python benchmarks/reliability.py", *(argv or sys.argv[1:])]),
-              "kill_series": [asdict(k) for k in kills], "readers": asdict(reads),
+              "kill_series": [{"writer": w, **asdict(k)} for w, k in zip(writers, kills)],
+              "readers": asdict(reads),
               "wall_seconds": round(time.monotonic() - start, 1)}
     _write(Path(args.out), result)
     print(_markdown(result))
@@ -311,9 +345,9 @@ KILL_COLUMNS = {
 }
 
 
-def _table(header: list[str], row: list[object]) -> list[str]:
+def _table(header: list[str], rows: list[list[object]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            "| " + " | ".join(map(str, row)) + " |"]
+            *["| " + " | ".join(map(str, row)) + " |" for row in rows]]
 
 
 def _markdown(result: dict) -> str:
@@ -321,13 +355,14 @@ def _markdown(result: dict) -> str:
     r = result["readers"]
     lines = ["# Reliability: kill -9 and resume, concurrent readers", "",
              f"Command: `{result['command']}` ({result['wall_seconds']} s wall)", ""]
-    lines += _table(list(KILL_COLUMNS.values()),
-                    [sum(k[f] for k in ks) for f in KILL_COLUMNS])
+    header = ["writer", "budget", *KILL_COLUMNS.values(), "seconds"]
+    lines += _table(header, [[k["writer"], k["budget"], *[k[f] for f in KILL_COLUMNS],
+                              round(k["seconds"])] for k in ks])
     lines += [""] + _table(
         ["in-process reads", "CLI show/report runs", "reader errors",
          "inconsistent snapshots", "evaluations written meanwhile"],
-        [r["reads"], r["cli_reads"], len(r["errors"]), r["inconsistent"],
-         r["final_evaluations"]])
+        [[r["reads"], r["cli_reads"], len(r["errors"]), r["inconsistent"],
+          r["final_evaluations"]]])
     problems = [p for k in ks for p in k["problems"]] + r["errors"]
     if problems:
         lines += ["", "Problems:", *[f"- {p}" for p in problems[:20]]]

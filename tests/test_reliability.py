@@ -70,3 +70,27 @@ def test_the_checker_notices_loss_change_and_duplicates():
     rel.check(before + [[2, "c", 0.2, 1, True]], before, journal, t)
     assert (t.records_lost, t.records_changed, t.duplicates, t.gaps) == (0, 0, 0, 0)
     assert t.records_checked == 3
+
+
+def _needs_optimizer(name):
+    from migrate_opt.plugins import registry
+
+    if name not in registry().names("optimizer"):
+        pytest.skip(f"optimizer {name!r} is not installed (pip install -e plugins/baselines)")
+
+
+def test_kill9_the_cli_then_resume_it(tmp_path):
+    """The same through `migrate-opt run` and `migrate-opt resume` (a genetic algorithm on
+    the toy task: no model to load)."""
+    _needs_optimizer("ga")
+    t = rel.kill_trials(tmp_path, kills=2, budget=1500, seed=2, command=rel.cli_command())
+    assert_nothing_lost(t, 2, 1500)
+    assert t.kills_mid_run >= 1, t
+
+
+@pytest.mark.slow
+def test_kill9_the_cli_many_times(tmp_path):
+    _needs_optimizer("ga")
+    t = rel.kill_trials(tmp_path, kills=20, budget=1500, seed=3, command=rel.cli_command())
+    assert_nothing_lost(t, 20, 1500)
+    assert t.kills_mid_run >= 8, t
