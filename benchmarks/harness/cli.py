@@ -29,6 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, help="runs at once in local processes")
     p.add_argument("--tasks", nargs="+", help="only these task labels of the config")
     p.add_argument("--methods", nargs="+", help="only these method labels of the config")
+    p.add_argument("--llm-iterations", type=int,
+                   help="cap on groups of every LLM method (overrides max_iterations)")
     p.add_argument("--ray", action="store_true",
                    help="run each cell as a Ray task (RAY_ADDRESS picks a cluster)")
     p.add_argument("--report-only", action="store_true",
@@ -42,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     config = load_config(args.config, tasks=args.tasks, methods=args.methods,
-                         budget=args.budget, seeds=args.seeds, workers=args.workers)
+                         llm_iterations=args.llm_iterations, budget=args.budget,
+                         seeds=args.seeds, workers=args.workers)
     out = args.out or str(RESULTS / config.name)
     cells = config.cells()
     print(f"{config.name}: {len(cells)} runs ({len(config.tasks)} tasks x "

@@ -74,6 +74,9 @@ class MethodSpec:
     """Keyword options of the optimizer (Migrate: group_size, top_k)."""
     tasks: tuple[str, ...] = ()
     """Task labels this method runs on; empty: all tasks."""
+    task_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Per task label, options that replace ``options`` on that task (e.g. a categorical
+    pool on one task and the continuous encoding on another)."""
     max_iterations: int | None = None
     """Also stop after this many groups (bounds the CPU an LLM method may spend when its
     samples repeat); the curve is padded to the budget like any early stop."""
@@ -84,6 +87,10 @@ class MethodSpec:
                 f"method {self.label!r}: give exactly one of `optimizer` (a registered "
                 "optimizer) or `llm` (a Migrate method preset)"
             )
+        if not isinstance(self.task_options, Mapping) or not all(
+            isinstance(v, Mapping) for v in self.task_options.values()
+        ):
+            raise ConfigError(f"method {self.label!r}: task_options maps task labels to tables")
         if self.max_iterations is not None and self.max_iterations < 1:
             raise ConfigError(f"method {self.label!r}: max_iterations must be >= 1")
 
@@ -98,6 +105,11 @@ class Cell:
     budget: int
     log_every: int
     stop_when_solved: bool = False
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The method's options on this cell's task."""
+        return {**self.method.options, **self.method.task_options.get(self.task.label, {})}
 
     @property
     def key(self) -> str:
@@ -131,7 +143,7 @@ class BenchmarkConfig:
             raise ConfigError("a benchmark needs at least one seed, task and method")
         labels = {t.label for t in self.tasks}
         for m in self.methods:
-            unknown = set(m.tasks) - labels
+            unknown = (set(m.tasks) | set(m.task_options)) - labels
             if unknown:
                 raise ConfigError(f"method {m.label!r} names unknown tasks {sorted(unknown)}")
 
@@ -147,12 +159,18 @@ class BenchmarkConfig:
 
 
 def load_config(path: str | Path, *, tasks: Sequence[str] | None = None,
-                methods: Sequence[str] | None = None, **overrides: Any) -> BenchmarkConfig:
-    """Read a TOML config; ``overrides`` (budget, seeds, workers...) replace its values and
-    ``tasks``/``methods`` keep only the named labels."""
+                methods: Sequence[str] | None = None, llm_iterations: int | None = None,
+                **overrides: Any) -> BenchmarkConfig:
+    """Read a TOML config; ``overrides`` (budget, seeds, workers...) replace its values,
+    ``tasks``/``methods`` keep only the named labels and ``llm_iterations`` caps the groups
+    of every LLM method."""
     with open(path, "rb") as f:
         raw = tomllib.load(f)
-    raw = {**raw, "tasks": _keep(raw, "tasks", tasks), "methods": _keep(raw, "methods", methods)}
+    kept = _keep(raw, "methods", methods)
+    if llm_iterations is not None:
+        kept = {k: {**v, "max_iterations": llm_iterations} if "llm" in v else v
+                for k, v in kept.items()}
+    raw = {**raw, "tasks": _keep(raw, "tasks", tasks), "methods": kept}
     return parse_config(raw, default_name=Path(path).stem, **overrides)
 
 
@@ -204,13 +222,14 @@ def _task(label: str, spec: Mapping[str, Any]) -> TaskSpec:
 def _method(label: str, spec: Mapping[str, Any]) -> MethodSpec:
     _only(f"methods.{label}", spec,
           {"optimizer", "llm", "policy", "policy_options", "grpo", "options", "tasks",
-           "max_iterations"})
+           "max_iterations", "task_options"})
     return MethodSpec(
         label=label, optimizer=spec.get("optimizer"), llm=spec.get("llm"),
         policy=str(spec.get("policy", MethodSpec.policy)),
         policy_options=dict(spec.get("policy_options", {})), grpo=dict(spec.get("grpo", {})),
         options=dict(spec.get("options", {})), tasks=tuple(spec.get("tasks", ())),
         max_iterations=spec.get("max_iterations"),
+        task_options=dict(spec.get("task_options", {})),
     )
 
 

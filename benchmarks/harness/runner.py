@@ -83,7 +83,7 @@ def build_optimizer(cell: Cell, task: Task, db: SQLiteDatabase) -> Optimizer:
     m = cell.method
     common: dict[str, Any] = {"database": db, "seed": cell.seed, "budget": cell.budget}
     if m.optimizer is not None:
-        return create("optimizer", m.optimizer, task, **common, **m.options)  # type: ignore[no-any-return]
+        return create("optimizer", m.optimizer, task, **common, **cell.options)  # type: ignore[no-any-return]
     policy = create("policy", m.policy, **m.policy_options)
     grpo = None
     if m.grpo:
@@ -91,7 +91,7 @@ def build_optimizer(cell: Cell, task: Task, db: SQLiteDatabase) -> Optimizer:
 
         grpo = GRPOConfig(**m.grpo)
     return Migrate(task, policy=policy, method=m.llm or "migrate", grpo=grpo, **common,
-                   **m.options)
+                   **cell.options)
 
 
 def _seed_everything(cell: Cell) -> None:
@@ -141,8 +141,9 @@ def _process_map(cells: list[Cell], out: str, workers: int,
     if HARNESS_PARENT not in sys.path:
         sys.path.insert(0, HARNESS_PARENT)
     # spawn: a forked torch or SQLite handle is unsafe, and each run starts clean
+    longest_first = sorted(cells, key=lambda c: c.method.llm is None)  # LLM runs are slow
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(run_cell, c, out) for c in cells]
+        futures = [pool.submit(run_cell, c, out) for c in longest_first]
         return _report_each((f.result() for f in as_completed(futures)), on_result)
 
 

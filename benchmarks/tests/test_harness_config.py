@@ -19,11 +19,14 @@ def _raw(**methods: dict) -> dict:
 
 
 def test_cells_cover_the_grid_and_method_task_filters() -> None:
-    config = parse_config(_raw(rs={"optimizer": "random-search"},
+    config = parse_config(_raw(rs={"optimizer": "random-search", "options": {"tries": 3},
+                                   "task_options": {"b": {"tries": 5, "batch_size": 2}}},
                                ga={"optimizer": "ga", "tasks": ["b"]}))
-    keys = [c.key for c in config.cells()]
-    assert keys == ["a__rs__seed0", "a__rs__seed1", "b__rs__seed0", "b__rs__seed1",
-                    "b__ga__seed0", "b__ga__seed1"]
+    cells = config.cells()
+    assert [c.key for c in cells] == ["a__rs__seed0", "a__rs__seed1", "b__rs__seed0",
+                                      "b__rs__seed1", "b__ga__seed0", "b__ga__seed1"]
+    assert cells[0].options == {"tries": 3}
+    assert cells[2].options == {"tries": 5, "batch_size": 2}
 
 
 @pytest.mark.parametrize(
@@ -33,6 +36,8 @@ def test_cells_cover_the_grid_and_method_task_filters() -> None:
         ({}, "exactly one"),
         ({"optimizer": "ga", "opts": {}}, "unknown keys"),
         ({"optimizer": "ga", "tasks": ["zzz"]}, "unknown tasks"),
+        ({"optimizer": "ga", "task_options": {"zzz": {}}}, "unknown tasks"),
+        ({"optimizer": "ga", "task_options": {"a": 3}}, "task_options"),
     ],
 )
 def test_bad_methods_are_refused(method: dict, message: str) -> None:
@@ -60,5 +65,9 @@ def test_command_line_filters_keep_named_labels(tmp_path: Path) -> None:
                     '[methods.rs]\noptimizer = "random-search"\n[methods.ga]\noptimizer = "ga"\n')
     config = load_config(toml, tasks=["b"], methods=["ga"])
     assert [c.key for c in config.cells()] == ["b__ga__seed0"]
+    toml.write_text(toml.read_text() + '[methods.llm]\nllm = "random"\nmax_iterations = 9\n')
+    capped = load_config(toml, llm_iterations=2)
+    assert {m.label: m.max_iterations for m in capped.methods} == {
+        "rs": None, "ga": None, "llm": 2}
     with pytest.raises(ConfigError, match="no methods"):
         load_config(toml, methods=["gaa"])
