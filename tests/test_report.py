@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from migrate_opt import ConfigError, Migrate, SQLiteDatabase, hookimpl
+from migrate_opt import ConfigError, Migrate, SQLiteDatabase, create, hookimpl
 from migrate_opt.cli import main
 from migrate_opt.plugins import register_plugin, unregister_plugin
 from migrate_opt.report import rebuild_task, write_report
@@ -252,3 +252,20 @@ def test_live_view_shows_the_best_score_and_solution(capsys):
     run(opt, budget=5, progress=True)
     last = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
     assert "best=1.0000" in last and "of=4213 (solved)" in last and "5/5" in last
+
+
+def test_molecule_tasks_get_drawings(tmp_path):
+    """A plugin task rebuilt from the study's settings draws its solutions (RDKit SVG)."""
+    from migrate_opt.plugins import registry
+
+    if "qed" not in registry().names("task"):
+        pytest.skip("the molecules plugin is not installed (pip install -e plugins/molecules)")
+    smiles = ['["CCO"]', '["c1ccccc1O"]', '["CC(=O)Nc1ccc(O)cc1"]', '["CCN(CC)CC"]']
+    db = SQLiteDatabase(str(tmp_path / "m.db"), "mol")
+    opt = Migrate(create("task", "qed"), policy=ScriptedPolicy(smiles), method="random",
+                  group_size=4, database=db, budget=4)
+    group = opt.ask()
+    opt.tell(group, opt.task.evaluate(group.solutions))
+    text = Path(write_report(str(tmp_path / "m.db"), None, str(tmp_path / "r.html"))).read_text()
+    pictures = re.findall(r'<div class="picture">\s*(<\?xml[^>]*>\s*)?<svg', text)
+    assert len(pictures) == 4 and "could not be rebuilt" not in text
