@@ -99,8 +99,9 @@ def best_so_far_curve(scores: list[float | None], budget: int,
     solve it is 1.0, after an early stop it stays what it was."""
     curve, best = [], 0.0
     for i in range(budget):
-        if i < len(scores) and scores[i] is not None:
-            best = max(best, scores[i])  # type: ignore[type-var]
+        score = scores[i] if i < len(scores) else None
+        if score is not None:
+            best = max(best, score)
         if solved_at is not None and i + 1 >= solved_at:
             best = 1.0
         curve.append(best)

@@ -17,10 +17,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .task import SemantleTask
 from .vocabulary import PAPER_TARGETS
 from .warm_start import warm_start
+
+if TYPE_CHECKING:
+    from migrate_opt import Migrate, RunResult
 
 DEFAULT_STORAGE = "runs/demo.db"
 WARM_START = 20
@@ -82,8 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def print_summary(opt, task: SemantleTask, result, args, study: str,  # type: ignore[no-untyped-def]
-                  seconds: float) -> None:
+def print_summary(opt: Migrate, task: SemantleTask, result: RunResult,
+                  args: argparse.Namespace, study: str, seconds: float) -> None:
     print("\nbest guesses:")
     for i, r in enumerate(opt.best(10), 1):
         print(f"  {i:2d}. {r.solution:<16} {r.score:.4f}  ({r.source}, iteration {r.iteration})")
