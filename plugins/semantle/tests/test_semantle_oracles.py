@@ -38,7 +38,7 @@ def test_word2vec_files(tmp_path: Path, writer, name: str) -> None:  # type: ign
     path = str(writer(tmp_path / name))
     oracle = load_oracle("word2vec", path)
     assert oracle.knows("dog") and oracle.knows("cat") and not oracle.knows("emu")
-    task = SemantleTask(target="cat", oracle="word2vec", model=path)
+    task = SemantleTask(target="cat", oracle="word2vec", oracle_model=path)
     dog, car, cat = (e.score for e in task.evaluate(["dog", "car", "cat"]))
     assert dog == pytest.approx(0.8, abs=1e-6) and car == pytest.approx(0.0, abs=1e-6)
     assert cat == 1.0
@@ -46,19 +46,19 @@ def test_word2vec_files(tmp_path: Path, writer, name: str) -> None:  # type: ign
 
 
 def test_word2vec_needs_a_real_file(tmp_path: Path) -> None:
-    with pytest.raises(TaskError, match="needs model="):
+    with pytest.raises(TaskError, match="needs oracle_model="):
         SemantleTask(oracle="word2vec")
     with pytest.raises(TaskError, match="does not exist"):
-        SemantleTask(oracle="word2vec", model=str(tmp_path / "missing.bin"))
+        SemantleTask(oracle="word2vec", oracle_model=str(tmp_path / "missing.bin"))
     bad = tmp_path / "bad.txt"
     bad.write_text("not a header\n")
     with pytest.raises(TaskError, match="first line"):
-        SemantleTask(oracle="word2vec", model=str(bad))
+        SemantleTask(oracle="word2vec", oracle_model=str(bad))
 
 
 def test_minilm_model_must_be_local() -> None:
     with pytest.raises(TaskError, match="never"):
-        SemantleTask(oracle="minilm", model="sentence-transformers/some-hub-model")
+        SemantleTask(oracle="minilm", oracle_model="sentence-transformers/some-hub-model")
 
 
 @pytest.mark.slow
