@@ -144,15 +144,20 @@ class RayExecutor(Executor):
         results: list[Evaluation | None] = [None] * len(solutions)
         running: list[_Job] = []
         limit = self._slots()
-        while waiting or running:
-            while waiting and len(running) < limit:
-                running.append(self._submit(waiting.pop(0), solutions))
-            for job in self._settle(running):
-                outcome = self._advance(job, solutions, results)
-                if outcome != "running":
-                    running.remove(job)
-                if outcome == "retry":
-                    waiting.insert(0, job)
+        try:
+            while waiting or running:
+                while waiting and len(running) < limit:
+                    running.append(self._submit(waiting.pop(0), solutions))
+                for job in self._settle(running):
+                    outcome = self._advance(job, solutions, results)
+                    if outcome != "running":
+                        running.remove(job)
+                    if outcome == "retry":
+                        waiting.insert(0, job)
+        except BaseException:  # Ctrl-C: leave no evaluation running on the cluster
+            for job in running:
+                _import_ray().cancel(job.stream, force=True)
+            raise
         assert all(r is not None for r in results)
         return results  # type: ignore[return-value]
 

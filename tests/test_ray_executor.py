@@ -171,3 +171,23 @@ def test_cli_builds_a_ray_executor(local_ray):
         assert (ex.config.num_cpus, ex.config.timeout, ex.config.address) == (0.5, 9.0, None)
     finally:
         ex.close()
+
+
+def test_interrupted_evaluation_leaves_nothing_running(local_ray, monkeypatch):
+    """Ctrl-C while evaluations run cancels them, so the cluster's CPUs come back."""
+    ex = RayExecutor(timeout=None)
+    calls = []
+
+    def interrupt(job, solutions, results):
+        calls.append(job)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ex, "_advance", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        ex.evaluate(HostileTask(), ["hang", "hang"])
+    assert calls
+    deadline = time.monotonic() + 30
+    while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert ray.available_resources().get("CPU", 0) == 2
+    ex.close()
