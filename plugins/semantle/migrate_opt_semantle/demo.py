@@ -1,6 +1,6 @@
 """The demo: MiGrATe with the embedded SmolLM2-135M-Instruct plays Semantle (GloVe).
 
-    python -m migrate_opt_semantle.demo [--target computer] [--budget 200] [--iterations 40]
+    python -m migrate_opt_semantle.demo [--target computer] [--budget 200] [--iterations 30]
 
 It warm-starts with 20 random common words (as the paper does), runs MiGrATe with the
 paper's Semantle mix (every completion a neighbourhood sample around one of the top 3
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"hidden word (the paper's: {', '.join(PAPER_TARGETS)}; or 'random')")
     p.add_argument("--budget", type=int, default=200,
                    help="guesses to spend, the 20 warm-start guesses included")
-    p.add_argument("--iterations", type=int, default=40,
+    p.add_argument("--iterations", type=int, default=30,
                    help="groups (GRPO steps) at most; bounds the wall time (about 15 s of CPU "
                         "each)")
     p.add_argument("--seed", type=int, default=0)
@@ -102,7 +102,8 @@ def print_summary(opt: Migrate, task: SemantleTask, result: RunResult,
     print(f"time: {seconds:.0f}s ({split})")
     print(f"stored in {args.storage} (study {study!r}).")
     print(f"  look at it:  migrate-opt show {args.storage} --study {study}")
-    print("  resume it:   run the same command again (with a larger --budget or --iterations)")
+    print("  resume it:   run the same command again: it goes on for --iterations more groups,"
+          " up to --budget guesses in all")
 
 
 def _quiet_libraries() -> None:
