@@ -85,15 +85,34 @@ def hostile_results(tmp_path_factory: pytest.TempPathFactory):
     marker = str(tmp_path_factory.mktemp("host") / "pwned")
     programs = _hostile(marker)
     sandbox = Sandbox(SandboxConfig(timeout=TIMEOUT, memory_mb=256))
+    # Children from earlier tests (e.g. multiprocessing's resource tracker) are not ours.
+    before = _children()
     start = time.monotonic()
     outcomes = sandbox.run([p for p, _ in programs.values()], [GRID])
     seconds = time.monotonic() - start
-    return {name: o[0] for name, o in zip(programs, outcomes)}, programs, seconds, marker
+    results = {name: o[0] for name, o in zip(programs, outcomes)}
+    return results, programs, seconds, marker, before
+
+
+def _stat(pid: int | str) -> list[str] | None:
+    """State, parent pid, ... of a process; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _children() -> set[str]:
+    """Live (non-zombie) child processes of this process."""
+    me = str(os.getpid())
+    return {pid for pid in filter(str.isdigit, os.listdir("/proc"))
+            if (st := _stat(pid)) is not None and st[1] == me and st[0] != "Z"}
 
 
 @pytest.mark.parametrize("name", sorted(_hostile("/nowhere")))
 def test_hostile_program_gets_a_bounded_result(hostile_results, name: str) -> None:
-    results, programs, _, _ = hostile_results
+    results, programs, _, _, _ = hostile_results
     outcome = results[name]
     assert outcome.kind in programs[name][1], outcome
     if outcome.kind != "ok":
@@ -102,7 +121,7 @@ def test_hostile_program_gets_a_bounded_result(hostile_results, name: str) -> No
 
 
 def test_hostile_batch_stays_within_its_limits(hostile_results) -> None:
-    results, programs, seconds, marker = hostile_results
+    results, programs, seconds, marker, _ = hostile_results
     timeouts = sum(o.kind == "timeout" for o in results.values())
     # 2 workers share the batch: at most the timeouts plus start-up and memory faulting.
     assert seconds < 30 + timeouts * (TIMEOUT + 1.5), seconds
@@ -110,17 +129,7 @@ def test_hostile_batch_stays_within_its_limits(hostile_results) -> None:
 
 
 def test_host_keeps_no_stray_processes(hostile_results) -> None:
-    me = str(os.getpid())
-    children = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == me and fields[0] != "Z":
-            children.append(pid)
-    assert children == []
+    assert _children() - hostile_results[4] == set()
 
 
 def test_printing_does_not_reach_the_host(capfd: pytest.CaptureFixture[str]) -> None:
@@ -244,11 +253,8 @@ def test_worker_process_group_is_killed_with_stray_children(tmp_path) -> None:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    st = _stat(pid)
+    return st is not None and st[0] != "Z"
 
 
 # The OS layer alone: no audit hook, no import guard, and no privilege drop (which would

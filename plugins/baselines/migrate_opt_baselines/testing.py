@@ -103,7 +103,7 @@ class OptimizerContract:
 
     @pytest.fixture
     def task(self) -> Task:
-        return ToyTask(seed=3, length=6)
+        return ToyTask(target_seed=3, length=6)
 
     # -- ask/tell invariants -------------------------------------------------------------
     def test_ask_gives_canonical_new_solutions(self, make: Factory, task: Task) -> None:

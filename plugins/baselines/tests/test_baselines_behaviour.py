@@ -41,7 +41,7 @@ def _without(operator: str) -> ToyTask:
             cls = type(f"No{operator}", (base,), {operator: getattr(SearchSpace, operator)})
             return cls(len(self.target))
 
-    return Task(seed=1, length=6)
+    return Task(target_seed=1, length=6)
 
 
 @pytest.mark.parametrize(

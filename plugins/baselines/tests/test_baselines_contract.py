@@ -50,7 +50,7 @@ class TestOptunaTPEPool(OptimizerContract):
 
     @pytest.fixture
     def task(self):  # type: ignore[no-untyped-def]
-        return PoolToyTask(seed=3, length=6)
+        return PoolToyTask(target_seed=3, length=6)
 
 
 class TestRandomSearchPool(OptimizerContract):
@@ -60,7 +60,7 @@ class TestRandomSearchPool(OptimizerContract):
 
     @pytest.fixture
     def task(self):  # type: ignore[no-untyped-def]
-        return PoolToyTask(seed=3, length=6)
+        return PoolToyTask(target_seed=3, length=6)
 
 
 class TestOptunaGP(OptimizerContract):
