@@ -140,3 +140,16 @@ def test_max_iterations_caps_a_method(tmp_path: Path) -> None:
     for r in results:  # 2 groups of 8, then padded to the budget of 24
         assert r["iterations"] == 2 and r["evaluations"] == 16
         assert r["stopped"] == "iterations" and len(r["curve"]) == 6
+
+
+@pytest.mark.slow
+def test_ray_mode_runs_each_cell_as_a_ray_task(tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    config = cfg.parse_config({**GRID, "methods": {"rs": {"optimizer": "random-search"}}})
+    try:
+        results = run_grid(config, str(tmp_path), use_ray=True)
+    finally:
+        ray.shutdown()
+    assert [r["evaluations"] for r in results] == [24, 24]
+    assert sorted(p.name for p in (tmp_path / "runs").glob("*.json")) == [
+        "toy__rs__seed0.json", "toy__rs__seed1.json"]
