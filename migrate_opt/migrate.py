@@ -76,7 +76,7 @@ class Migrate(Optimizer):
             "top_k": self.method.group.top_k,
             "train": self.method.train,
             "sampling": dataclasses.asdict(self.sampling),
-            "grpo": dataclasses.asdict(self.grpo) if dataclasses.is_dataclass(self.grpo) else None,
+            "grpo": _as_dict(self.grpo),
             **self.policy.describe(),
         }
 
@@ -206,6 +206,11 @@ class Migrate(Optimizer):
                 log.info("redoing the interrupted update of iteration %d", iteration)
                 self._train(iteration, [member_from_dict(m) for m in members])
                 self._save_checkpoint(iteration)
+
+
+def _as_dict(config: Any) -> dict[str, Any] | None:
+    is_instance = dataclasses.is_dataclass(config) and not isinstance(config, type)
+    return dataclasses.asdict(config) if is_instance else None
 
 
 def _resolve_method(m: Method | str, task: Task, size: int | None, top_k: int) -> Method:

@@ -137,7 +137,7 @@ class Optimizer(ABC):
         scores = {s: r.score for s, r in group.known.items()}
         scores.update({r.solution: r.score for r in records})
         for m in group.members:
-            valid = [scores[s] for s in m.solutions if scores.get(s) is not None]
+            valid = [v for v in (scores.get(s) for s in m.solutions) if v is not None]
             m.reward = max(valid) if valid else None
         stored = self.database.add(
             records, group=(group.iteration, [member_to_dict(m) for m in group.members])
@@ -199,11 +199,14 @@ def member_to_dict(m: Member) -> dict[str, Any]:
 
 
 def member_from_dict(d: dict[str, Any]) -> Member:
-    m = Member(**{f: d.get(f) for f in MEMBER_FIELDS if f != "repeat"})
-    m.solutions = tuple(m.solutions or ())
-    m.tags = dict(m.tags or {})
-    m.token_ids = tuple(m.token_ids) if m.token_ids is not None else None
-    if m.behaviour_logprobs is not None:
-        m.behaviour_logprobs = tuple(m.behaviour_logprobs)
-    m.repeat = bool(d.get("repeat"))
-    return m
+    """A member as stored by ``member_to_dict`` (JSON turned tuples into lists)."""
+
+    def as_tuple(key: str) -> tuple[Any, ...] | None:
+        return tuple(d[key]) if d.get(key) is not None else None
+
+    return Member(
+        source=d["source"], completion=d["completion"], solutions=as_tuple("solutions") or (),
+        prompt=d.get("prompt"), token_ids=as_tuple("token_ids"),
+        behaviour_logprobs=as_tuple("behaviour_logprobs"), error=d.get("error"),
+        tags=dict(d.get("tags") or {}), reward=d.get("reward"), repeat=bool(d.get("repeat")),
+    )
