@@ -113,15 +113,17 @@ def scripted_policy(task_id: str, correct_weight: float) -> ScriptedPolicy:
 
 
 def run_one(task: ArcTask, policy: Any, args: argparse.Namespace, seed: int) -> dict[str, Any]:
-    sampling = SamplingConfig(max_new_tokens=args.max_new_tokens)
+    sampling = SamplingConfig(temperature=args.temperature, max_new_tokens=args.max_new_tokens)
     opt = Migrate(task, policy=policy, method=args.method, group_size=args.group_size,
                   sampling=sampling, seed=seed)
-    members = {"completions": 0, "no_program": 0}
+    members: dict[str, Any] = {"completions": 0, "no_program": 0, "examples": []}
 
     def count(o: Any, group: Any, records: Any) -> None:
         fresh = [m for m in group.members if not m.is_replay]
         members["completions"] += len(fresh)
         members["no_program"] += sum(not m.solutions for m in fresh)
+        if len(members["examples"]) < 2:  # what the model wrote, for the record
+            members["examples"] += [m.completion[:400] for m in fresh[:2]]
 
     start = time.perf_counter()
     result = migrate_opt.run(opt, iterations=args.iterations, callbacks=[count],
@@ -147,6 +149,7 @@ def run_one(task: ArcTask, policy: Any, args: argparse.Namespace, seed: int) -> 
         "pass1": prediction.pass1, "pass2": prediction.pass2, "oracle": prediction.oracle,
         "first_correct_iteration": min((r.iteration for r in right), default=None),
         "seconds": {k: round(v, 2) for k, v in result.seconds.items()}, "wall": round(wall, 1),
+        "example_completions": members["examples"],
     }
 
 
@@ -164,6 +167,8 @@ def main() -> None:
     ap.add_argument("--group-size", type=int, default=16)
     ap.add_argument("--method", default="migrate")
     ap.add_argument("--max-new-tokens", type=int, default=256)
+    ap.add_argument("--temperature", type=float, default=1.0, help="sampling temperature "
+                    "(the paper: 1.0)")
     ap.add_argument("--correct-weight", type=float, default=0.02,
                     help="scripted: chance weight of the correct program (garbage 0.3, "
                     "wrong 0.4, decoys 0.1 each); a control run with 0 follows each task")
@@ -198,7 +203,7 @@ def main() -> None:
     summary = {
         "policy": args.policy, "method": args.method, "tasks": args.tasks.split(","),
         "seeds": args.seeds, "iterations": args.iterations, "group_size": args.group_size,
-        "max_new_tokens": args.max_new_tokens,
+        "max_new_tokens": args.max_new_tokens, "temperature": args.temperature,
         "machine": f"{os.cpu_count()} cores, {platform.machine()}",
         "wall_seconds": round(time.perf_counter() - start, 1),
         "means": means(rows),
@@ -238,7 +243,8 @@ def write(stem: str, summary: dict[str, Any]) -> None:
         f"# MiGrATe on ARC, {summary['policy']} policy ({summary['machine']})", "",
         f"Method {summary['method']}, group size {summary['group_size']}, "
         f"{summary['iterations']} iterations per run, max {summary['max_new_tokens']} new "
-        f"tokens, seeds {summary['seeds']}; wall time {summary['wall_seconds']:.0f} s.", "",
+        f"tokens, temperature {summary['temperature']}, seeds {summary['seeds']}; "
+        f"wall time {summary['wall_seconds']:.0f} s.", "",
         *[f"- {line}" for line in summary["means"]], "",
         "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
     ]
