@@ -40,7 +40,7 @@ def main() -> None:
 
     tmp = tempfile.TemporaryDirectory()
     cache = args.cache_path or str(Path(tmp.name) / "docking.sqlite")
-    task = migrate_opt.create("task", "dockstring", target=args.target, timeout=args.timeout,
+    task = migrate_opt.create("task", "dockstring", target=args.target, dock_timeout=args.timeout,
                               parallel=args.parallel, cpus=args.cpus, cache_path=cache)
     start = time.perf_counter()
     opt = migrate_opt.Migrate(task, policy=load_policy(args.model), method=args.method,

@@ -60,10 +60,10 @@ def test_tasks_found_through_the_entry_point() -> None:
 
 def test_created_by_name_with_cli_style_options(tmp_path: Path) -> None:
     reg = registry()
-    task = reg.create("task", "dockstring", target="drd2", objective="paper", timeout=30.0,
+    task = reg.create("task", "dockstring", target="drd2", objective="paper", dock_timeout=30.0,
                       cpus=1, parallel=1, backend="fake",
                       cache_path=str(tmp_path / "c.sqlite"))
-    assert task.target == "DRD2" and task.settings()["timeout"] == 30.0
+    assert task.target == "DRD2" and task.settings()["dock_timeout"] == 30.0
     sim = reg.create("task", "similarity", drug="albuterol")
     assert sim.settings()["drug"] == "albuterol"
 

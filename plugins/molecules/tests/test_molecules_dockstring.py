@@ -36,7 +36,7 @@ def test_58_targets_and_option_errors() -> None:
     with pytest.raises(TaskError, match="objective"):
         DockstringTask(objective="best")
     with pytest.raises(ConfigError, match="timeout"):
-        DockstringTask(timeout=-1)
+        DockstringTask(dock_timeout=-1)
     assert DockstringTask(objective="f2").targets == ("F2",)
     assert DockstringTask(objective="selective-jak2").targets == ("JAK2", "LCK")
 
@@ -96,7 +96,7 @@ def test_failures_score_none_with_reason_and_run_goes_on(tmp_path: Path) -> None
     crash = _task(tmp_path, backend="fake-crash")
     ev = crash.evaluate(["CCO"])[0]
     assert ev.score is None and "crash" in ev.info["error"]
-    hang = _task(tmp_path, backend="fake-hang", timeout=1.0)
+    hang = _task(tmp_path, backend="fake-hang", dock_timeout=1.0)
     evs = hang.evaluate(["CCO", "CCN"])
     assert all(e.score is None and "timeout" in e.info["error"] for e in evs)
     assert not os.listdir(tmp_path / "work")
@@ -113,7 +113,7 @@ def test_task_pickles_and_evaluates_in_a_copy(tmp_path: Path) -> None:
 def test_real_docking_of_a_small_molecule(tmp_path: Path) -> None:
     """AutoDock Vina through dockstring, end to end (about 10-30 s on 2 cores)."""
     task = _task(tmp_path, backend="dockstring", target="ABL1", cpus=2, parallel=1,
-                 timeout=300.0)
+                 dock_timeout=300.0)
     start = time.perf_counter()
     ev = task.evaluate(["CCO"])[0]
     assert ev.score is not None, ev.info
@@ -139,7 +139,7 @@ def test_reproduces_dockstring_dataset_scores(tmp_path: Path, target: str, smile
 
     assert (target, smiles, score) in random_dataset_tuples
     task = _task(tmp_path, backend="dockstring", target=target, cpus=2, parallel=1,
-                 timeout=1200.0, cache=False)
+                 dock_timeout=1200.0, cache=False)
     ev = task.evaluate([chem.canonical_smiles(smiles)])[0]
     assert ev.info["vina"] == pytest.approx(score, abs=0.1)
 
@@ -147,7 +147,7 @@ def test_reproduces_dockstring_dataset_scores(tmp_path: Path, target: str, smile
 @pytest.mark.slow
 def test_real_vina_timeout_leaves_nothing(tmp_path: Path) -> None:
     """A drug-sized molecule cannot dock in 5 s: Vina is killed, the folder removed."""
-    task = _task(tmp_path, backend="dockstring", timeout=5.0, cache=False)
+    task = _task(tmp_path, backend="dockstring", dock_timeout=5.0, cache=False)
     imatinib = "Cc1ccc(NC(=O)c2ccc(CN3CCN(C)CC3)cc2)cc1Nc1nccc(-c2cccnc2)n1"
     ev = task.evaluate([chem.canonical_smiles(imatinib)])[0]
     assert ev.score is None and "timeout" in ev.info["error"]
@@ -168,7 +168,7 @@ def test_vina_meeko_backend_scores_apart(tmp_path: Path) -> None:
     program name so it never mixes with dockstring's."""
     pytest.importorskip("vina")
     pytest.importorskip("meeko")
-    task = _task(tmp_path, backend="vina", target="ABL1", cpus=2, parallel=1, timeout=300.0)
+    task = _task(tmp_path, backend="vina", target="ABL1", cpus=2, parallel=1, dock_timeout=300.0)
     ev = task.evaluate(["CCO"])[0]
     assert ev.score is not None, ev.info
     assert -5.0 < ev.info["vina"] < 0.0

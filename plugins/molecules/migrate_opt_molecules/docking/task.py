@@ -28,7 +28,14 @@ def target_names() -> tuple[str, ...]:
 
 
 class DockstringTask(MoleculeTask):
-    """Design a molecule that docks well to a protein target and is drug-like."""
+    """Design a molecule that docks well to a protein target and is drug-like.
+
+    Options (also ``migrate-opt run dockstring --OPTION``): ``target``; ``objective``
+    (paper, F2, promiscuous_PPAR, selective_JAK2); ``backend``; ``dock_timeout`` seconds
+    per docking; ``cpus`` per docking; ``parallel`` dockings; ``cache``/``cache_path``;
+    ``max_heavy_atoms``/``max_rotatable_bonds`` (larger molecules are invalid at once);
+    ``dock_seed``; ``tmp_dir``. They are named apart from the CLI's own ``--timeout``
+    (the executor's) and ``--seed`` (the run's)."""
 
     name = "dockstring"
     default_group_size = 5  # the paper's group for Dockstring
@@ -39,14 +46,14 @@ class DockstringTask(MoleculeTask):
         target: str = "ABL1",
         objective: str = "paper",
         backend: str = "dockstring",
-        timeout: float | None = 600.0,
+        dock_timeout: float | None = 600.0,
         cpus: int = 1,
         parallel: int = 2,
         cache: bool = True,
         cache_path: str | None = None,
         max_heavy_atoms: int = 40,
         max_rotatable_bonds: int = 12,
-        seed: int = DOCKSTRING_SEED,
+        dock_seed: int = DOCKSTRING_SEED,
         tmp_dir: str | None = None,
     ) -> None:
         self.objective = _objective(objective)
@@ -60,8 +67,8 @@ class DockstringTask(MoleculeTask):
             raise TaskError("max_heavy_atoms must be >= 1 and max_rotatable_bonds >= 0")
         self.max_heavy_atoms = max_heavy_atoms
         self.max_rotatable_bonds = max_rotatable_bonds
-        self.docking = DockingConfig(backend=backend, timeout=timeout, cpus=cpus,
-                                     parallel=parallel, seed=seed, cache=cache,
+        self.docking = DockingConfig(backend=backend, timeout=dock_timeout, cpus=cpus,
+                                     parallel=parallel, seed=dock_seed, cache=cache,
                                      cache_path=cache_path, tmp_dir=tmp_dir)
         self._engine: DockingEngine | None = None
 
@@ -147,7 +154,7 @@ class DockstringTask(MoleculeTask):
 
     def settings(self) -> dict[str, Any]:
         return {"task": self.name, "target": self.target, "objective": self.objective.name,
-                "program": self.docking.program, "timeout": self.docking.timeout,
+                "program": self.docking.program, "dock_timeout": self.docking.timeout,
                 "max_heavy_atoms": self.max_heavy_atoms,
                 "max_rotatable_bonds": self.max_rotatable_bonds}
 
