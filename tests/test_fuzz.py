@@ -16,7 +16,7 @@ from migrate_opt import cli as cli_module
 from migrate_opt.plugins import registry
 from migrate_opt.testing import ScriptedPolicy, ToyTask
 
-QUICK, THOROUGH = 60, 1500
+QUICK, THOROUGH = 50, 1500
 """Examples per property in the default suite and in the slow one (the figures noted)."""
 
 

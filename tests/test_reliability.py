@@ -24,10 +24,10 @@ rel = _load()
 
 def assert_nothing_lost(t, kills, budget):
     assert not t.problems, t.problems
-    assert t.kills == kills and t.records_checked > 0
+    assert t.kills == kills, t
     assert (t.records_lost, t.records_changed, t.duplicates, t.gaps, t.groups_missing) == (
-        0, 0, 0, 0, 0)
-    assert t.final_evaluations == t.studies * budget  # every study completed its budget
+        0, 0, 0, 0, 0), t
+    assert t.final_evaluations == t.studies * budget, t  # every study completed its budget
 
 
 def test_kill9_at_random_points_then_resume(tmp_path):
@@ -44,9 +44,9 @@ def test_kill9_many_times(tmp_path):
 
 
 def test_concurrent_readers_see_consistent_snapshots(tmp_path):
-    t = rel.concurrent_readers(tmp_path, budget=150, readers=1)
+    t = rel.concurrent_readers(tmp_path, budget=100, readers=1)
     assert not t.errors, t.errors
-    assert t.inconsistent == 0 and t.final_evaluations == 150, t
+    assert t.inconsistent == 0 and t.final_evaluations == 100, t
     assert t.reads >= 3 and t.cli_reads >= 1, t
 
 
@@ -83,8 +83,9 @@ def test_kill9_the_cli_then_resume_it(tmp_path):
     """The same through `migrate-opt run` and `migrate-opt resume` (a genetic algorithm on
     the toy task: no model to load)."""
     _needs_optimizer("ga")
-    t = rel.kill_trials(tmp_path, kills=2, budget=1500, seed=2, command=rel.cli_command())
-    assert_nothing_lost(t, 2, 1500)
+    t = rel.kill_trials(tmp_path, kills=2, budget=1000, seed=2, max_wait=3.0,
+                        command=rel.cli_command())
+    assert_nothing_lost(t, 2, 1000)
     assert t.kills_mid_run >= 1, t
 
 

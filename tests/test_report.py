@@ -269,3 +269,9 @@ def test_molecule_tasks_get_drawings(tmp_path):
     text = Path(write_report(str(tmp_path / "m.db"), None, str(tmp_path / "r.html"))).read_text()
     pictures = re.findall(r'<div class="picture">\s*(<\?xml[^>]*>\s*)?<svg', text)
     assert len(pictures) == 4 and "could not be rebuilt" not in text
+
+
+def test_default_output_path_is_next_to_the_storage(tmp_path):
+    make_study(tmp_path / "s.db", study="a/b c", budget=6)
+    out = write_report(str(tmp_path / "s.db"))
+    assert out == str(tmp_path / "s-a_b_c.html") and Path(out).exists()

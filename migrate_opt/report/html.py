@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from html import escape
@@ -55,7 +56,8 @@ def write_report(
     finally:
         db.close()
     if out_path is None:
-        out_path = f"{os.path.splitext(storage_path)[0]}-{study}.html"
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", study)  # a study name is no path
+        out_path = f"{os.path.splitext(storage_path)[0]}-{safe}.html"
     tmp = f"{out_path}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(page)
