@@ -57,7 +57,7 @@ def run_one(target: str, seed: int, method: str, args: argparse.Namespace) -> di
 
     from migrate_opt import run
 
-    task = SemantleTask(target=target, warm_start=args.warm_start, seed=seed)
+    task = SemantleTask(target=target, warm_start=args.warm_start, warm_start_seed=seed)
     opt = build_optimizer(task, method, seed, args)
     start = time.perf_counter()
     warm_start(opt)

@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         task = SemantleTask(target=args.target, oracle="glove", warm_start=WARM_START,
-                            seed=args.seed)
+                            warm_start_seed=args.seed)
     except MigrateOptError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -32,7 +32,7 @@ class SemantleTask(Task):
 
     Args:
         target: the hidden word (one of the paper's ten, or any word the oracle can embed);
-            ``"random"`` draws a common word from the wordfreq list with ``seed``.
+            ``"random"`` draws a common word from the wordfreq list with ``target_seed``.
         oracle: the embedding that scores guesses: ``glove`` (GloVe 6B 50-d, default),
             ``minilm`` (a sentence encoder on "What is a {word}?") or ``word2vec`` (a file).
         oracle_model: the sentence-transformers folder for ``minilm`` (default: all-MiniLM-L6-v2
@@ -41,7 +41,8 @@ class SemantleTask(Task):
             rambling completion cannot burn the budget. Each new word costs one evaluation.
         warm_start: scored random common words given before the search (see
             :func:`migrate_opt_semantle.warm_start`); they count in the budget.
-        seed: draws the random target and the warm-start words.
+        target_seed: draws the random target.
+        warm_start_seed: draws the warm-start words.
         pool_size: entries of the wordfreq list forming the non-LLM search space.
         neighbours: the embedding whose neighbourhoods non-LLM baselines move in; ``auto``
             takes one different from the oracle (MiniLM for GloVe, GloVe otherwise).
@@ -62,7 +63,8 @@ class SemantleTask(Task):
         oracle_model: str | None = None,
         words: int = 2,
         warm_start: int = 0,
-        seed: int = 0,
+        target_seed: int = 0,
+        warm_start_seed: int = 0,
         pool_size: int = 20_000,
         neighbours: str = "auto",
     ) -> None:
@@ -77,7 +79,8 @@ class SemantleTask(Task):
         self.oracle_model = oracle_model
         self.words = words
         self.warm_start = warm_start
-        self.seed = seed
+        self.target_seed = target_seed
+        self.warm_start_seed = warm_start_seed
         self.pool_size = pool_size
         self.neighbours = NEIGHBOUR_ORACLE[oracle] if neighbours == "auto" else neighbours
         self._oracle: Oracle | None = None
@@ -89,7 +92,7 @@ class SemantleTask(Task):
         if target == "random":
             lo, hi = RANDOM_TARGETS
             choices = [w for w in common_words(hi)[lo:] if self.oracle.knows(w)]
-            return random.Random(f"semantle-target:{self.seed}").choice(choices)
+            return random.Random(f"semantle-target:{self.target_seed}").choice(choices)
         word = target.strip().lower()
         if not is_word(word):
             raise TaskError(f"the target must be a single alphabetic word, got {target!r}")
@@ -191,11 +194,11 @@ class SemantleTask(Task):
 
     # -- extras -----------------------------------------------------------------------------
     def warm_start_solutions(self) -> list[str]:
-        """``warm_start`` common words drawn with ``seed`` (never the target)."""
+        """``warm_start`` common words drawn with ``warm_start_seed`` (never the target)."""
         if not self.warm_start:
             return []
         pool = [w for w in self.search_space().pool() if w != self.target]
-        rng = random.Random(f"semantle-warm:{self.seed}")
+        rng = random.Random(f"semantle-warm:{self.warm_start_seed}")
         return rng.sample(pool, min(self.warm_start, len(pool)))
 
     def search_space(self) -> WordSpace:
@@ -215,5 +218,5 @@ class SemantleTask(Task):
         return {
             "task": self.name, "target": self.target, "oracle": self.oracle_name,
             "oracle_model": self.oracle_model, "words": self.words, "warm_start": self.warm_start,
-            "seed": self.seed,
+            "target_seed": self.target_seed, "warm_start_seed": self.warm_start_seed,
         }

@@ -103,9 +103,9 @@ def test_every_paper_target_is_known_to_glove() -> None:
 
 
 def test_random_target_is_a_common_word_drawn_by_seed() -> None:
-    a, b = SemantleTask(target="random", seed=1), SemantleTask(target="random", seed=1)
-    assert a.target == b.target
-    drawn = {SemantleTask(target="random", seed=s).target for s in range(6)}
+    a = SemantleTask(target="random", target_seed=1)
+    assert a.target == SemantleTask(target="random", target_seed=1).target
+    drawn = {SemantleTask(target="random", target_seed=s).target for s in range(6)}
     assert len(drawn) > 1 and all(w.isalpha() and w.islower() for w in drawn)
 
 
@@ -146,11 +146,14 @@ def test_reward_of_a_completion_is_its_best_word(glove: SemantleTask) -> None:
 
 
 def test_warm_start_counts_in_the_budget_and_is_seeded() -> None:
-    task = SemantleTask(target="skillet", warm_start=20, seed=3)
+    task = SemantleTask(target="skillet", warm_start=20, warm_start_seed=3)
     words = task.warm_start_solutions()
     assert len(set(words)) == 20 and "skillet" not in words
-    assert words == SemantleTask(target="skillet", warm_start=20, seed=3).warm_start_solutions()
-    assert words != SemantleTask(target="skillet", warm_start=20, seed=4).warm_start_solutions()
+    def words_of(seed: int) -> list[str]:
+        task = SemantleTask(target="skillet", warm_start=20, warm_start_seed=seed)
+        return task.warm_start_solutions()
+
+    assert words == words_of(3) and words != words_of(4)
     opt = Migrate(task, policy=ScriptedPolicy(['["pan"]']), method="random", budget=30)
     stored = warm_start(opt)
     assert [r.solution for r in stored] == words and opt.remaining == 10
