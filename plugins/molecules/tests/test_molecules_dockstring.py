@@ -134,14 +134,16 @@ def test_real_docking_of_a_small_molecule(tmp_path: Path) -> None:
 ])
 def test_reproduces_dockstring_dataset_scores(tmp_path: Path, target: str, smiles: str,
                                               score: float) -> None:
-    """Examples of the published DOCKSTRING dataset shipped in dockstring.dataset."""
+    """Examples of the published DOCKSTRING dataset shipped in dockstring.dataset, within
+    one step of Vina's printed resolution (newer RDKit embeds a slightly different
+    conformer: PDE5A gives -6.8 here for the published -6.9)."""
     from dockstring.dataset import random_dataset_tuples
 
     assert (target, smiles, score) in random_dataset_tuples
     task = _task(tmp_path, backend="dockstring", target=target, cpus=2, parallel=1,
                  dock_timeout=1200.0, cache=False)
     ev = task.evaluate([chem.canonical_smiles(smiles)])[0]
-    assert ev.info["vina"] == pytest.approx(score, abs=0.1)
+    assert ev.info["vina"] == pytest.approx(score, abs=0.1 + 1e-9)
 
 
 @pytest.mark.slow
