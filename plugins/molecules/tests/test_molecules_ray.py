@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from migrate_opt import create
 from migrate_opt_molecules.docking.task import DockstringTask
+
+from migrate_opt import create
 
 pytestmark = pytest.mark.slow
 
