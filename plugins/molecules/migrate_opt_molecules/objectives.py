@@ -95,22 +95,28 @@ class SimilarityTask(FastMoleculeTask):
     optimum = 1.0
 
     def __init__(
-        self, drug: str | None = None, smiles: str | None = None, fingerprint: str = "ecfp4"
+        self, drug: str | None = None, smiles: str | None = None, fingerprint: str = "ecfp4",
+        reveal: bool = True,
     ) -> None:
+        """``reveal=False`` keeps the drug's name out of the prompt: a language model that
+        knows the drug's SMILES would otherwise just recite it."""
         if fingerprint not in chem.FINGERPRINTS:
             raise TaskError(
                 f"unknown fingerprint {fingerprint!r}; choose one of {', '.join(chem.FINGERPRINTS)}"
             )
         self.drug, self.target = resolve_drug(drug, smiles)
         self.fingerprint = fingerprint
+        self.reveal = reveal
         self._target_fp: Any = None
 
     @property
     def goal(self) -> str:  # type: ignore[override]
+        what = f"the molecule {self.drug} (a known drug)" if self.reveal else (
+            "a hidden drug molecule")
         return (
-            f"Find the molecule {self.drug} (a known drug) without being told its structure: "
-            "design molecules as similar as possible to it; the score is the Tanimoto "
-            "similarity of Morgan fingerprints, 1.0 for the drug itself."
+            f"Find {what} without being told its structure: design molecules as similar as "
+            "possible to it; the score is the Tanimoto similarity of Morgan fingerprints, 1.0 "
+            "for the target itself."
         )
 
     def score(self, mol: Any) -> tuple[float, dict[str, Any]]:
@@ -128,7 +134,7 @@ class SimilarityTask(FastMoleculeTask):
 
     def settings(self) -> dict[str, Any]:
         return {"task": self.name, "drug": self.drug, "target": self.target,
-                "fingerprint": self.fingerprint}
+                "fingerprint": self.fingerprint, "reveal": self.reveal}
 
 
 # -- GuacaMol score modifiers (guacamol/score_modifier.py) -------------------------------

@@ -48,6 +48,13 @@ def test_similarity_drug_itself_solves() -> None:
     assert ev.score == pytest.approx(1.0) and ev.solved and task.is_solved(ev)
 
 
+def test_similarity_can_hide_the_drug_name() -> None:
+    assert "thiothixene" in SimilarityTask(drug="thiothixene").prompt()
+    hidden = SimilarityTask(drug="thiothixene", reveal=False)
+    assert "thiothixene" not in hidden.prompt().lower()
+    assert hidden.evaluate([hidden.target])[0].solved
+
+
 def test_similarity_custom_smiles_and_errors() -> None:
     task = SimilarityTask(smiles="OCC", drug="ethanol")
     assert task.target == "CCO" and task.drug == "ethanol"
