@@ -275,3 +275,20 @@ def test_default_output_path_is_next_to_the_storage(tmp_path):
     make_study(tmp_path / "s.db", study="a/b c", budget=6)
     out = write_report(str(tmp_path / "s.db"))
     assert out == str(tmp_path / "s-a_b_c.html") and Path(out).exists()
+
+
+@pytest.mark.slow
+def test_report_of_a_real_grpo_run(tmp_path):
+    """The metrics the GRPO updater really logs get their charts."""
+    pytest.importorskip("torch")
+    from migrate_opt import run
+    from migrate_opt.policy import load_policy
+
+    db = SQLiteDatabase(str(tmp_path / "g.db"), "grpo")
+    opt = Migrate(ToyTask(), policy=load_policy("tiny-random"), method="migrate", group_size=4,
+                  database=db, seed=0)
+    run(opt, iterations=3, progress=False)
+    assert db.metrics(), "the run logged no training metrics"
+    text = Path(write_report(str(tmp_path / "g.db"), None, str(tmp_path / "r.html"))).read_text()
+    for name in ("loss", "reward_mean", "reward_std", "kl", "clip_fraction"):
+        assert f'aria-label="{name}: {name} against optimizer step"' in text
