@@ -50,11 +50,14 @@ def top_k_auc(scores: list[float | None], k: int, budget: int) -> float:
 
 
 def make_optimizer(method: str, task: Any, seed: int, budget: int, group_size: int,
-                   policy: Any) -> migrate_opt.Optimizer:
+                   policy: Any, invalid_reward: float | None = None) -> migrate_opt.Optimizer:
     if method in ("migrate", "llm-random"):
+        from migrate_opt.grpo import GRPOConfig
+
         name = "migrate" if method == "migrate" else "random"
+        grpo = GRPOConfig(invalid="mask" if invalid_reward is None else invalid_reward)
         return migrate_opt.Migrate(task, policy=policy(), method=name, group_size=group_size,
-                                   seed=seed, budget=budget)
+                                   seed=seed, budget=budget, grpo=grpo)
     options = {"offspring_size": group_size} if method == "ga" else {"batch_size": group_size}
     return migrate_opt.create("optimizer", method, task, seed=seed, budget=budget, **options)
 
@@ -64,7 +67,7 @@ def run_one(method: str, args: argparse.Namespace, seed: int) -> dict[str, Any]:
 
     task = migrate_opt.create("task", args.task)
     opt = make_optimizer(method, task, seed, args.budget, args.group_size,
-                         lambda: load_policy(args.model))
+                         lambda: load_policy(args.model), args.invalid_reward)
     llm = method in ("migrate", "llm-random")
     start = time.perf_counter()
     result = migrate_opt.run(opt, budget=args.budget,
@@ -110,7 +113,7 @@ def write(rows: list[dict[str, Any]], table: list[dict[str, Any]], args: argpars
           wall: float) -> None:
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"molecules_fast_{args.task}"
+    stem = f"molecules_fast_{args.task}{'_' + args.tag if args.tag else ''}"
     meta = {"command": "python benchmarks/molecules_fast.py " + " ".join(args.argv),
             "machine": f"{os.cpu_count()} cores ({platform.machine()}), shared",
             "load_average": os.getloadavg(), "wall_seconds": round(wall, 1)}
@@ -147,6 +150,9 @@ def main() -> None:
     ap.add_argument("--max-iterations", type=int, default=None,
                     help="cap on LLM iterations (CPU time); None: until the budget")
     ap.add_argument("--model", default="smollm2-135m-instruct")
+    ap.add_argument("--invalid-reward", type=float, default=None,
+                    help="GRPO reward of completions with no valid SMILES (default: masked)")
+    ap.add_argument("--tag", default="", help="suffix of the result files")
     ap.add_argument("--out-dir", default="benchmarks/results")
     args = ap.parse_args()
     args.argv = sys.argv[1:]
