@@ -191,10 +191,10 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from .storage import SQLiteDatabase
+    from .storage import SQLiteDatabase, pick_study
 
-    study = _pick_study(args.storage, args.study)
-    config = SQLiteDatabase(args.storage, study).settings().get("cli")
+    study = pick_study(args.storage, args.study)
+    config = SQLiteDatabase(args.storage, study, readonly=True).settings().get("cli")
     if not config:
         raise ConfigError(f"study {study!r} was not started by `migrate-opt run`; resume it "
                           "from Python with the same objects")
@@ -279,10 +279,10 @@ def build_executor(config: dict[str, Any]) -> Any:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from .storage import SQLiteDatabase
+    from .storage import SQLiteDatabase, pick_study
 
-    study = _pick_study(args.storage, args.study)
-    db = SQLiteDatabase(args.storage, study)
+    study = pick_study(args.storage, args.study)
+    db = SQLiteDatabase(args.storage, study, readonly=True)
     settings = {k: v for k, v in db.settings().items() if k != "cli"}
     best = db.top(args.top)
     if args.json:
@@ -318,12 +318,6 @@ def _print_best(best: Sequence[Any]) -> None:
 def _short(s: str, n: int = 70) -> str:
     s = " ".join(s.split())
     return s if len(s) <= n else s[: n - 3] + "..."
-
-
-def _pick_study(path: str, study: str | None) -> str:
-    from .report.html import pick_study
-
-    return pick_study(path, study)
 
 
 def _ensure_parent(path: str) -> None:

@@ -6,6 +6,7 @@ stored group), as Nevergrad separates ``ask`` from ``_internal_ask_candidate``."
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -76,7 +77,8 @@ class Optimizer(ABC):
             "optimizer": self.name,
             "seed": self.seed,
             "budget": self.budget,
-            **self.task.settings(),
+            "task": self.task.name,
+            "task_settings": self.task.settings(),
         }
 
     # -- ask -----------------------------------------------------------------------------
@@ -162,7 +164,14 @@ class Optimizer(ABC):
                 f"expected {len(group.pending)} results (one per group.pending), "
                 f"got {len(results)}"
             )
-        return [_to_evaluation(r, i) for i, r in enumerate(results)]
+        evaluations = [_to_evaluation(r, i) for i, r in enumerate(results)]
+        for i, ev in enumerate(evaluations):
+            try:
+                json.dumps(dict(ev.info), default=str)
+            except (TypeError, ValueError) as exc:
+                msg = f"result {i}: info must be JSON-like (string keys): {exc}"
+                raise TellError(msg) from None
+        return evaluations
 
     def _new_record(self, group: Group, c: Candidate, ev: Evaluation) -> Record:
         m = group.source_of[c.solution]

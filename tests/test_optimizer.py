@@ -209,3 +209,19 @@ def test_migrate_group_built_from_composition():
     sources = [m.source for m in group.members]
     assert sources.count("on_policy") == 2 and sources.count("greedy") == 1
     assert sources.count("neighborhood") == 2
+
+
+def test_tell_rejects_info_that_cannot_be_stored():
+    opt = make(['["0000"]'], {"on_policy": 1})
+    group = opt.ask()
+    with pytest.raises(TellError, match="JSON-like"):
+        opt.tell(group, [Evaluation(0.1, {(1, 2): "tuple key"})])
+    assert len(opt.database) == 0
+
+
+def test_settings_nest_the_task_and_record_the_run_budget():
+    opt = make([f'["{i:04d}"]' for i in range(20)], {"on_policy": 2})
+    run(opt, budget=4, progress=False)
+    settings = opt.database.settings()
+    assert settings["task"] == "toy" and settings["task_settings"]["target"] == "4213"
+    assert settings["budget"] == 4

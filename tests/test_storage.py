@@ -2,7 +2,7 @@ import multiprocessing as mp
 
 import pytest
 
-from migrate_opt import MemoryDatabase, Record, SQLiteDatabase
+from migrate_opt import MemoryDatabase, Record, SQLiteDatabase, StorageError
 from migrate_opt.storage import list_studies
 from migrate_opt.testing.contracts import DatabaseContract
 
@@ -56,3 +56,17 @@ def test_sqlite_reader_while_writer(tmp_path):
             break
     proc.join()
     assert proc.exitcode == 0 and len(reader) == 200
+
+
+def test_sqlite_readonly_never_writes(tmp_path):
+    path = str(tmp_path / "ro.db")
+    with pytest.raises(StorageError, match="no such storage file"):
+        SQLiteDatabase(path, "x", readonly=True)
+    SQLiteDatabase(path, "x").add([Record("a", 1.0)])
+    with pytest.raises(StorageError, match="no study 'y'.*studies: x"):
+        SQLiteDatabase(path, "y", readonly=True)
+    ro = SQLiteDatabase(path, "x", readonly=True)
+    assert ro.get("a").score == 1.0
+    with pytest.raises(StorageError, match="read-only"):
+        ro.add([Record("b", 1.0)])
+    assert list_studies(path) == ["x"]

@@ -19,8 +19,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from ..errors import ConfigError
-from ..storage import Database, SQLiteDatabase, list_studies
+from ..storage import Database, SQLiteDatabase, pick_study
 from ..task import Task
 from ..types import Record
 from . import svg
@@ -50,7 +49,7 @@ def write_report(
     (default: ``<storage>-<study>.html`` next to it); returns the path written.
     ``study`` may be None when the file holds one study."""
     study = pick_study(storage_path, study)
-    db = SQLiteDatabase(storage_path, study)
+    db = SQLiteDatabase(storage_path, study, readonly=True)
     try:
         page = render_report(db, source=os.path.basename(storage_path))
     finally:
@@ -63,22 +62,6 @@ def write_report(
         fh.write(page)
     os.replace(tmp, out_path)  # a reader never sees half a page
     return out_path
-
-
-def pick_study(storage_path: str, study: str | None) -> str:
-    """The study to report on; errors name the studies the file holds."""
-    if not os.path.exists(storage_path):
-        raise ConfigError(f"no such storage file: {storage_path}")
-    studies = list_studies(storage_path)
-    if study is not None:
-        if study not in studies:
-            raise ConfigError(f"no study {study!r} in {storage_path}; studies: "
-                              f"{', '.join(studies) or 'none'}")
-        return study
-    if len(studies) != 1:
-        raise ConfigError(f"{storage_path} holds {len(studies)} studies; pick one with "
-                          f"--study: {', '.join(studies) or 'none'}")
-    return studies[0]
 
 
 def render_report(db: Database, *, source: str = "", top: int = 10) -> str:

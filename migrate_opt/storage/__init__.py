@@ -2,6 +2,6 @@
 
 from .base import Database
 from .memory import MemoryDatabase
-from .sqlite import SQLiteDatabase, list_studies
+from .sqlite import SQLiteDatabase, list_studies, pick_study
 
-__all__ = ["Database", "MemoryDatabase", "SQLiteDatabase", "list_studies"]
+__all__ = ["Database", "MemoryDatabase", "SQLiteDatabase", "list_studies", "pick_study"]

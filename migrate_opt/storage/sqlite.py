@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ..errors import StorageError
+from ..errors import ConfigError, StorageError
 from ..types import Record
 from .base import Database
 
@@ -52,8 +52,14 @@ def _row_to_record(row: sqlite3.Row | tuple[Any, ...]) -> Record:
     )
 
 
-def connect(path: str, timeout: float = 60.0) -> sqlite3.Connection:
+def connect(path: str, timeout: float = 60.0, readonly: bool = False) -> sqlite3.Connection:
+    """Open (and create, unless ``readonly``) a database file in WAL mode."""
     try:
+        if readonly:
+            if not os.path.exists(path):
+                raise StorageError(f"no such storage file: {path}")
+            uri = f"file:{os.path.abspath(path)}?mode=ro"
+            return sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
@@ -66,20 +72,45 @@ def connect(path: str, timeout: float = 60.0) -> sqlite3.Connection:
 
 
 def list_studies(path: str) -> list[str]:
-    """Names of the studies stored in a file."""
-    conn = connect(path)
+    """Names of the studies stored in a file (opened read-only)."""
+    conn = connect(path, readonly=True)
     try:
         return [r[0] for r in conn.execute("SELECT name FROM studies ORDER BY created")]
     finally:
         conn.close()
 
 
+def pick_study(storage_path: str, study: str | None) -> str:
+    """``study``, checked to exist, or the file's only study; errors name the studies."""
+    if not os.path.exists(storage_path):
+        raise ConfigError(f"no such storage file: {storage_path}")
+    studies = list_studies(storage_path)
+    if study is not None:
+        if study not in studies:
+            raise ConfigError(f"no study {study!r} in {storage_path}; studies: "
+                              f"{', '.join(studies) or 'none'}")
+        return study
+    if len(studies) != 1:
+        raise ConfigError(f"{storage_path} holds {len(studies)} studies; pick one with "
+                          f"--study: {', '.join(studies) or 'none'}")
+    return studies[0]
+
+
 class SQLiteDatabase(Database):
-    def __init__(self, path: str, study: str = "default") -> None:
+    """``readonly=True`` opens an existing study for readers (show, report) without any
+    write, so it works on a file the reader may not modify."""
+
+    def __init__(self, path: str, study: str = "default", readonly: bool = False) -> None:
         self.path = path
         self.study = study
-        self._conn = connect(path)
+        self.readonly = readonly
+        self._conn = connect(path, readonly=readonly)
         self._lock = threading.Lock()
+        if readonly:
+            if not self._query("SELECT 1 FROM studies WHERE name=?", (study,)):
+                studies = ", ".join(list_studies(path)) or "none"
+                raise StorageError(f"no study {study!r} in {path}; studies: {studies}")
+            return
         with self._write() as c:
             c.execute(
                 "INSERT OR IGNORE INTO studies VALUES (?, '{}', ?)", (study, time.time())
@@ -87,6 +118,8 @@ class SQLiteDatabase(Database):
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        if self.readonly:
+            raise StorageError(f"{self.path} was opened read-only")
         with self._lock:
             try:
                 with self._conn:  # one transaction: commit on success, roll back on error
