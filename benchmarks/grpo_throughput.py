@@ -47,7 +47,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--lora-rank", type=int, default=64)
     p.add_argument("--lora-alpha", type=int, default=16)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default=str(RESULTS))
+    p.add_argument("--out", help="results folder (default: results/grpo_throughput/<model>)")
     return p.parse_args()
 
 
@@ -58,12 +58,18 @@ def base_model(name: str) -> tuple[Any, Any]:
 
         tokenizer = build_tokenizer()
         return build_model(len(tokenizer)), tokenizer
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     from migrate_opt.policy.smollm2 import converted_path
 
     path = converted_path()
-    return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    config = AutoConfig.from_pretrained(path)
+    # The cached conversion still says it came from a GGUF; transformers' Trainer (hence
+    # TRL) refuses to train a "GGUF-quantised" model although its weights are plain fp32.
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_pretrained(path, config=config)
+    return model, AutoTokenizer.from_pretrained(path)
 
 
 def time_ours(args: argparse.Namespace) -> dict[str, Any]:
@@ -157,7 +163,7 @@ def time_trl(args: argparse.Namespace) -> dict[str, Any]:
             output_dir=tmp, per_device_train_batch_size=args.group_size,
             num_generations=args.group_size, max_completion_length=args.completion_length,
             num_iterations=args.mu, learning_rate=5e-5, beta=0.0, epsilon=0.2,
-            epsilon_high=0.28, scale_rewards="none", temperature=1.0, top_p=1.0,
+            epsilon_high=0.28, scale_rewards="none", loss_type="grpo", temperature=1.0, top_p=1.0,
             max_steps=groups * args.mu, logging_steps=1, report_to=[], save_strategy="no",
             use_cpu=True, seed=0, dataloader_num_workers=0, disable_tqdm=True,
             gradient_checkpointing=False,  # TRL turns it on by default; ours recomputes nothing
@@ -178,12 +184,17 @@ def time_trl(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     args = parse_args()
+    args.out = args.out or str(RESULTS / args.model)
     import peft
     import torch
     import transformers
     import trl
 
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     ours = time_ours(args)
+    (out / "ours_partial.json").write_text(json.dumps(ours, indent=1))  # TRL may still fail
+    print("ours:", json.dumps(ours), flush=True)
     theirs = time_trl(args)
     ours_group = [g + u for g, u in zip(ours["generate_s"], ours["update_s"])]
     result = {
@@ -204,8 +215,7 @@ def main() -> None:
         "ours_group / trl_group": m["ours_group"] / m["trl_group"],
         "ours_generate / bare_generate": m["ours_generate"] / m["bare_generate"],
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    (out / "ours_partial.json").unlink()
     (out / "throughput.json").write_text(json.dumps(result, indent=1))
     print(json.dumps({k: result[k] for k in ("mean_s", "ratios")}, indent=1))
     trl_tokens = theirs["completion_tokens"] or [float("nan")]
