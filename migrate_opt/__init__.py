@@ -22,8 +22,9 @@ from .errors import (
     UnknownNameError,
 )
 from .executors import Executor, ProcessConfig, ProcessExecutor, SerialExecutor
+from .grpo import GRPOConfig
 from .hookspecs import hookimpl
-from .loop import RunResult, run
+from .loop import RunResult, run, warm_start
 from .methods import METHOD_NAMES, GroupConfig, Method, method
 from .migrate import DEFAULT_MODEL, Migrate
 from .optimizer import Optimizer
@@ -38,11 +39,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BudgetExhausted", "Candidate", "ConfigError", "DEFAULT_MODEL", "Database", "Evaluation",
-    "Executor", "Generation", "Group", "GroupConfig", "METHOD_NAMES", "Member",
+    "Executor", "GRPOConfig", "Generation", "Group", "GroupConfig", "METHOD_NAMES", "Member",
     "MemoryDatabase", "Method", "Migrate", "MigrateOptError", "Optimizer", "PluginError",
     "Policy", "ProcessConfig", "ProcessExecutor", "Proposal", "Record", "RunResult",
     "SQLiteDatabase", "Sampler", "SamplerContext", "SamplingConfig", "SearchSpace",
     "SerialExecutor", "StorageError", "Task", "TaskError", "TellError", "UnknownNameError",
     "Updater", "create", "hookimpl", "method", "register_plugin", "registry", "run",
-    "unregister_plugin",
+    "unregister_plugin", "warm_start",
 ]

@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--study", default=None, help="study name (default: TASK-METHOD-sSEED)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--group-size", type=int, default=None, help="completions per group")
-    run.add_argument("--top-k", type=int, default=1, help="parents drawn from the top k")
+    run.add_argument("--top-k", type=int, default=None,
+                     help="parents drawn from the top k (default: the task's)")
     run.add_argument("--learning-rate", type=float, default=None)
     run.add_argument("--steps-per-group", type=int, default=None, help="GRPO mu")
     run.add_argument("--temperature", type=float, default=1.0)
@@ -256,7 +257,7 @@ def build_optimizer(config: dict[str, Any], db: Any) -> Any:
         registry().entries["policy"]) else config["model"]
     return Migrate(
         task, policy=policy, method=config["method"], group_size=config.get("group_size"),
-        top_k=config.get("top_k", 1), grpo=grpo, database=db, seed=config["seed"],
+        top_k=config.get("top_k"), grpo=grpo, database=db, seed=config["seed"],
         budget=config["budget"],
         sampling=SamplingConfig(temperature=config.get("temperature", 1.0),
                                 max_new_tokens=config.get("max_new_tokens")),

@@ -53,6 +53,7 @@ def run(
     if opt.budget is None and iterations is None:
         raise ValueError("give a budget or a number of iterations, or the loop never ends")
     executor = executor or SerialExecutor()
+    warm_start(opt, executor)
     seconds = dict.fromkeys((*PARTS, "total"), 0.0)
     bar = _progress_bar(opt, progress, iterations)
     done, stale, stopped = 0, 0, "iterations"
@@ -91,21 +92,34 @@ def run(
     return RunResult(opt.best(10), opt.n_evaluations, done, opt.solved, stopped, seconds)
 
 
+def warm_start(opt: Optimizer, executor: Executor | None = None) -> list[Record]:
+    """Evaluate the task's warm-start solutions into an empty database (a resumed run is
+    not warm-started twice); they count in the budget."""
+    if len(opt.database):
+        return []
+    solutions = list(opt.task.warm_start_solutions())[: opt.remaining or None]
+    if not solutions:
+        return []
+    evaluations = (executor or SerialExecutor()).evaluate(opt.task, solutions)
+    return opt.tell_unasked(solutions, evaluations, source="warm_start")
+
+
 def _progress_bar(opt: Optimizer, enabled: bool, iterations: int | None):  # type: ignore[no-untyped-def]
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
-    total = opt.budget if opt.budget is not None else iterations
-    unit = "eval" if opt.budget is not None else "it"
-    return tqdm(total=total, initial=opt.n_evaluations if opt.budget else 0, unit=unit,
-                desc=opt.task.name, dynamic_ncols=True)
+    by_evaluations = iterations is None  # the bar counts what will stop the run
+    total = opt.budget if by_evaluations else iterations
+    return tqdm(total=total, initial=opt.n_evaluations if by_evaluations else 0,
+                unit="eval" if by_evaluations else "it", desc=opt.task.name,
+                dynamic_ncols=True)
 
 
 def _update_bar(bar, opt: Optimizer, group: Group, new: int) -> None:  # type: ignore[no-untyped-def]
     if bar is None:
         return
-    bar.update(new if opt.budget is not None else 1)
+    bar.update(new if bar.unit == "eval" else 1)
     best = opt.best(1)
     bar.set_postfix(  # in this order: tqdm sorts keyword postfixes by name
         ordered_dict={

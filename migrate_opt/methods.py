@@ -92,7 +92,7 @@ def method(
 ) -> Method:
     """The preset ``name`` for groups of ``size`` completions.
 
-    ``overrides`` (usually ``task.group_overrides()``) replaces a preset's composition, for
+    ``overrides`` (usually ``task.group_overrides(size)``) replaces a preset's composition, for
     tasks where the paper used a different mix."""
     presets = _presets(size)
     if name not in presets:

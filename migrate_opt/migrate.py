@@ -40,7 +40,7 @@ class Migrate(Optimizer):
         policy: Policy | str = DEFAULT_MODEL,
         method: Method | str = "migrate",
         group_size: int | None = None,
-        top_k: int = 1,
+        top_k: int | None = None,
         grpo: Any = None,
         sampling: SamplingConfig = SamplingConfig(),
         updater: Updater | None = None,
@@ -213,11 +213,12 @@ def _as_dict(config: Any) -> dict[str, Any] | None:
     return dataclasses.asdict(config) if is_instance else None
 
 
-def _resolve_method(m: Method | str, task: Task, size: int | None, top_k: int) -> Method:
+def _resolve_method(m: Method | str, task: Task, size: int | None, top_k: int | None) -> Method:
     if isinstance(m, Method):
         return m
-    return method(m, size or task.default_group_size, top_k=top_k,
-                  overrides=task.group_overrides())
+    size = size or task.default_group_size
+    return method(m, size, top_k=top_k or task.default_top_k,
+                  overrides=task.group_overrides(size))
 
 
 def _resolve_policy(policy: Policy | str) -> Policy:

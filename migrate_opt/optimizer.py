@@ -165,12 +165,7 @@ class Optimizer(ABC):
                 f"got {len(results)}"
             )
         evaluations = [_to_evaluation(r, i) for i, r in enumerate(results)]
-        for i, ev in enumerate(evaluations):
-            try:
-                json.dumps(dict(ev.info), default=str)
-            except (TypeError, ValueError) as exc:
-                msg = f"result {i}: info must be JSON-like (string keys): {exc}"
-                raise TellError(msg) from None
+        _check_storable(evaluations)
         return evaluations
 
     def _new_record(self, group: Group, c: Candidate, ev: Evaluation) -> Record:
@@ -181,8 +176,38 @@ class Optimizer(ABC):
             completion=m.completion, tags=dict(m.tags),
         )
 
+    def tell_unasked(
+        self, solutions: Sequence[str], results: Sequence[Result], source: str = "warm_start"
+    ) -> list[Record]:
+        """Store evaluations of solutions that were never asked (warm starts, imported
+        history); they count in the budget. Solutions already stored are skipped."""
+        if len(results) != len(solutions):
+            raise TellError(f"expected {len(solutions)} results, got {len(results)}")
+        evaluations = [_to_evaluation(r, i) for i, r in enumerate(results)]
+        _check_storable(evaluations)
+        fresh: dict[str, Record] = {}
+        for s, ev in zip(solutions, evaluations):
+            canon = self.task.canonicalize(s)
+            if canon is None or canon in fresh or self.database.get(canon) is not None:
+                continue
+            fresh[canon] = Record(
+                solution=canon, score=ev.score, info=dict(ev.info),
+                solved=self.task.is_solved(ev), source=source, iteration=-1,
+                completion=self.task.render([canon]),
+            )
+        return self.database.add(list(fresh.values()))
+
     def _after_tell(self, group: Group, records: list[Record]) -> None:
         """Learn from a stored group (GRPO step, population update). Default: nothing."""
+
+
+def _check_storable(evaluations: Sequence[Evaluation]) -> None:
+    for i, ev in enumerate(evaluations):
+        try:
+            json.dumps(dict(ev.info), default=str)
+        except (TypeError, ValueError) as exc:
+            msg = f"result {i}: info must be JSON-like (string keys): {exc}"
+            raise TellError(msg) from None
 
 
 def _to_evaluation(r: Result, i: int) -> Evaluation:

@@ -69,6 +69,8 @@ class Task(ABC):
     """Known best score; a solution reaching it marks the run solved."""
     default_group_size: int = 8
     """Completions per iteration used by the method presets."""
+    default_top_k: int = 1
+    """Parents are drawn from the top-k records unless the user says otherwise."""
     max_new_tokens: int = 64
     """A sensible completion length for this task's answers."""
 
@@ -135,7 +137,12 @@ class Task(ABC):
         drawing, a coloured grid); None shows the solution as text."""
         return None
 
-    def group_overrides(self) -> dict[str, dict[str, int]]:
-        """Per-method group compositions that differ from the generic presets
-        (e.g. the paper's Semantle MiGrATe is all-neighbourhood)."""
+    def group_overrides(self, size: int) -> dict[str, dict[str, int]]:
+        """Per-method compositions of a group of ``size`` completions that differ from the
+        generic presets (e.g. the paper's Semantle MiGrATe is all-neighbourhood)."""
         return {}
+
+    def warm_start_solutions(self) -> list[str]:
+        """Solutions to evaluate before the search starts (counted in the budget); ``run``
+        evaluates them on an empty database."""
+        return []

@@ -225,3 +225,26 @@ def test_settings_nest_the_task_and_record_the_run_budget():
     settings = opt.database.settings()
     assert settings["task"] == "toy" and settings["task_settings"]["target"] == "4213"
     assert settings["budget"] == 4
+
+
+def test_run_warm_starts_an_empty_database_once():
+    class Warm(CountingToy):
+        def warm_start_solutions(self):
+            return ["1111", "4000", "1111", "bad"]
+
+    opt = make([f'["{i:04d}"]' for i in range(9000, 9100)], {"on_policy": 2}, task=Warm())
+    run(opt, budget=6, progress=False)
+    warm = [r for r in opt.database.records() if r.source == "warm_start"]
+    assert [r.solution for r in warm] == ["1111", "4000"] and warm[0].iteration == -1
+    assert opt.n_evaluations == 6
+    run(opt, budget=8, progress=False)  # resumed: no second warm start
+    assert len([r for r in opt.database.records() if r.source == "warm_start"]) == 2
+
+
+def test_tell_unasked_validates_like_tell():
+    opt = make(['["0000"]'], {"on_policy": 1})
+    with pytest.raises(TellError, match="expected 2 results"):
+        opt.tell_unasked(["1111", "2222"], [0.5])
+    with pytest.raises(TellError, match="nan"):
+        opt.tell_unasked(["1111"], [float("nan")])
+    assert len(opt.database) == 0

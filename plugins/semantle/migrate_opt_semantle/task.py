@@ -53,6 +53,8 @@ class SemantleTask(Task):
     optimum = 1.0
     default_group_size = 5
     """The paper: 5 completions of 2 words, 10 guesses per iteration."""
+    default_top_k = 3
+    """The paper draws neighbourhood parents from the top 3."""
     max_new_tokens = 32
     """A JSON list of two words is about 10 tokens; 32 leaves room for a little chatter."""
 
@@ -207,12 +209,11 @@ class SemantleTask(Task):
             self._space = WordSpace(pool, self.neighbours)
         return self._space
 
-    def group_overrides(self) -> dict[str, dict[str, int]]:
+    def group_overrides(self, size: int) -> dict[str, dict[str, int]]:
         """The paper's Semantle MiGrATe variants are all neighbourhood (gamma = every
-        completion, alpha = beta = 0); use ``top_k=3`` with them as the paper does."""
-        n = self.default_group_size
-        return {"migrate": {"neighborhood": n}, "migrate-opro": {"opro": n},
-                "migrate-evo": {"islands": n}}
+        completion, alpha = beta = 0), with parents from the top 3 (``default_top_k``)."""
+        return {"migrate": {"neighborhood": size}, "migrate-opro": {"opro": size},
+                "migrate-evo": {"islands": size}}
 
     def settings(self) -> dict[str, Any]:
         return {

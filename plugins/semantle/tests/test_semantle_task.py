@@ -163,9 +163,12 @@ def test_warm_start_counts_in_the_budget_and_is_seeded() -> None:
 
 def test_group_overrides_follow_the_paper(glove: SemantleTask) -> None:
     policy = ScriptedPolicy(['["pan"]'])
-    migrate = Migrate(glove, policy=policy, method="migrate", top_k=3)
+    migrate = Migrate(glove, policy=policy, method="migrate")
     assert dict(migrate.method.group.composition) == {"neighborhood": 5}
-    assert migrate.method.group.top_k == 3
+    assert migrate.method.group.top_k == 3  # the task's default
+    bigger = Migrate(glove, policy=policy, method="migrate", group_size=8, top_k=1)
+    assert dict(bigger.method.group.composition) == {"neighborhood": 8}
+    assert bigger.method.group.top_k == 1
     grpo = Migrate(glove, policy=policy, method="grpo")  # not overridden: on-policy only
     assert dict(grpo.method.group.composition) == {"on_policy": 5}
 
