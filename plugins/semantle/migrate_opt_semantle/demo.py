@@ -104,6 +104,7 @@ def print_summary(opt: Migrate, task: SemantleTask, result: RunResult,
     print(f"time: {seconds:.0f}s ({split})")
     print(f"stored in {args.storage} (study {study!r}).")
     print(f"  look at it:  migrate-opt show {args.storage} --study {study}")
+    print(f"  a web page:  migrate-opt report {args.storage} --study {study} -o demo.html")
     print("  resume it:   run the same command again: it goes on for --iterations more groups,"
           " up to --budget guesses in all")
 
