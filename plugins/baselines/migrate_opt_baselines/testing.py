@@ -59,7 +59,7 @@ class _NoSpace:
 def variant(task: Task, mixin: type) -> Task:
     """A copy of ``task`` whose class also inherits ``mixin`` (first)."""
     cls = type(f"{mixin.__name__.strip('_')}{type(task).__name__}", (mixin, type(task)), {})
-    clone = cls.__new__(cls)
+    clone: Task = object.__new__(cls)
     clone.__dict__.update(copy.deepcopy(task.__dict__))
     return clone
 
