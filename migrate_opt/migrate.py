@@ -94,6 +94,10 @@ class Migrate(Optimizer):
             for name, n in self.method.group.composition.items()
             for p in self.samplers[name].propose(ctx, n)
         ]
+        # Replays can fall short (an empty or small database): on-policy samples fill the
+        # group to its size, so with no history the whole group is on-policy (METHOD.md).
+        missing = self.method.group.size - len(proposals)
+        proposals += [Proposal("on_policy", prompt=self.task.prompt())] * max(missing, 0)
         return self._realise(proposals)
 
     def _realise(self, proposals: list[Proposal]) -> list[Member]:

@@ -248,3 +248,11 @@ def test_tell_unasked_validates_like_tell():
     with pytest.raises(TellError, match="nan"):
         opt.tell_unasked(["1111"], [float("nan")])
     assert len(opt.database) == 0
+
+
+def test_group_is_filled_on_policy_when_replays_fall_short():
+    opt = Migrate(ToyTask(), policy=ScriptedPolicy([f'["{i:04d}"]' for i in range(50)]),
+                  method=method("migrate", 5), seed=0)
+    group = opt.ask()  # empty database: no replay, no parent
+    assert len(group.members) == 5
+    assert all(m.source == "on_policy" for m in group.members)
