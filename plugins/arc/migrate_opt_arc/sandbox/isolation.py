@@ -18,7 +18,7 @@ from .config import SandboxConfig
 log = logging.getLogger(__name__)
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_worker.py")
-SANDBOX_TMP = "/tmp"
+SANDBOX_TMP = "/sandbox"  # not /tmp: a checkout under /tmp would be hidden by it
 """Where the worker's throw-away folder lives inside bubblewrap (a private tmpfs)."""
 TMPFS_BYTES = 64 * 2**20
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/ld.so.cache",
