@@ -239,8 +239,16 @@ class HFPolicy(Policy):
             **self._sampling_kwargs(sampling),
         )
         new_tokens = out.sequences[:, input_ids.shape[1] :]
-        logits = torch.stack(out.logits, dim=1).float()  # [B, T, V] raw, before warping
-        logprobs = torch.log_softmax(logits, dim=-1).gather(-1, new_tokens[..., None])[..., 0]
+        # Raw logits of each step (before warping): log p(token) = logit - logsumexp, one
+        # step at a time, so no [B, T, V] stack or full log-softmax is ever allocated.
+        logprobs = torch.stack(
+            [
+                step.float().gather(-1, new_tokens[:, t, None])[:, 0]
+                - torch.logsumexp(step.float(), dim=-1)
+                for t, step in enumerate(out.logits)
+            ],
+            dim=1,
+        )
         return [self._generation(row, lp) for row, lp in zip(new_tokens, logprobs, strict=True)]
 
     def _sampling_kwargs(self, sampling: SamplingConfig) -> dict[str, Any]:
