@@ -31,6 +31,7 @@ demo: install
 
 lint: install
 	$(VENV)/bin/ruff check migrate_opt plugins tests benchmarks
+	$(VENV)/bin/mypy migrate_opt
 
 clean:
 	rm -rf $(VENV) runs
