@@ -195,3 +195,8 @@ class DatabaseContract:
         assert db.load_checkpoint() == (1, b"two")
         db.set_settings({"task": "toy", "seed": 1})
         assert db.settings() == {"task": "toy", "seed": 1}
+
+
+from .optimizers import OptimizerContract  # noqa: E402  (the fourth suite, kept apart)
+
+__all__ = ["DatabaseContract", "OptimizerContract", "SamplerContract", "TaskContract"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 from migrate_opt_baselines import GAConfig, GeneticAlgorithm
-from migrate_opt_baselines.testing import PoolToyTask
 
 from migrate_opt import ConfigError, MemoryDatabase, Record, create, run
 from migrate_opt.testing import ToyTask
+from migrate_opt.testing.optimizers import PoolToyTask
 
 
 @pytest.mark.parametrize("name", ["ga"])

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from migrate_opt_baselines.testing import OptimizerContract, PoolToyTask
 
 from migrate_opt import create
+from migrate_opt.testing.contracts import OptimizerContract
+from migrate_opt.testing.optimizers import PoolToyTask
 
 
 def factory(name: str, **options):  # type: ignore[no-untyped-def]

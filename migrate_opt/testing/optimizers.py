@@ -2,8 +2,9 @@
 (ask/tell invariants, exact budget accounting, reproducibility with a seed, resuming from
 the database, tolerance of invalid scores, improvement over the first batch).
 
-Subclass it and provide ``make`` (a factory ``make(task, **kwargs) -> Optimizer`` taking
-``database``, ``seed`` and ``budget`` keywords)::
+Also importable from ``migrate_opt.testing.contracts``. Subclass it and provide ``make``
+(a factory ``make(task, **kwargs) -> Optimizer`` taking ``database``, ``seed`` and
+``budget`` keywords)::
 
     class TestMine(OptimizerContract):
         @pytest.fixture
@@ -23,19 +24,13 @@ from typing import Any
 
 import pytest
 
-from migrate_opt import (
-    BudgetExhausted,
-    ConfigError,
-    Evaluation,
-    MemoryDatabase,
-    Optimizer,
-    SearchSpace,
-    SQLiteDatabase,
-    Task,
-    TellError,
-    run,
-)
-from migrate_opt.testing import ToyTask
+from ..errors import BudgetExhausted, ConfigError, TellError
+from ..loop import run
+from ..optimizer import Optimizer
+from ..storage import MemoryDatabase, SQLiteDatabase
+from ..task import SearchSpace, Task
+from ..types import Evaluation
+from .toy import ToyTask
 
 Factory = Callable[..., Optimizer]
 
