@@ -209,7 +209,6 @@ def _execute(config: dict[str, Any], *, resume: bool) -> int:
     from .loop import run
     from .storage import SQLiteDatabase
 
-    _ensure_parent(config["storage"])
     db = SQLiteDatabase(config["storage"], config["study"])
     opt = build_optimizer(config, db)
     db.set_settings({**opt.settings(), "cli": config})
@@ -319,13 +318,6 @@ def _print_best(best: Sequence[Any]) -> None:
 def _short(s: str, n: int = 70) -> str:
     s = " ".join(s.split())
     return s if len(s) <= n else s[: n - 3] + "..."
-
-
-def _ensure_parent(path: str) -> None:
-    import os
-
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
