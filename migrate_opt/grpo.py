@@ -186,7 +186,9 @@ def _aggregate(per_token: torch.Tensor, mask: torch.Tensor, aggregation: str) ->
 class TrainablePolicy(Protocol):
     """What the updater needs from a policy (HFPolicy implements it)."""
 
-    def encode(self, prompt: str, system: str | None, members: Sequence[Member]) -> Any: ...
+    def encode(
+        self, prompt: str, system: str | None, members: Sequence[Member], response_prefix: str = ""
+    ) -> Any: ...
 
     def token_logprobs(self, batch: Any) -> torch.Tensor: ...
 
@@ -225,7 +227,12 @@ class GRPOUpdater(Updater):
 
     # -- the step ------------------------------------------------------------------------
     def step(
-        self, policy: Policy, prompt: str, system: str | None, members: Sequence[Member]
+        self,
+        policy: Policy,
+        prompt: str,
+        system: str | None,
+        members: Sequence[Member],
+        response_prefix: str = "",
     ) -> list[dict[str, float]]:
         start = time.perf_counter()
         trainable = self._check(policy)
@@ -236,7 +243,7 @@ class GRPOUpdater(Updater):
         if not any(adv[i] for i in keep):
             # Equal rewards, or fewer than two valid ones: the loss gradient would be zero.
             return [{**summary, **_SKIPPED, "seconds": time.perf_counter() - start}]
-        batch = trainable.encode(prompt, system, [members[i] for i in keep])
+        batch = trainable.encode(prompt, system, [members[i] for i in keep], response_prefix)
         return self._train(trainable, batch, [adv[i] for i in keep], summary, start)
 
     def _train(

@@ -111,6 +111,8 @@ class Migrate(Optimizer):
                 sampling=self.sampling,
                 max_new_tokens=self.sampling.max_new_tokens or self.task.max_new_tokens,
                 seed=(self.seed * 1_000_003 + self.iteration) % 2**63,
+                response_prefix=self.task.response_prefix,
+                stop=self.task.stop,
             )
             if prompts
             else []
@@ -173,7 +175,7 @@ class Migrate(Optimizer):
     def _train(self, iteration: int, members: list[Member]) -> None:
         assert self.updater is not None
         metrics = self.updater.step(self.policy, self.task.prompt(), self.task.system_prompt,
-                                    members)
+                                    members, self.task.response_prefix)
         self.database.log_metrics(iteration, metrics)
 
     def _save_checkpoint(self, iteration: int) -> None:

@@ -73,6 +73,11 @@ class Task(ABC):
     """Parents are drawn from the top-k records unless the user says otherwise."""
     max_new_tokens: int = 64
     """A sensible completion length for this task's answers."""
+    response_prefix: str = ""
+    """Opens every answer before the model writes (e.g. ``["`` for a JSON list), so a small
+    model starts in the answer format instead of prose; ``parse`` sees it."""
+    stop: tuple[str, ...] = ()
+    """Generation ends after the first of these (e.g. ``"]`` closing the JSON list)."""
 
     # -- prompts -------------------------------------------------------------------------
     @abstractmethod

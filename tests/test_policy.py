@@ -87,10 +87,33 @@ def test_generation_stops_at_eos_and_strips_special_tokens(policy):
     eos = policy.tokenizer.eos_token_id
     a, b = policy.tokenizer("ab cd", add_special_tokens=False)["input_ids"][:2]
     tokens = torch.tensor([a, b, eos, 0, 0])
-    g = policy._generation(tokens, torch.arange(5.0))
+    g = policy._generation(tokens, torch.arange(5.0), "", ())
     assert g.token_ids == (a, b, eos)
     assert g.logprobs == (0.0, 1.0, 2.0)
     assert "<eos>" not in g.text and g.text == policy.tokenizer.decode([a, b])
+
+
+def test_a_stop_string_ends_the_completion_at_the_token_that_completes_it(policy):
+    ids = policy.tokenizer('cat", "dog"] and more', add_special_tokens=False)["input_ids"]
+    g = policy._generation(torch.tensor(ids), torch.zeros(len(ids)), '["', ('"]',))
+    assert g.text.startswith('["cat", "dog"]') and "more" not in g.text
+    assert policy.tokenizer.decode(g.token_ids).endswith(g.text[len('["') :])
+    assert len(g.token_ids) == len(g.logprobs) < len(ids)
+
+
+def test_the_response_prefix_opens_the_answer_and_is_not_trained(policy):
+    prefix = '["'
+    assert policy.render_prompt("hi", "sys", prefix).endswith("<|assistant|>" + prefix)
+    gens = policy.generate(["hi"], system="sys", max_new_tokens=6, seed=3,
+                           response_prefix=prefix, stop=('"]',))
+    assert gens[0].text.startswith(prefix)
+    assert not policy.tokenizer.decode(gens[0].token_ids).startswith(prefix)
+    # A replay's text carries the prefix; only what follows it is a completion token.
+    replay = Member(source="greedy", completion='["cat"]', solutions=("cat",))
+    batch = policy.encode("hi", "sys", [replay], prefix)
+    assert batch.prompt_length == len(policy.prompt_ids("hi", "sys", prefix))
+    tail = policy.completion_ids(replay, prefix)
+    assert policy.tokenizer.decode(tail[:-1]) == 'cat"]'
 
 
 def test_the_chat_template_frames_the_prompt(policy):

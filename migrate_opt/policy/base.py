@@ -36,6 +36,7 @@ class Generation:
     """One sampled completion with the behaviour log-prob of each of its tokens."""
 
     text: str
+    """The completion as the task parses it: the response prefix, then the sampled text."""
     token_ids: tuple[int, ...] = ()
     logprobs: tuple[float, ...] = ()
 
@@ -54,8 +55,14 @@ class Policy(ABC):
         sampling: SamplingConfig = SamplingConfig(),
         max_new_tokens: int = 64,
         seed: int = 0,
+        response_prefix: str = "",
+        stop: Sequence[str] = (),
     ) -> list[Generation]:
-        """One completion per prompt, reproducible for a given ``seed``."""
+        """One completion per prompt, reproducible for a given ``seed``.
+
+        ``response_prefix`` opens the answer before sampling starts (e.g. ``["`` for a JSON
+        list): the returned text starts with it, the returned tokens do not. Generation ends
+        after the first of the ``stop`` strings."""
 
     def state_dict(self) -> Mapping[str, Any]:
         """Trainable state (the adapter) for checkpoints; empty for fixed policies."""
@@ -74,10 +81,15 @@ class Updater(ABC):
 
     @abstractmethod
     def step(
-        self, policy: Policy, prompt: str, system: str | None, members: Sequence[Member]
+        self,
+        policy: Policy,
+        prompt: str,
+        system: str | None,
+        members: Sequence[Member],
+        response_prefix: str = "",
     ) -> list[dict[str, float]]:
-        """Update ``policy`` on ``members`` (all trained as completions of ``prompt``);
-        return one metrics dict per optimizer step."""
+        """Update ``policy`` on ``members`` (all trained as completions of ``prompt``, after
+        ``response_prefix``); return one metrics dict per optimizer step."""
 
     def state_dict(self) -> Mapping[str, Any]:
         return {}

@@ -186,21 +186,28 @@ class HFPolicy(Policy):
             raise ConfigError(f"cannot attach LoRA to {self.name}: {exc}") from exc
 
     # -- prompts -------------------------------------------------------------------------
-    def render_prompt(self, prompt: str, system: str | None = None) -> str:
-        """The text the model sees: the chat template when the tokenizer has one."""
+    def render_prompt(
+        self, prompt: str, system: str | None = None, response_prefix: str = ""
+    ) -> str:
+        """The text the model sees: the chat template when the tokenizer has one, then the
+        opening of the answer."""
         if getattr(self.tokenizer, "chat_template", None):
             messages = [{"role": "user", "content": prompt}]
             if system:
                 messages.insert(0, {"role": "system", "content": system})
-            return str(
+            text = str(
                 self.tokenizer.apply_chat_template(
                     messages, tokenize=False, add_generation_prompt=True
                 )
             )
-        return f"{system}\n\n{prompt}" if system else prompt
+        else:
+            text = f"{system}\n\n{prompt}" if system else prompt
+        return text + response_prefix
 
-    def prompt_ids(self, prompt: str, system: str | None = None) -> list[int]:
-        text = self.render_prompt(prompt, system)
+    def prompt_ids(
+        self, prompt: str, system: str | None = None, response_prefix: str = ""
+    ) -> list[int]:
+        text = self.render_prompt(prompt, system, response_prefix)
         # A chat template writes its own special tokens; plain text gets the tokenizer's.
         plain = not getattr(self.tokenizer, "chat_template", None)
         return list(self.tokenizer(text, add_special_tokens=plain)["input_ids"])
@@ -215,6 +222,8 @@ class HFPolicy(Policy):
         sampling: SamplingConfig = DEFAULT_SAMPLING,
         max_new_tokens: int = 64,
         seed: int = 0,
+        response_prefix: str = "",
+        stop: Sequence[str] = (),
     ) -> list[Generation]:
         """One completion per prompt, sampled in one left-padded batch.
 
@@ -224,7 +233,7 @@ class HFPolicy(Policy):
         if not prompts:
             return []
         max_new = sampling.max_new_tokens or max_new_tokens
-        ids = [self.prompt_ids(p, system) for p in prompts]
+        ids = [self.prompt_ids(p, system, response_prefix) for p in prompts]
         input_ids, attention = self._left_pad(ids)
         torch.manual_seed(seed)
         out = self.model.generate(
@@ -236,6 +245,7 @@ class HFPolicy(Policy):
             output_logits=True,
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=list(self.eos_ids),
+            **({"stop_strings": list(stop), "tokenizer": self.tokenizer} if stop else {}),
             **self._sampling_kwargs(sampling),
         )
         new_tokens = out.sequences[:, input_ids.shape[1] :]
@@ -249,7 +259,10 @@ class HFPolicy(Policy):
             ],
             dim=1,
         )
-        return [self._generation(row, lp) for row, lp in zip(new_tokens, logprobs, strict=True)]
+        return [
+            self._generation(row, lp, response_prefix, stop)
+            for row, lp in zip(new_tokens, logprobs, strict=True)
+        ]
 
     def _sampling_kwargs(self, sampling: SamplingConfig) -> dict[str, Any]:
         if sampling.temperature == 0:
@@ -270,33 +283,58 @@ class HFPolicy(Policy):
         )
         return input_ids, mask
 
-    def _generation(self, tokens: torch.Tensor, logprobs: torch.Tensor) -> Generation:
+    def _generation(
+        self, tokens: torch.Tensor, logprobs: torch.Tensor, prefix: str, stop: Sequence[str]
+    ) -> Generation:
         token_ids = tokens.tolist()
         end = len(token_ids)
         for i, tok in enumerate(token_ids):
             if tok in self.eos_ids:
                 end = i + 1  # keep the EOS: training must learn to stop too
                 break
+        if stop:
+            end = self._stop_end(token_ids[:end], stop)
         token_ids = token_ids[:end]
         text = self.tokenizer.decode(token_ids, skip_special_tokens=True)
-        return Generation(text, tuple(token_ids), tuple(logprobs[:end].tolist()))
+        return Generation(prefix + text, tuple(token_ids), tuple(logprobs[:end].tolist()))
+
+    def _stop_end(self, token_ids: list[int], stop: Sequence[str]) -> int:
+        """Tokens up to the first one that completes a stop string (the rest is padding
+        after the row stopped); binary search, as containment only grows with length."""
+
+        def stopped(n: int) -> bool:
+            text = self.tokenizer.decode(token_ids[:n], skip_special_tokens=True)
+            return any(s in text for s in stop)
+
+        if not stopped(len(token_ids)):
+            return len(token_ids)
+        lo, hi = 1, len(token_ids)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if stopped(mid) else (mid + 1, hi)
+        return lo
 
     # -- training ------------------------------------------------------------------------
-    def completion_ids(self, member: Member) -> list[int]:
+    def completion_ids(self, member: Member, response_prefix: str = "") -> list[int]:
         """The tokens a member is trained on: the ones it was sampled as when it has them
         (the sampled tokens do not depend on the prompt, and importance weights need them),
-        else its completion text re-tokenised, plus EOS."""
+        else its completion text after the response prefix re-tokenised, plus EOS."""
         if member.token_ids:
             return list(member.token_ids)
-        ids = self.tokenizer(member.completion, add_special_tokens=False)["input_ids"]
+        text = member.completion
+        if response_prefix and text.startswith(response_prefix):
+            text = text[len(response_prefix) :]
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return [*ids, self.eos_ids[0]]
 
-    def encode(self, prompt: str, system: str | None, members: Sequence[Member]) -> TrainBatch:
+    def encode(
+        self, prompt: str, system: str | None, members: Sequence[Member], response_prefix: str = ""
+    ) -> TrainBatch:
         """Every member as a completion of the canonical ``prompt`` (METHOD.md)."""
         if not members:
             raise ValueError("encode needs at least one member")
-        head = self.prompt_ids(prompt, system)
-        tails = [self.completion_ids(m) for m in members]
+        head = self.prompt_ids(prompt, system, response_prefix)
+        tails = [self.completion_ids(m, response_prefix) for m in members]
         width = max(len(t) for t in tails)
         pad = self.tokenizer.pad_token_id
         rows = [head + t + [pad] * (width - len(t)) for t in tails]

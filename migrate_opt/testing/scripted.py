@@ -33,7 +33,10 @@ class ScriptedPolicy(Policy):
         sampling: SamplingConfig = SamplingConfig(),
         max_new_tokens: int = 64,
         seed: int = 0,
+        response_prefix: str = "",
+        stop: Sequence[str] = (),
     ) -> list[Generation]:
+        # Scripted completions are whole answers: the prefix and stop strings do not apply.
         rng = random.Random(seed)
         out = []
         for p in prompts:

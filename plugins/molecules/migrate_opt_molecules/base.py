@@ -27,6 +27,9 @@ class MoleculeTask(Task):
     """Base class of the molecule tasks: a solution is a canonical SMILES string."""
 
     system_prompt = SYSTEM_PROMPT
+    # The answer opens as a JSON list and ends when the string and list close.
+    response_prefix = '["'
+    stop = ('"]',)
     default_group_size = 8
     max_new_tokens = 64
 

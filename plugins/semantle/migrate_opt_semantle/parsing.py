@@ -76,6 +76,10 @@ def _from_brackets(text: str) -> list[str] | None:
     found = _from_json(f"[{inner}]")
     if found:
         return found
+    # Quoted items with broken JSON between them: ["apple" "pear"], ["apple": "pear"].
+    quoted = _QUOTED.findall(inner)
+    if quoted:
+        return quoted
     items = [p.strip(_STRIP) for p in inner.split(",")]
     return [p for p in items if p] or None
 

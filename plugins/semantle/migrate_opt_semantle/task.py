@@ -50,6 +50,10 @@ class SemantleTask(Task):
 
     name = "semantle"
     system_prompt = SYSTEM_PROMPT
+    # The answer opens as a JSON list and ends when it closes: SmolLM2-135M sampled at
+    # temperature 1 wrote 0 of 10 parseable answers without the opening, 12 of 20 with it.
+    response_prefix = '["'
+    stop = ('"]',)
     optimum = 1.0
     default_group_size = 5
     """The paper: 5 completions of 2 words, 10 guesses per iteration."""
@@ -121,9 +125,9 @@ class SemantleTask(Task):
 
     # -- prompts ----------------------------------------------------------------------------
     def _answer_format(self) -> str:
-        example = ", ".join(f'"word{i + 1}"' for i in range(self.words))
-        return (f"Answer with exactly {self.words} new single English word(s) as a JSON list, "
-                f"e.g. [{example}].")
+        # No example words: a small model copies them ("word1") instead of guessing.
+        return (f"Answer with exactly {self.words} new single English word(s) as a JSON list "
+                "of strings.")
 
     def prompt(self) -> str:
         return (
