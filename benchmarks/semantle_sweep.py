@@ -22,7 +22,7 @@ import os
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -194,15 +194,48 @@ def plot(rows: list[dict[str, Any]], methods: list[str], budget: int, path: Path
     fig.savefig(path, dpi=120)
 
 
+def _cell_key(target: str, seed: int, method: str, args: argparse.Namespace) -> str:
+    return json.dumps([target, seed, method, args.budget, args.iterations, args.warm_start,
+                       args.top_k, args.model])
+
+
+def load_finished(path: Path) -> dict[str, dict[str, Any]]:
+    """Runs already finished by an earlier (possibly interrupted) call, by cell key."""
+    if not path.exists():
+        return {}
+    done = {}
+    for line in path.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:  # a line cut by a crash
+            continue
+        done[entry["key"]] = entry["row"]
+    return done
+
+
+def run_cells(args: argparse.Namespace, journal: Path) -> list[dict[str, Any]]:
+    """Every cell of the sweep; each finished run is appended to ``journal`` at once, so
+    an interrupted sweep resumes where it stopped."""
+    cells = [(t, s, m, args) for t in args.targets for s in args.seeds for m in args.methods]
+    done = load_finished(journal)
+    todo = [c for c in cells if _cell_key(*c) not in done]
+    if done:
+        print(f"resuming: {len(cells) - len(todo)} of {len(cells)} runs already done", flush=True)
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    with journal.open("a") as log, ProcessPoolExecutor(max(1, args.workers)) as pool:
+        futures = {pool.submit(_run_cell, c): c for c in todo}
+        for future in as_completed(futures):
+            cell, row = futures[future], future.result()
+            done[_cell_key(*cell)] = row
+            log.write(json.dumps({"key": _cell_key(*cell), "row": row}) + "\n")
+            log.flush()
+    return [done[_cell_key(*c)] for c in cells]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    cells = [(t, s, m, args) for t in args.targets for s in args.seeds for m in args.methods]
     start = time.perf_counter()
-    if args.workers > 1:
-        with ProcessPoolExecutor(args.workers) as pool:
-            rows = list(pool.map(_run_cell, cells))
-    else:
-        rows = [_run_cell(c) for c in cells]
+    rows = run_cells(args, Path(args.out).with_suffix(".runs.jsonl"))
     wall = time.perf_counter() - start
     table = summarise(rows, args.methods)
     command = "python benchmarks/semantle_sweep.py " + " ".join(sys.argv[1:] if argv is None

@@ -29,3 +29,19 @@ def test_tiny_random_search_sweep(tmp_path: Path) -> None:
     assert all(0.0 < r["auc"] <= r["best"] <= 1.0 for r in runs)
     assert "| random-search | 4 |" in stem.with_suffix(".md").read_text()
     assert stem.with_suffix(".csv").read_text().count("\n") == 5
+
+
+def test_a_rerun_resumes_from_the_journal(tmp_path: Path) -> None:
+    pytest.importorskip("migrate_opt_baselines")
+    stem = tmp_path / "sweep"
+    argv = ["--targets", "mob", "--seeds", "0", "--methods", "random-search", "--budget", "12",
+            "--warm-start", "4", "--out", str(stem)]
+    sweep.main(argv)
+    journal = stem.with_suffix(".runs.jsonl")
+    assert len(journal.read_text().splitlines()) == 1
+    first = json.loads(stem.with_suffix(".json").read_text())["runs"]
+    # A second call with one more seed runs only the new cell; the old row is reused as is.
+    sweep.main([*argv[:3], "0", "1", *argv[4:]])
+    assert len(journal.read_text().splitlines()) == 2
+    runs = json.loads(stem.with_suffix(".json").read_text())["runs"]
+    assert [r["seed"] for r in runs] == [0, 1] and runs[0] == first[0]
