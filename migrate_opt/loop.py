@@ -127,6 +127,7 @@ def _update_bar(bar, opt: Optimizer, group: Group, new: int) -> None:  # type: i
             "of": _glimpse(best[0].solution) + (" (solved)" if best[0].solved else "")
             if best else "-",
             "it": group.iteration,
+            "evals": opt.n_evaluations,
             "sec": f"{group.timings.get('total', 0.0):.1f}",
         },
         refresh=False,

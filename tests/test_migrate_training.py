@@ -118,3 +118,25 @@ def test_update_interrupted_after_store_is_redone_on_resume(tmp_path):
     assert db.load_checkpoint()[0] == 1
     run(resumed, iterations=1, progress=False)
     assert snapshot(db) == snapshot(whole)
+
+
+class OpenedDigitShare(DigitShare):
+    """The same task with the answer opened for the model and closed by a stop string."""
+
+    response_prefix = "<<"
+    stop = (">",)
+
+
+def test_answers_open_with_the_response_prefix_and_train_after_it():
+    policy = load_policy("tiny-random", seed=0, lora=ALL_PROJECTIONS)
+    opt = Migrate(OpenedDigitShare(), policy=policy, method="migrate", group_size=4, grpo=FAST,
+                  seed=0)
+    for _ in range(3):  # the later groups hold replays, whose text carries the prefix too
+        group = opt.ask()
+        opt.tell(group, opt.task.evaluate(group.solutions))
+    sampled = [m for m in group.members if m.token_ids]
+    assert sampled and all(m.completion.startswith("<<") for m in group.members)
+    for m in sampled:  # the stop string ends the sample; the prefix is not a sampled token
+        assert ">" not in policy.tokenizer.decode(list(m.token_ids[:-1]))
+        assert not policy.tokenizer.decode(m.token_ids).startswith("<<")
+    assert "loss" in opt.database.metrics()[-1]

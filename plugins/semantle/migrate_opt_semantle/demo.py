@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"warm start: {len(warm)} random common words, best "
               f"{warm and max(r.score or 0.0 for r in warm):.3f}")
     print(f"MiGrATe: at most {args.iterations} groups of {task.default_group_size} completions "
-          f"(a GRPO step after each), up to {args.budget} guesses in all; the bar counts guesses")
+          f"(a GRPO step after each), up to {args.budget} guesses in all; the bar counts groups")
     result = run(opt, budget=args.budget, iterations=args.iterations, stop_when_solved=True)
     print_summary(opt, task, result, args, study, time.perf_counter() - start)
     return 0

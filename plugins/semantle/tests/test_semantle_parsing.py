@@ -76,6 +76,10 @@ def test_bare_list(words: list[str]) -> None:
         ("[1, 2, 3]", []),
         ('{"a": [1, 2, {"b": null}]}', []),
         ("```python\n```", []),
+        # What SmolLM2 writes after the '["' opening: broken JSON between quoted words.
+        ('["islam" "harmony"]', ["islam", "harmony"]),
+        ('["hat": "defend", "stressed": "fog"]', ["hat", "defend", "stressed", "fog"]),
+        ('["lamp"], and then more words', ["lamp"]),
     ],
 )
 def test_examples(text: str, expected: list[str]) -> None:
