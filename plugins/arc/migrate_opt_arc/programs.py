@@ -31,14 +31,14 @@ def extract_program(completion: str) -> str | None:
 
 
 _CODE_START = ("def ", "import ", "from ", "class ", "@", "#")
+_DEF_ENTRY = re.compile(rf"def {ENTRY_POINT}\w*\(")
 
 
 def _unfenced(completion: str) -> str | None:
     """The import lines just before the first ``def transform`` and the code after it, up
     to the first unindented line that does not look like code."""
     lines = completion.splitlines()
-    start = next((i for i, line in enumerate(lines)
-                  if line.startswith(f"def {ENTRY_POINT}(")), None)
+    start = next((i for i, line in enumerate(lines) if _DEF_ENTRY.match(line)), None)
     if start is None:
         return None
     while start > 0 and lines[start - 1].startswith(("import ", "from ")):
@@ -54,19 +54,34 @@ def _unfenced(completion: str) -> str | None:
 
 def normalize_program(source: str) -> str | None:
     """Canonical text: parsed and unparsed (formatting and comments dropped), or None when
-    it is not valid Python defining a top-level ``transform`` function."""
+    it is not valid Python defining a top-level ``transform`` function.
+
+    A program whose one entry-like function has another name (SmolLM2 often writes
+    ``transform_grid``) gets ``transform = <that name>`` appended: the only top-level
+    function starting with "transform", else the only top-level function."""
     if len(source) > MAX_PROGRAM_CHARS or "\x00" in source:
         return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escape sequences in model code
             tree = ast.parse(source)
-            if not any(isinstance(node, ast.FunctionDef) and node.name == ENTRY_POINT
-                       for node in tree.body):
+            entry = _entry_name(tree)
+            if entry is None:
                 return None
+            if entry != ENTRY_POINT:
+                tree.body.append(ast.parse(f"{ENTRY_POINT} = {entry}").body[0])
             return ast.unparse(tree)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
         return None
+
+
+def _entry_name(tree: ast.Module) -> str | None:
+    names = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
+    if ENTRY_POINT in names:
+        return ENTRY_POINT
+    prefixed = [n for n in names if n.startswith(ENTRY_POINT)]
+    candidates = prefixed or names
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def render_program(program: str) -> str:

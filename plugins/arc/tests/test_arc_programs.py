@@ -36,7 +36,7 @@ def test_normalisation_drops_formatting_and_comments() -> None:
 
 def test_invalid_programs_have_no_canonical_form() -> None:
     assert normalize_program("def transform(g) return g") is None
-    assert normalize_program("def other(g):\n    return g") is None
+    assert normalize_program("def f(g):\n    return g\ndef h(g):\n    return g") is None
     assert normalize_program("x = 1") is None
     assert normalize_program("def transform(g):\n    return " + "(" * 500 + ")" * 500) is None
     assert normalize_program("# " + "x" * 30_000 + "\ndef transform(g): return g") is None
@@ -45,3 +45,15 @@ def test_invalid_programs_have_no_canonical_form() -> None:
 def test_render_round_trips() -> None:
     program = "def transform(g):\n    return g"
     assert extract_program(render_program(program)) == program + "\n"
+
+
+def test_a_lone_entry_function_with_another_name_is_aliased() -> None:
+    aliased = normalize_program("def transform_grid(g):\n    return g")
+    assert aliased == "def transform_grid(g):\n    return g\ntransform = transform_grid"
+    # Helpers beside it are fine: the one name starting with "transform" is the entry.
+    helper = "def flip(g):\n    return g[::-1]\ndef transform_it(g):\n    return flip(g)"
+    assert normalize_program(helper).endswith("transform = transform_it")
+    assert normalize_program("def solve(g):\n    return g").endswith("transform = solve")
+    # Unfenced, as small models write it: found by its def line.
+    text = "Here it is:\ndef transform_grid(g):\n    return g\nThis flips nothing."
+    assert extract_program(text) == "def transform_grid(g):\n    return g"

@@ -167,3 +167,11 @@ def test_task_pickles_without_processes(flip_task: ArcTask) -> None:
     assert clone.problem == flip_task.problem
     assert clone.sandbox.config == flip_task.sandbox.config
     assert clone.settings() == flip_task.settings()
+
+
+def test_an_entry_function_named_otherwise_runs_as_transform(flip_task: ArcTask) -> None:
+    completion = "Sure:\ndef transform_grid(grid):\n    return grid[::-1]\nIt flips the rows."
+    program = flip_task.canonicalize(flip_task.parse(completion)[0])
+    assert program is not None
+    (ev,) = flip_task.evaluate([program])
+    assert ev.score == 1.0 and ev.solved
