@@ -117,7 +117,8 @@ def markdown(config: BenchmarkConfig, results: Sequence[dict[str, Any]], command
 
 
 def plot(config: BenchmarkConfig, results: Sequence[dict[str, Any]], path: Path) -> None:
-    """Best-so-far against evaluations: mean over seeds, shaded from min to max."""
+    """Best-so-far against evaluations: mean over seeds, shaded from min to max. A method
+    keeps its colour in every panel; LLM methods are dashed, one legend for all panels."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -127,11 +128,14 @@ def plot(config: BenchmarkConfig, results: Sequence[dict[str, Any]], path: Path)
     tasks = list(dict.fromkeys(r["task"] for r in results)) or ["(no runs)"]
     cols = min(3, len(tasks))
     rows = math.ceil(len(tasks) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols + 2.2, 4 * rows), squeeze=False)
     x = log_points(config.budget, config.log_every)
+    order = list(dict.fromkeys(r["method"] for r in results))
+    palette = plt.get_cmap("tab20" if len(order) > 10 else "tab10")
+    llm = {m.label for m in config.methods if m.llm is not None}
+    handles: dict[str, Any] = {}
     for ax, task in zip(axes.flat, tasks):
-        methods = dict.fromkeys(r["method"] for r in results if r["task"] == task)
-        for method in methods:
+        for i, method in enumerate(order):
             curves = np.array(
                 [[np.nan if v is None else v for v in r["curve"]] for r in results
                  if r["task"] == task and r["method"] == method], dtype=float,
@@ -141,15 +145,22 @@ def plot(config: BenchmarkConfig, results: Sequence[dict[str, Any]], path: Path)
             with np.errstate(all="ignore"):
                 mean = np.nanmean(curves, axis=0)
                 lo, hi = np.nanmin(curves, axis=0), np.nanmax(curves, axis=0)
-            (line,) = ax.plot(x, mean, label=f"{method} ({len(curves)})")
-            ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15)
+            style = "--" if method in llm else "-"
+            color = palette(i % palette.N)
+            (line,) = ax.plot(x, mean, style, color=color, label=method)
+            ax.fill_between(x, lo, hi, color=color, alpha=0.08)
+            handles.setdefault(method, line)
         ax.set_title(task)
         ax.set_xlabel("evaluations")
-        ax.set_ylabel("best score so far")
+        ax.set_ylabel("best score so far (mean, min-max over seeds)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(tasks):]:
         ax.axis("off")
-    fig.tight_layout()
+    if handles:
+        fig.legend(handles.values(), handles.keys(), loc="center right", fontsize=8,
+                   title="dashed: LLM", title_fontsize=8)
+        fig.tight_layout(rect=(0, 0, 1 - 2.0 / (5.5 * cols + 2.2), 1))
+    else:
+        fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
