@@ -141,19 +141,7 @@ class Migrate(Optimizer):
 
     def parse(self, completion: str) -> tuple[tuple[str, ...], str | None]:
         """Canonical, distinct, valid solutions of a completion, and why there are none."""
-        try:
-            raw = self.task.parse(completion)
-        except Exception as exc:  # a task parser must never kill the run
-            return (), f"parser raised {type(exc).__name__}: {exc}"
-        canon = []
-        for s in raw:
-            try:
-                c = self.task.canonicalize(s)
-            except Exception:
-                c = None
-            if c is not None and c not in canon:
-                canon.append(c)
-        return tuple(canon), None if canon else "no valid solution in the completion"
+        return parse_completion(self.task, completion)
 
     def ask(self) -> Group:
         self._generate_seconds = 0.0
@@ -245,4 +233,22 @@ def _resolve_samplers(m: Method, given: Mapping[str, Sampler]) -> dict[str, Samp
     return samplers
 
 
-__all__ = ["Migrate", "DEFAULT_MODEL", "registry"]
+__all__ = ["Migrate", "DEFAULT_MODEL", "parse_completion", "registry"]
+
+
+def parse_completion(task: Task, completion: str) -> tuple[tuple[str, ...], str | None]:
+    """Canonical, distinct, valid solutions of a completion, and why there are none; a
+    task parser that raises costs the completion, never the run."""
+    try:
+        raw = task.parse(completion)
+    except Exception as exc:  # a task parser must never kill the run
+        return (), f"parser raised {type(exc).__name__}: {exc}"
+    canon = []
+    for s in raw:
+        try:
+            c = task.canonicalize(s)
+        except Exception:
+            c = None
+        if c is not None and c not in canon:
+            canon.append(c)
+    return tuple(canon), None if canon else "no valid solution in the completion"
