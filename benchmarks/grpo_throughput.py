@@ -58,18 +58,13 @@ def base_model(name: str) -> tuple[Any, Any]:
 
         tokenizer = build_tokenizer()
         return build_model(len(tokenizer)), tokenizer
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from migrate_opt.policy.smollm2 import converted_path
 
+    # The conversion drops GGUF's quantization field, so TRL's Trainer takes the fp32 model.
     path = converted_path()
-    config = AutoConfig.from_pretrained(path)
-    # The cached conversion still says it came from a GGUF; transformers' Trainer (hence
-    # TRL) refuses to train a "GGUF-quantised" model although its weights are plain fp32.
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    model = AutoModelForCausalLM.from_pretrained(path, config=config)
-    return model, AutoTokenizer.from_pretrained(path)
+    return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
 
 
 def time_ours(args: argparse.Namespace) -> dict[str, Any]:
