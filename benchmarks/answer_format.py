@@ -13,10 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from result_files import command_line, write_markdown_and_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TASK_OPTIONS: dict[str, dict[str, Any]] = {"semantle": {"target": "computer"}}
@@ -60,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"task": name, **sample(policy, task, args.completions, args.seed,
                                                  opened)})
             print(json.dumps(rows[-1]), flush=True)
-    command = "python benchmarks/answer_format.py " + " ".join(
-        argv if argv is not None else sys.argv[1:])
+    command = command_line(__file__, argv)
     lines = [f"# Parseable answers from {args.model}, with and without the response prefix",
              "", f"Command: `{command}`  ",
              f"Machine: {os.cpu_count()} cores, one torch thread; load average at the end "
@@ -73,9 +73,7 @@ def main(argv: list[str] | None = None) -> int:
               for r in rows]
     text = "\n".join(lines) + "\n"
     print(text)
-    out = Path(args.out)
-    out.with_suffix(".md").write_text(text)
-    out.with_suffix(".json").write_text(json.dumps({"command": command, "rows": rows}, indent=1))
+    write_markdown_and_json(args.out, text, {"command": command, "rows": rows})
     return 0
 
 

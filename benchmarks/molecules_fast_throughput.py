@@ -10,11 +10,12 @@ benchmarks/results/molecules_fast_throughput.{md,json}."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
 from pathlib import Path
+
+from result_files import command_line, write_markdown_and_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = (("qed", {}), ("similarity", {"drug": "celecoxib"}), ("osimertinib-mpo", {}))
@@ -49,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                        args.repeats), 1)}
             for n, o in TASKS]
     load = os.getloadavg()[0]
-    command = "python benchmarks/molecules_fast_throughput.py " + " ".join(
-        argv if argv is not None else __import__("sys").argv[1:])
+    command = command_line(__file__, argv)
     lines = [f"# Fast molecule objectives: throughput, {args.molecules} ZINC molecules",
              "", f"Command: `{command}`  ", f"Machine: {os.cpu_count()} cores "
              f"({platform.machine()}), one process; load average at the end {load:.1f}.", "",
@@ -58,10 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += [f"| {r['task']} {r['options'] or ''} | {r['molecules_per_s']} |" for r in rows]
     text = "\n".join(lines) + "\n"
     print(text)
-    out = Path(args.out)
-    out.with_suffix(".md").write_text(text)
-    out.with_suffix(".json").write_text(json.dumps({"command": command, "load": load,
-                                                    "rows": rows}, indent=1))
+    write_markdown_and_json(args.out, text, {"command": command, "load": load, "rows": rows})
     return 0
 
 

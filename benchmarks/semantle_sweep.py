@@ -20,13 +20,13 @@ import json
 import logging
 import os
 import statistics
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 from migrate_opt_semantle import PAPER_TARGETS
+from result_files import command_line, write_markdown_and_json
 
 LLM_METHODS = ("migrate", "random", "grpo", "grpo-greedy", "ns", "opro")
 SEARCH_METHODS = ("random-search",)
@@ -238,13 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = run_cells(args, Path(args.out).with_suffix(".runs.jsonl"))
     wall = time.perf_counter() - start
     table = summarise(rows, args.methods)
-    command = "python benchmarks/semantle_sweep.py " + " ".join(sys.argv[1:] if argv is None
-                                                                 else argv)
+    command = command_line(__file__, argv)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(markdown(table, rows, command, wall))
-    out.with_suffix(".json").write_text(json.dumps(
-        {"command": command, "wall_seconds": wall, "summary": table, "runs": rows}, indent=1))
+    write_markdown_and_json(out, markdown(table, rows, command, wall), {
+        "command": command, "wall_seconds": wall, "summary": table, "runs": rows})
     with out.with_suffix(".csv").open("w", newline="") as f:
         fields = [k for k in rows[0] if k != "trace"]
         writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
