@@ -19,6 +19,7 @@ import torch
 from ..errors import ConfigError
 from ..types import Member
 from .base import Generation, Policy, SamplingConfig
+from .hf_loading import eos_ids, load_pretrained, resolve_dtype
 
 log = logging.getLogger(__name__)
 
@@ -83,49 +84,6 @@ class TrainBatch:
         return int(self.completion_mask.shape[1])
 
 
-def _resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
-    if dtype is None:
-        return torch.float32
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    resolved = getattr(torch, str(dtype), None)
-    if not isinstance(resolved, torch.dtype) or not resolved.is_floating_point:
-        raise ConfigError(f"dtype must be a torch floating dtype name, got {dtype!r}")
-    return resolved
-
-
-def _load_pretrained(path: str, dtype: torch.dtype) -> tuple[Any, Any]:
-    """Model and tokenizer from a local folder or the local Hugging Face cache (offline)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    local = Path(path).expanduser()
-    source = str(local) if local.exists() else path
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"cannot load model {path!r} offline: give a local folder with a causal LM and its "
-            f"tokenizer, or a Hugging Face id already in the local cache ({exc})"
-        ) from exc
-    return model, tokenizer
-
-
-def _eos_ids(model: Any, tokenizer: Any) -> tuple[int, ...]:
-    """Every token that ends a completion: the generation config may list several."""
-    ids: list[int] = []
-    configured = getattr(model.generation_config, "eos_token_id", None)
-    if isinstance(configured, int):
-        ids.append(configured)
-    elif configured:
-        ids.extend(int(i) for i in configured)
-    if tokenizer.eos_token_id is not None:
-        ids.append(int(tokenizer.eos_token_id))
-    if not ids:
-        raise ConfigError("the tokenizer has no EOS token: completions could never stop")
-    return tuple(dict.fromkeys(ids))
-
-
 class HFPolicy(Policy):
     """A causal LM (transformers) with a trainable LoRA adapter (peft).
 
@@ -153,17 +111,17 @@ class HFPolicy(Policy):
             torch.set_num_threads(threads)
         self.lora = lora or LoRAConfig()
         self.device = torch.device(device)
-        self.dtype = _resolve_dtype(dtype)
+        self.dtype = resolve_dtype(dtype)
         if isinstance(model, (str, Path)):
             name = name or str(model)
-            model, tokenizer = _load_pretrained(str(model), self.dtype)
+            model, tokenizer = load_pretrained(str(model), self.dtype)
         elif tokenizer is None:
             raise ConfigError("pass the tokenizer together with an already built model")
         self.name = name or getattr(model.config, "_name_or_path", "") or type(model).__name__
         self.tokenizer = tokenizer
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
-        self.eos_ids = _eos_ids(model, tokenizer)
+        self.eos_ids = eos_ids(model, tokenizer)
         self.model = self._wrap(model.to(device=self.device, dtype=self.dtype))
         self.model.eval()  # generation and scoring both run without dropout in the base
 
