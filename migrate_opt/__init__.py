@@ -25,15 +25,15 @@ from .executors import Executor, ProcessConfig, ProcessExecutor, SerialExecutor
 from .grpo import GRPOConfig
 from .hookspecs import hookimpl
 from .loop import RunResult, run, warm_start
-from .methods import METHOD_NAMES, GroupConfig, Method, method
 from .migrate import DEFAULT_MODEL, Migrate
 from .optimizer import Optimizer
-from .plugins import create, register_plugin, registry, unregister_plugin
 from .policy.base import Generation, Policy, SamplingConfig, Updater
+from .presets import METHOD_NAMES, GroupConfig, Method, method
+from .registry import create, register_plugin, registry, unregister_plugin
 from .samplers import Sampler, SamplerContext
 from .storage import Database, MemoryDatabase, SQLiteDatabase
 from .task import SearchSpace, Task
-from .types import Candidate, Evaluation, Group, Member, Proposal, Record
+from .values import Candidate, Evaluation, Group, Member, Proposal, Record
 
 __version__ = "0.1.0"
 

@@ -9,12 +9,13 @@ import inspect
 import json
 import logging
 import sys
+import types
 import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .errors import ConfigError, MigrateOptError
-from .methods import METHOD_NAMES
+from .presets import METHOD_NAMES
 
 log = logging.getLogger("migrate_opt")
 
@@ -130,7 +131,7 @@ def task_parameters(factory: Callable[..., Any]) -> dict[str, Any]:
 
 def _base_type(hint: Any) -> Any:
     args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if typing.get_origin(hint) in (typing.Union, getattr(types, "UnionType", None)):
         return _base_type(args[0]) if args else str
     return hint if hint in (int, float, bool, str) else str
 
@@ -152,7 +153,7 @@ def _coerce(value: str, kind: Any, key: str) -> Any:
 
 # -- commands ------------------------------------------------------------------------------
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from .plugins import registry
+    from .registry import registry
 
     reg = registry()
     rows = [
@@ -167,8 +168,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
-    from .methods import method
-    from .plugins import registry
+    from .presets import method
+    from .registry import registry
 
     rows = [(m, "llm", method(m).description) for m in METHOD_NAMES]
     rows += [(e.name, "optimizer", e.description)
@@ -178,7 +179,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
-    from .plugins import registry
+    from .registry import registry
 
     factory = registry().entry("task", args.task).factory
     if args.help_task:
@@ -235,7 +236,7 @@ def _execute(config: dict[str, Any], *, resume: bool) -> int:
 
 def build_optimizer(config: dict[str, Any], db: Any) -> Any:
     """The optimizer a CLI config describes (an LLM preset or a registered optimizer)."""
-    from .plugins import create, registry
+    from .registry import create, registry
 
     task = create("task", config["task"], **config["task_options"])
     if config["method"] not in METHOD_NAMES:
@@ -264,7 +265,7 @@ def build_optimizer(config: dict[str, Any], db: Any) -> Any:
 
 
 def build_executor(config: dict[str, Any]) -> Any:
-    from .plugins import create
+    from .registry import create
 
     name = config.get("executor", "serial")
     if name == "serial":

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from .errors import ConfigError
 from .policy.base import Policy, Updater
-from .types import Member
+from .values import Member
 
 if TYPE_CHECKING:
     import torch

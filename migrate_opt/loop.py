@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from .executors import Executor, SerialExecutor
 from .optimizer import Optimizer
-from .types import Group, Record
+from .values import Group, Record
 
 log = logging.getLogger(__name__)
 

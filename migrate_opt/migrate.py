@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import ConfigError
-from .methods import Method, method
 from .optimizer import Optimizer, member_from_dict
-from .plugins import create, registry
 from .policy.base import Policy, SamplingConfig, Updater
+from .presets import Method, method
+from .registry import create, registry
 from .samplers import Sampler, SamplerContext
 from .storage import Database
 from .task import Task
-from .types import Group, Member, Proposal, Record
+from .values import Group, Member, Proposal, Record
 
 log = logging.getLogger(__name__)
 

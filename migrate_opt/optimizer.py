@@ -18,7 +18,7 @@ from typing import Any
 from .errors import BudgetExhausted, ConfigError, TellError
 from .storage import Database, MemoryDatabase
 from .task import Task
-from .types import Candidate, Evaluation, Group, Member, Record
+from .values import Candidate, Evaluation, Group, Member, Record
 
 log = logging.getLogger(__name__)
 

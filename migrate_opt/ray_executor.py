@@ -17,7 +17,7 @@ from typing import Any
 from .errors import ConfigError
 from .executors import Executor, safe_evaluate
 from .task import Task
-from .types import Evaluation
+from .values import Evaluation
 
 log = logging.getLogger(__name__)
 

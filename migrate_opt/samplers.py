@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .errors import ConfigError
 from .storage import Database
 from .task import Task
-from .types import Proposal, Record
+from .values import Proposal, Record
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from .types import Evaluation, Record
+from .values import Evaluation, Record
 
 
 class SearchSpace(ABC):

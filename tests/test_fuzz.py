@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from migrate_opt import Evaluation, Migrate, SQLiteDatabase, TellError, create
 from migrate_opt import cli as cli_module
-from migrate_opt.plugins import registry
+from migrate_opt.registry import registry
 from migrate_opt.testing import ScriptedPolicy, ToyTask
 
 QUICK, THOROUGH = 50, 1500

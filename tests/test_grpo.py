@@ -20,7 +20,7 @@ from migrate_opt.grpo import (  # noqa: E402
 )
 from migrate_opt.policy.hf import LoRAConfig  # noqa: E402
 from migrate_opt.policy.tiny import tiny_policy  # noqa: E402
-from migrate_opt.types import Member  # noqa: E402
+from migrate_opt.values import Member  # noqa: E402
 
 PROMPT = "give numbers"
 

@@ -5,7 +5,7 @@ import pytest
 
 import migrate_opt
 from migrate_opt import PluginError, UnknownNameError, hookimpl
-from migrate_opt.plugins import build_registry
+from migrate_opt.registry import build_registry
 
 
 def make_dist(root, dist, module, source, ep_name=None):
@@ -73,7 +73,9 @@ def test_duplicate_name_is_an_error_naming_both(site):
         def register_tasks(register):
             register("toy", object)
     """)
-    with pytest.raises(PluginError, match=r"'toy' is registered twice.*builtins.*clash_plugin"):
+    with pytest.raises(
+        PluginError, match=r"'toy' is registered twice.*builtin_plugins.*clash_plugin"
+    ):
         build_registry()
 
 

@@ -15,7 +15,7 @@ from migrate_opt.policy import load_policy  # noqa: E402
 from migrate_opt.policy.base import SamplingConfig  # noqa: E402
 from migrate_opt.policy.hf import HFPolicy, LoRAConfig  # noqa: E402
 from migrate_opt.policy.tiny import tiny_policy  # noqa: E402
-from migrate_opt.types import Member  # noqa: E402
+from migrate_opt.values import Member  # noqa: E402
 
 PROMPTS = ["give a word", "list two words, then a number please"]
 SYSTEM = "be brief"

@@ -200,7 +200,7 @@ def test_cli_run_and_resume_on_a_local_ray(tmp_path):
     import subprocess
 
     from migrate_opt import SQLiteDatabase
-    from migrate_opt.plugins import registry
+    from migrate_opt.registry import registry
 
     if "ga" not in registry().names("optimizer"):
         pytest.skip("the ga optimizer is not installed (pip install -e plugins/baselines)")

@@ -73,7 +73,7 @@ def test_the_checker_notices_loss_change_and_duplicates():
 
 
 def _needs_optimizer(name):
-    from migrate_opt.plugins import registry
+    from migrate_opt.registry import registry
 
     if name not in registry().names("optimizer"):
         pytest.skip(f"optimizer {name!r} is not installed (pip install -e plugins/baselines)")

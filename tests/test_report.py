@@ -13,7 +13,7 @@ import pytest
 
 from migrate_opt import ConfigError, Migrate, SQLiteDatabase, create, hookimpl
 from migrate_opt.cli import main
-from migrate_opt.plugins import register_plugin, unregister_plugin
+from migrate_opt.registry import register_plugin, unregister_plugin
 from migrate_opt.report import rebuild_task, write_report
 from migrate_opt.report.html import best_so_far
 from migrate_opt.testing import ScriptedPolicy, ToyTask
@@ -256,7 +256,7 @@ def test_live_view_shows_the_best_score_and_solution(capsys):
 
 def test_molecule_tasks_get_drawings(tmp_path):
     """A plugin task rebuilt from the study's settings draws its solutions (RDKit SVG)."""
-    from migrate_opt.plugins import registry
+    from migrate_opt.registry import registry
 
     if "qed" not in registry().names("task"):
         pytest.skip("the molecules plugin is not installed (pip install -e plugins/molecules)")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from ..types import Member
+from ..values import Member
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError
-from ..types import Member
+from ..values import Member
 from .base import Generation, Policy, SamplingConfig
 from .hf_loading import eos_ids, load_pretrained, resolve_dtype
 

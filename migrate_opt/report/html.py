@@ -21,7 +21,7 @@ from typing import Any
 
 from ..storage import Database, SQLiteDatabase, pick_study
 from ..task import Task
-from ..types import Record
+from ..values import Record
 from . import svg
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def rebuild_task(settings: Mapping[str, Any]) -> tuple[Task | None, str]:
     if not isinstance(name, str):
         return None, "the study's settings name no task"
     try:
-        from ..plugins import registry
+        from ..registry import registry
 
         factory = registry().entry("task", name).factory
         return factory(**task_options(settings, factory)), ""

@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from ..types import Record
+from ..values import Record
 
 
 class Database(ABC):

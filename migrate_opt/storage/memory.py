@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import StorageError
-from ..types import Record
+from ..values import Record
 from .base import Database
 
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..errors import ConfigError, StorageError
-from ..types import Record
+from ..values import Record
 from .base import Database
 
 SCHEMA = """

@@ -25,7 +25,7 @@ from ..errors import MigrateOptError
 from ..samplers import Sampler, SamplerContext
 from ..storage import Database
 from ..task import Task
-from ..types import Evaluation, Proposal, Record
+from ..values import Evaluation, Proposal, Record
 
 ADVERSARIAL_COMPLETIONS = [
     "", " ", "\n\n", "[]", "{}", "null", "[[[[", "]]]", '["', "\x00\x01\x02", "ünïcødé ✓ 🤖",

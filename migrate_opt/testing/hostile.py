@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 
 from ..task import Task
-from ..types import Evaluation
+from ..values import Evaluation
 
 
 class HostileTask(Task):

@@ -29,7 +29,7 @@ from ..loop import run
 from ..optimizer import Optimizer
 from ..storage import MemoryDatabase, SQLiteDatabase
 from ..task import SearchSpace, Task
-from ..types import Evaluation
+from ..values import Evaluation
 from .toy import ToyTask
 
 Factory = Callable[..., Optimizer]

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import TaskError
 from ..task import SearchSpace, Task
-from ..types import Evaluation
+from ..values import Evaluation
 
 
 class ToyTask(Task):

@@ -26,7 +26,7 @@ from .errors import PluginError, UnknownNameError
 log = logging.getLogger(__name__)
 
 BUILTIN_MODULES = (
-    "migrate_opt.builtins",
+    "migrate_opt.builtin_plugins",
 )
 
 
