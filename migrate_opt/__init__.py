@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from .errors import (
     BudgetExhausted,
+    CheckpointError,
     ConfigError,
     MigrateOptError,
     PluginError,
     StorageError,
+    StudyLockedError,
     TaskError,
     TellError,
     UnknownNameError,
@@ -38,7 +40,8 @@ from .values import Candidate, Evaluation, Group, Member, Proposal, Record
 __version__ = "0.1.0"
 
 __all__ = [
-    "BudgetExhausted", "Candidate", "ConfigError", "DEFAULT_MODEL", "Database", "Evaluation",
+    "BudgetExhausted", "Candidate", "CheckpointError", "ConfigError", "DEFAULT_MODEL",
+    "Database", "Evaluation", "StudyLockedError",
     "Executor", "GRPOConfig", "Generation", "Group", "GroupConfig", "METHOD_NAMES", "Member",
     "MemoryDatabase", "Method", "Migrate", "MigrateOptError", "Optimizer", "PluginError",
     "Policy", "ProcessConfig", "ProcessExecutor", "Proposal", "Record", "RunResult",

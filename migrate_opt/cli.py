@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--study", default=None, help="needed when the file holds several")
     resume.add_argument("--budget", type=int, default=None, help="raise the budget")
     resume.add_argument("--no-progress", action="store_true")
+    resume.add_argument("--discard-checkpoint", action="store_true",
+                        help="ignore the stored training checkpoint and retrain the adapter "
+                        "from the stored records (for a checkpoint that cannot be loaded)")
 
     show = sub.add_parser("show", help="a study's settings and best records")
     show.add_argument("storage")
@@ -196,26 +199,42 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from .storage import SQLiteDatabase, pick_study
 
     study = pick_study(args.storage, args.study)
-    config = SQLiteDatabase(args.storage, study, readonly=True).settings().get("cli")
+    with SQLiteDatabase(args.storage, study, readonly=True) as reader:
+        config = reader.settings().get("cli")
     if not config:
         raise ConfigError(f"study {study!r} was not started by `migrate-opt run`; resume it "
                           "from Python with the same objects")
     if args.budget is not None:
         config["budget"] = args.budget
     config["no_progress"] = args.no_progress
-    return _execute(config, resume=True)
+    if config.get("storage") != args.storage:
+        # The file given is the study, wherever it was when `run` started it.
+        log.info("study %r was started in %s; resuming writes to %s", study,
+                 config.get("storage"), args.storage)
+        config["started_in"] = config.get("started_in") or config.get("storage")
+    config["storage"] = args.storage
+    return _execute(config, resume=True, discard_checkpoint=args.discard_checkpoint)
 
 
-def _execute(config: dict[str, Any], *, resume: bool) -> int:
-    from .loop import run
+def _execute(config: dict[str, Any], *, resume: bool, discard_checkpoint: bool = False) -> int:
     from .storage import SQLiteDatabase
 
-    db = SQLiteDatabase(config["storage"], config["study"])
-    opt = build_optimizer(config, db)
-    db.set_settings({**opt.settings(), "cli": config})
+    with SQLiteDatabase(config["storage"], config["study"]) as db:
+        opt = build_optimizer(config, db)
+        if hasattr(opt, "restore"):  # load the checkpoint before anything is written
+            opt.restore(discard_checkpoint=discard_checkpoint)
+        db.set_settings({**db.settings(), **opt.settings(), "cli": config})
+        return _run_study(opt, config, resume)
+
+
+def _run_study(opt: Any, config: dict[str, Any], resume: bool) -> int:
+    from .loop import run
+
     executor = build_executor(config)
     verb = "resuming" if resume else "starting"
-    print(f"{verb} study {config['study']!r} in {config['storage']} "
+    moved = config.get("started_in")
+    where = f" (started in {moved}; writing here)" if resume and moved else ""
+    print(f"{verb} study {config['study']!r} in {config['storage']}{where} "
           f"({opt.n_evaluations}/{config['budget']} evaluations done)", file=sys.stderr)
     try:
         result = run(opt, budget=config["budget"], iterations=config.get("iterations"),

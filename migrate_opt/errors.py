@@ -37,3 +37,11 @@ class TaskError(MigrateOptError, ValueError):
 
 class BudgetExhausted(MigrateOptError, RuntimeError):
     """``ask`` was called after the evaluation budget was spent."""
+
+
+class CheckpointError(MigrateOptError, ValueError):
+    """A study's training checkpoint cannot be loaded safely; nothing was changed."""
+
+
+class StudyLockedError(StorageError):
+    """Another live process is writing the study (it holds the writer lease)."""

@@ -325,6 +325,11 @@ class GRPOUpdater(Updater):
         """Restore the AdamW state; applied at the next step if no step has run yet."""
         if not state:
             return
+        groups = state.get("param_groups") if isinstance(state, Mapping) else None
+        if not isinstance(state.get("state"), Mapping) or not isinstance(groups, list) or not all(
+            isinstance(g, Mapping) and isinstance(g.get("params"), list) for g in groups
+        ):
+            raise ConfigError("the updater state is not an AdamW state (state, param_groups)")
         if self._optimizer is None:
             self._pending_state = state
         else:

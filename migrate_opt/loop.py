@@ -48,8 +48,7 @@ def run(
     spent, ``iterations`` more groups were told, the task is solved (if asked), or
     ``patience`` groups in a row brought no new evaluation."""
     if budget is not None and budget != opt.budget:
-        opt.budget = budget
-        opt.database.set_settings({**opt.database.settings(), "budget": budget})
+        opt.set_budget(budget)
     if opt.budget is None and iterations is None:
         raise ValueError("give a budget or a number of iterations, or the loop never ends")
     executor = executor or SerialExecutor()

@@ -5,14 +5,13 @@ variations of them (METHOD.md)."""
 from __future__ import annotations
 
 import dataclasses
-import io
 import logging
 import random
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import ConfigError
+from .errors import CheckpointError, ConfigError
 from .optimizer import Optimizer, member_from_dict
 from .policy.base import Policy, SamplingConfig, Updater
 from .presets import Method, method
@@ -61,8 +60,7 @@ class Migrate(Optimizer):
 
             self.grpo = grpo if grpo is not None else GRPOConfig()
             self.updater = GRPOUpdater(self.grpo)
-        self._restore()
-        self.database.set_settings(self.settings())
+        self._restored = False
 
     @property
     def training(self) -> bool:
@@ -82,6 +80,8 @@ class Migrate(Optimizer):
 
     # -- ask -----------------------------------------------------------------------------
     def _ask(self) -> list[Member]:
+        if not self._restored:
+            self.restore()
         ctx = SamplerContext(
             task=self.task,
             database=self.database,
@@ -168,38 +168,51 @@ class Migrate(Optimizer):
 
     def _save_checkpoint(self, iteration: int) -> None:
         """Adapter and optimizer state after ``iteration`` (replaces the previous one)."""
-        self.database.save_checkpoint(iteration, self._checkpoint_bytes())
-
-    def _checkpoint_bytes(self) -> bytes:
-        import torch
+        from .checkpoint import encode
 
         assert self.updater is not None
-        buf = io.BytesIO()
-        torch.save(
-            {"policy": self.policy.state_dict(), "updater": self.updater.state_dict()}, buf
-        )
-        return buf.getvalue()
+        blob = encode(self.policy.state_dict(), self.updater.state_dict())
+        self.database.save_checkpoint(iteration, blob)
 
-    def _restore(self) -> None:
-        """Resume: load the latest checkpoint, then redo the update of any group that was
-        stored but whose update was interrupted (its records are never re-evaluated)."""
+    def restore(self, *, discard_checkpoint: bool = False) -> None:
+        """Resume training state: load the latest checkpoint, then redo the update of any
+        group that was stored but whose update was interrupted (its records are never
+        re-evaluated). The first ``ask`` calls this when nobody did.
+
+        ``discard_checkpoint=True`` ignores the stored checkpoint and retrains the adapter
+        from the stored groups. A checkpoint that cannot be loaded safely raises
+        :class:`CheckpointError` before anything is changed."""
+        self._restored = True
         if not self.training:
             return
-        done = -1
-        checkpoint = self.database.load_checkpoint()
-        if checkpoint is not None:
-            import torch
-
-            done, blob = checkpoint
-            state = torch.load(io.BytesIO(blob), weights_only=False)
-            self.policy.load_state_dict(state["policy"])
-            assert self.updater is not None
-            self.updater.load_state_dict(state["updater"])
+        done = -1 if discard_checkpoint else self._load_checkpoint()
         for iteration, members in self.database.groups():
             if iteration > done:
-                log.info("redoing the interrupted update of iteration %d", iteration)
+                log.info("redoing the update of iteration %d", iteration)
                 self._train(iteration, [member_from_dict(m) for m in members])
                 self._save_checkpoint(iteration)
+
+    def _load_checkpoint(self) -> int:
+        """The iteration of the loaded checkpoint, or -1 when there is none."""
+        checkpoint = self.database.load_checkpoint()
+        if checkpoint is None:
+            return -1
+        from .checkpoint import decode
+
+        done, blob = checkpoint
+        try:
+            policy_state, updater_state = decode(blob)
+            self.policy.load_state_dict(policy_state)
+            assert self.updater is not None
+            self.updater.load_state_dict(updater_state)
+        except (CheckpointError, ConfigError, ValueError, KeyError, RuntimeError) as exc:
+            self._restored = False
+            raise CheckpointError(
+                f"study {self.database.study!r}: {exc}; nothing was changed. Resume with "
+                "--discard-checkpoint (Python: restore(discard_checkpoint=True)) to retrain "
+                "the adapter from the stored records"
+            ) from None
+        return done
 
 
 def _as_dict(config: Any) -> dict[str, Any] | None:

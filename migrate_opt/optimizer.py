@@ -47,6 +47,7 @@ class Optimizer(ABC):
         self.id = uuid.uuid4().hex
         self.iteration = self.database.last_iteration() + 1
         self._open: Group | None = None
+        self._settings_written = False
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -81,6 +82,21 @@ class Optimizer(ABC):
             "task_settings": self.task.settings(),
         }
 
+    def write_settings(self) -> None:
+        """Store :meth:`settings` with the study, keeping keys others added (the CLI's).
+        The first ``ask`` or ``tell_unasked`` calls this, so building an optimizer on a
+        stored study changes nothing in it."""
+        self.database.set_settings({**self.database.settings(), **self.settings()})
+        self._settings_written = True
+
+    def set_budget(self, budget: int | None) -> None:
+        """Raise (or lower) the evaluation budget; stored with the settings."""
+        if budget is not None and budget < 1:
+            raise ConfigError(f"budget must be >= 1 evaluations, got {budget}")
+        self.budget = budget
+        if self._settings_written:
+            self.write_settings()
+
     # -- ask -----------------------------------------------------------------------------
     def ask(self) -> Group:
         """Propose the next group; ``group.pending`` are the solutions to evaluate."""
@@ -88,6 +104,8 @@ class Optimizer(ABC):
             raise BudgetExhausted(
                 f"the budget of {self.budget} evaluations is spent; raise `budget` to go on"
             )
+        if not self._settings_written:
+            self.write_settings()
         start = time.perf_counter()
         members = self._ask()
         group = self._assemble(members)
@@ -185,6 +203,8 @@ class Optimizer(ABC):
             raise TellError(f"expected {len(solutions)} results, got {len(results)}")
         evaluations = [_to_evaluation(r, i) for i, r in enumerate(results)]
         _check_storable(evaluations)
+        if not self._settings_written:
+            self.write_settings()
         fresh: dict[str, Record] = {}
         for s, ev in zip(solutions, evaluations):
             canon = self.task.canonicalize(s)

@@ -214,7 +214,8 @@ def cli_sandbox(tmp_path, monkeypatch):
     db.set_settings({**db.settings(), "cli": {"task": "toy", "task_options": {},
                                               "storage": "s.db", "study": "s", "budget": 4}})
     calls = []
-    monkeypatch.setattr(cli_module, "_execute", lambda config, resume: calls.append(config) or 0)
+    monkeypatch.setattr(cli_module, "_execute",
+                        lambda config, resume, **kw: calls.append(config) or 0)
     return calls
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import ConfigError, StorageError
 from ..values import Record
+from . import lease
 from .base import Database
 
 SCHEMA = """
@@ -65,7 +66,7 @@ def connect(path: str, timeout: float = 60.0, readonly: bool = False) -> sqlite3
         conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives process kills
-        conn.executescript(SCHEMA)
+        conn.executescript(SCHEMA + lease.LEASE_SCHEMA)
     except (sqlite3.Error, OSError) as exc:
         raise StorageError(f"cannot open database {path!r}: {exc}") from exc
     return conn
@@ -98,32 +99,61 @@ def pick_study(storage_path: str, study: str | None) -> str:
 
 class SQLiteDatabase(Database):
     """``readonly=True`` opens an existing study for readers (show, report) without any
-    write, so it works on a file the reader may not modify."""
+    write, so it works on a file the reader may not modify.
 
-    def __init__(self, path: str, study: str = "default", readonly: bool = False) -> None:
+    A writer holds the study's lease (see :mod:`.lease`) from opening to :meth:`close`: a
+    second process opening the study for writing gets :class:`StudyLockedError` at once.
+    ``lease_timeout`` is how long a holder may go without a heartbeat before it counts
+    as abandoned (the heartbeat thread beats every quarter of it)."""
+
+    def __init__(
+        self,
+        path: str,
+        study: str = "default",
+        readonly: bool = False,
+        lease_timeout: float = lease.DEFAULT_TIMEOUT,
+    ) -> None:
+        if lease_timeout <= 0:
+            raise ConfigError(f"lease_timeout must be > 0 seconds, got {lease_timeout}")
         self.path = path
         self.study = study
         self.readonly = readonly
         self._conn = connect(path, readonly=readonly)
         self._lock = threading.Lock()
+        self._holder: lease.Holder | None = None
         if readonly:
             if not self._query("SELECT 1 FROM studies WHERE name=?", (study,)):
                 studies = ", ".join(list_studies(path)) or "none"
                 raise StorageError(f"no study {study!r} in {path}; studies: {studies}")
             return
-        with self._write() as c:
-            c.execute(
-                "INSERT OR IGNORE INTO studies VALUES (?, '{}', ?)", (study, time.time())
-            )
+        me = lease.this_holder()
+        try:
+            with self._write(refresh=False) as c:
+                lease.claim(c, study, path, me, lease_timeout)
+                c.execute(
+                    "INSERT OR IGNORE INTO studies VALUES (?, '{}', ?)", (study, time.time())
+                )
+        except StorageError:
+            self._conn.close()
+            raise
+        self._holder = me
+        self._beating = lease.start_heartbeat(self, SQLiteDatabase.heartbeat, lease_timeout / 4)
+
+    def heartbeat(self) -> None:
+        """Renew the writer lease (the background thread and every write do this)."""
+        with self._write():
+            pass
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, refresh: bool = True) -> Iterator[sqlite3.Connection]:
         if self.readonly:
             raise StorageError(f"{self.path} was opened read-only")
         with self._lock:
             try:
                 with self._conn:  # one transaction: commit on success, roll back on error
                     self._conn.execute("BEGIN IMMEDIATE")
+                    if refresh and self._holder is not None:
+                        lease.refresh(self._conn, self.study, self.path, self._holder)
                     yield self._conn
             except sqlite3.IntegrityError as exc:
                 raise StorageError(f"{exc} (study {self.study!r} in {self.path})") from exc
@@ -247,5 +277,11 @@ class SQLiteDatabase(Database):
             )
 
     def close(self) -> None:
+        """Release the writer lease and close the file (closing twice is harmless)."""
+        if self._holder is not None:
+            self._beating.set()
+            holder, self._holder = self._holder, None
+            with self._write(refresh=False) as c:
+                lease.release(c, self.study, holder)
         with self._lock:
             self._conn.close()

@@ -42,7 +42,6 @@ class SearchBaseline(Optimizer):
         self.config = build_config(self.config_class, config, options, self.name)
         self.space = self._check_space(task)
         self._prepare()
-        self.database.set_settings(self.settings())
 
     def _prepare(self) -> None:
         """Build what the optimizer needs once config and space are known."""
