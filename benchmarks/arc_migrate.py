@@ -31,7 +31,7 @@ from typing import Any
 from migrate_opt_arc import ArcTask, predict
 
 import migrate_opt
-from migrate_opt import Migrate, SamplingConfig
+from migrate_opt import SamplingConfig, create
 from migrate_opt.testing import ScriptedPolicy
 
 RESULTS = "benchmarks/results"
@@ -114,7 +114,7 @@ def scripted_policy(task_id: str, correct_weight: float) -> ScriptedPolicy:
 
 def run_one(task: ArcTask, policy: Any, args: argparse.Namespace, seed: int) -> dict[str, Any]:
     sampling = SamplingConfig(temperature=args.temperature, max_new_tokens=args.max_new_tokens)
-    opt = Migrate(task, policy=policy, method=args.method, group_size=args.group_size,
+    opt = create("optimizer", args.method, task, policy=policy, group_size=args.group_size,
                   sampling=sampling, seed=seed)
     members: dict[str, Any] = {"completions": 0, "no_program": 0, "examples": []}
 

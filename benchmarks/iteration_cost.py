@@ -39,7 +39,7 @@ def main() -> None:
     t0 = time.perf_counter()
     policy = load_policy(args.model)
     load_seconds = time.perf_counter() - t0
-    opt = migrate_opt.Migrate(ToyTask(), policy=policy, method="migrate",
+    opt = migrate_opt.create("optimizer", "migrate", ToyTask(), policy=policy,
                               group_size=args.group_size, seed=args.seed)
     rows: list[dict[str, float]] = []
 

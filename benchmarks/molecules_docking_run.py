@@ -43,7 +43,7 @@ def main() -> None:
     task = migrate_opt.create("task", "dockstring", target=args.target, dock_timeout=args.timeout,
                               parallel=args.parallel, cpus=args.cpus, cache_path=cache)
     start = time.perf_counter()
-    opt = migrate_opt.Migrate(task, policy=load_policy(args.model), method=args.method,
+    opt = migrate_opt.create("optimizer", args.method, task, policy=load_policy(args.model),
                               group_size=args.group_size, seed=args.seed)
     setup = time.perf_counter() - start
     rows: list[dict[str, Any]] = []

@@ -56,8 +56,9 @@ def make_optimizer(method: str, task: Any, seed: int, budget: int, group_size: i
 
         name = "migrate" if method == "migrate" else "random"
         grpo = GRPOConfig(invalid="mask" if invalid_reward is None else invalid_reward)
-        return migrate_opt.Migrate(task, policy=policy(), method=name, group_size=group_size,
-                                   seed=seed, budget=budget, grpo=grpo)
+        return migrate_opt.create("optimizer", name, task, policy=policy(), group_size=group_size,
+                                   seed=seed, budget=budget,
+                                   grpo=grpo if name == "migrate" else None)
     options = {"offspring_size": group_size} if method == "ga" else {"batch_size": group_size}
     return migrate_opt.create("optimizer", method, task, seed=seed, budget=budget, **options)
 

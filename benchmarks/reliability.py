@@ -33,7 +33,7 @@ STUDY = "reliability"
 # -- the process that gets killed ------------------------------------------------------------
 def writer(db_path: str, journal_path: str, budget: int, delay: float, seed: int) -> None:
     """Run (or resume) the study to ``budget`` evaluations, journaling each stored record."""
-    from migrate_opt import Migrate, SQLiteDatabase, run
+    from migrate_opt import SQLiteDatabase, create, run
     from migrate_opt.testing import ScriptedPolicy, ToyTask
 
     class SlowToy(ToyTask):
@@ -45,8 +45,9 @@ def writer(db_path: str, journal_path: str, budget: int, delay: float, seed: int
         return f'["{rng.randrange(10**6):06d}"]' if rng.random() > 0.05 else "no idea"
 
     db = SQLiteDatabase(db_path, STUDY)
-    opt = Migrate(SlowToy(length=6, target_seed=seed), policy=ScriptedPolicy(fn=guess),
-                  method="migrate", group_size=8, database=db, seed=seed)
+    opt = create("optimizer", "migrate", SlowToy(length=6, target_seed=seed),
+                 policy=ScriptedPolicy(fn=guess), group_size=8, train=False, database=db,
+                 seed=seed)
     print("ready", flush=True)  # the harness times its kill from here, not from start-up
     with open(journal_path, "a") as journal:
 

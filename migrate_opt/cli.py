@@ -5,17 +5,24 @@ Errors on bad options are one clear line (exit 2), never a traceback."""
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import logging
 import sys
-import types
-import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .cli_config import (
+    DEFAULTS,
+    build_executor,
+    build_optimizer,
+    coerce,
+    factory_options,
+    key_values,
+    parse_group,
+    parse_sampler_options,
+    read_config_file,
+)
 from .errors import ConfigError, MigrateOptError
-from .presets import METHOD_NAMES
 
 log = logging.getLogger("migrate_opt")
 
@@ -29,44 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("plugins", help="list installed plugins and what they register")
-    sub.add_parser("methods", help="list methods (LLM presets and optimizers)")
-
-    run = sub.add_parser(
-        "run",
-        help="optimize a task",
-        description="Optimize TASK. Options not listed here are passed to the task "
-        "(e.g. --target computer); `migrate-opt run TASK --help-task` lists them.",
-    )
-    run.add_argument("task", help="task name (see `migrate-opt plugins`)")
-    run.add_argument("--method", default="migrate",
-                     help=f"LLM preset ({', '.join(METHOD_NAMES)}) or optimizer name")
-    run.add_argument("--budget", type=int, default=100, help="black-box evaluations")
-    run.add_argument("--iterations", type=int, default=None, help="stop after N groups")
-    run.add_argument("--model", default="smollm2-135m-instruct",
-                     help="model alias (smollm2-135m-instruct, tiny-random), HF id or path")
-    run.add_argument("--storage", default="runs/migrate.db", help="SQLite file")
-    run.add_argument("--study", default=None, help="study name (default: TASK-METHOD-sSEED)")
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--group-size", type=int, default=None, help="completions per group")
-    run.add_argument("--top-k", type=int, default=None,
-                     help="parents drawn from the top k (default: the task's)")
-    run.add_argument("--learning-rate", type=float, default=None)
-    run.add_argument("--steps-per-group", type=int, default=None, help="GRPO mu")
-    run.add_argument("--temperature", type=float, default=1.0)
-    run.add_argument("--max-new-tokens", type=int, default=None)
-    run.add_argument("--executor", default="serial", help="serial, process, ray, ...")
-    run.add_argument("--workers", type=int, default=2, help="process executor workers")
-    run.add_argument("--timeout", type=float, default=None, help="seconds per evaluation")
-    run.add_argument("--ray-address", default=None,
-                     help="ray executor: cluster to join (auto, ray://host:port); none: local")
-    run.add_argument("--cpus-per-eval", type=float, default=1.0,
-                     help="ray executor: CPUs reserved by one evaluation")
-    run.add_argument("--stop-when-solved", action="store_true")
-    run.add_argument("--no-progress", action="store_true")
-    run.add_argument("--help-task", action="store_true", help="list the task's options")
+    sub.add_parser("methods", help="list methods (LLM presets and other optimizers)")
+    _add_run(sub)
 
     resume = sub.add_parser("resume", help="continue a stored study where it stopped")
-    resume.add_argument("storage")
+    resume.add_argument("storage", help="the study file; resuming writes to it")
     resume.add_argument("--study", default=None, help="needed when the file holds several")
     resume.add_argument("--budget", type=int, default=None, help="raise the budget")
     resume.add_argument("--no-progress", action="store_true")
@@ -88,11 +62,61 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _add_run(sub: Any) -> None:
+    # Defaults are None so that --config FILE can fill what the flags leave out.
+    run = sub.add_parser(
+        "run", help="optimize a task",
+        description="Optimize TASK. Options not listed here are passed to the task "
+        "(e.g. --target computer); `migrate-opt run TASK --help-task` lists them. "
+        "--config FILE.toml holds the same settings; flags override it.",
+    )
+    run.add_argument("task", help="task name (see `migrate-opt plugins`)")
+    run.add_argument("--config", metavar="FILE.toml", help="settings file")
+    run.add_argument("--help-task", action="store_true", help="list the task's options")
+    g = run.add_argument_group("study")
+    g.add_argument("--method", help="optimizer: an LLM preset or a baseline "
+                   "(`migrate-opt methods`; default migrate)")
+    g.add_argument("--budget", type=int, help="black-box evaluations (default 100)")
+    g.add_argument("--iterations", type=int, help="stop after N groups")
+    g.add_argument("--storage", help="study file; its extension or NAME:// picks the "
+                   "database (default runs/migrate.db)")
+    g.add_argument("--study", help="study name (default: TASK-METHOD-sSEED)")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--stop-when-solved", action="store_true", default=None)
+    g.add_argument("--no-progress", action="store_true", default=None)
+    g = run.add_argument_group("group (LLM presets)")
+    g.add_argument("--group-size", type=int, help="completions per group")
+    g.add_argument("--group", metavar="S=N,...", help="custom group of registered samplers, "
+                   "e.g. on_policy=4,neighborhood=2 (replaces the preset's)")
+    g.add_argument("--sampler-option", action="append", metavar="S.KEY=VALUE",
+                   help="a sampler's option, e.g. neighborhood.top_k=3 (repeatable)")
+    g.add_argument("--top-k", type=int, help="parents from the top k, for every sampler "
+                   "that picks parents")
+    g = run.add_argument_group("policy and training (LLM presets)")
+    g.add_argument("--model", help="registered policy (smollm2-135m-instruct, tiny-random, "
+                   "a plugin's), HF id or local folder")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default cpu")
+    g.add_argument("--dtype", help="float32 (default), bfloat16, float16")
+    g.add_argument("--lora-rank", type=int)
+    g.add_argument("--lora-alpha", type=int)
+    g.add_argument("--lora-targets", metavar="M,...", help="modules, e.g. q_proj,v_proj")
+    g.add_argument("--learning-rate", type=float)
+    g.add_argument("--steps-per-group", type=int, help="GRPO mu")
+    g.add_argument("--temperature", type=float)
+    g.add_argument("--max-new-tokens", type=int)
+    g = run.add_argument_group("evaluation")
+    g.add_argument("--executor", help="serial (default), process, ray, ...")
+    g.add_argument("--executor-option", action="append", metavar="KEY=VALUE",
+                   help="an executor option, e.g. workers=4 or timeout=30 (repeatable; "
+                   "--help-executor lists them)")
+    g.add_argument("--help-executor", action="store_true", help="list the executor's options")
+
+
 # -- task options --------------------------------------------------------------------------
 def parse_task_options(factory: Callable[..., Any], tokens: Sequence[str]) -> dict[str, Any]:
     """Turn ``--key value`` / ``--key=value`` / ``--flag`` tokens into keyword arguments of
     ``factory``, coerced by its type hints."""
-    params = task_parameters(factory)
+    params = factory_options(factory)
     options: dict[str, Any] = {}
     i = 0
     while i < len(tokens):
@@ -113,45 +137,9 @@ def parse_task_options(factory: Callable[..., Any], tokens: Sequence[str]) -> di
                 value = tokens[i]
             else:
                 raise ConfigError(f"option --{key} needs a value")
-        options[name] = _coerce(value, kind, key)
+        options[name] = coerce(value, kind, key)
         i += 1
     return options
-
-
-def task_parameters(factory: Callable[..., Any]) -> dict[str, Any]:
-    target = factory.__init__ if inspect.isclass(factory) else factory  # type: ignore[misc]
-    try:
-        hints = typing.get_type_hints(target)
-    except Exception:
-        hints = {}
-    out = {}
-    for name, param in inspect.signature(factory).parameters.items():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        out[name] = _base_type(hints.get(name, str))
-    return out
-
-
-def _base_type(hint: Any) -> Any:
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if typing.get_origin(hint) in (typing.Union, getattr(types, "UnionType", None)):
-        return _base_type(args[0]) if args else str
-    return hint if hint in (int, float, bool, str) else str
-
-
-def _coerce(value: str, kind: Any, key: str) -> Any:
-    if value.lower() in ("none", "null") and kind is not str:
-        return None
-    try:
-        if kind is bool:
-            if value.lower() in ("1", "true", "yes", "on"):
-                return True
-            if value.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        return kind(value)
-    except ValueError:
-        raise ConfigError(f"--{key} expects {kind.__name__}, got {value!r}") from None
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -171,12 +159,10 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
-    from .presets import method
     from .registry import registry
 
-    rows = [(m, "llm", method(m).description) for m in METHOD_NAMES]
-    rows += [(e.name, "optimizer", e.description)
-             for e in registry().entries["optimizer"].values() if e.name != "migrate"]
+    rows = [(e.name, "llm" if getattr(e.factory, "preset", None) else "optimizer",
+             e.description) for e in registry().entries["optimizer"].values()]
     _table(["method", "kind", "description"], rows)
     return 0
 
@@ -186,24 +172,59 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
 
     factory = registry().entry("task", args.task).factory
     if args.help_task:
-        for name, kind in task_parameters(factory).items():
-            print(f"--{name.replace('_', '-')} ({kind.__name__})")
+        _print_options(factory)
         return 0
-    config = {k: v for k, v in vars(args).items() if k not in ("command", "verbose")}
-    config["task_options"] = parse_task_options(factory, extra)
-    config["study"] = args.study or f"{args.task}-{args.method}-s{args.seed}"
+    config = run_config(args)
+    if args.help_executor:
+        _print_options(registry().entry("executor", config["executor"]).factory)
+        return 0
+    config["task_options"] = {**config["task_options"], **parse_task_options(factory, extra)}
+    config["study"] = config["study"] or f"{args.task}-{config['method']}-s{config['seed']}"
+    if config.get("device"):
+        from .policy import resolve_device
+
+        resolve_device(config["device"])  # before a study file is touched
     return _execute(config, resume=False)
 
 
+def run_config(args: argparse.Namespace) -> dict[str, Any]:
+    """Defaults, then the --config file, then the flags given."""
+    from .registry import registry
+
+    flags = {k: v for k, v in vars(args).items() if v is not None and k not in (
+        "command", "verbose", "config", "help_task", "help_executor", "group",
+        "sampler_option", "executor_option")}
+    config: dict[str, Any] = {**DEFAULTS, **(read_config_file(args.config) if args.config
+                                             else {}), **flags}
+    if args.group:
+        config["group"] = parse_group(args.group)
+    if args.sampler_option:
+        merged = {k: dict(v) for k, v in config["sampler_options"].items()}
+        for name, options in parse_sampler_options(args.sampler_option).items():
+            merged.setdefault(name, {}).update(options)
+        config["sampler_options"] = merged
+    if args.executor_option:
+        executor = registry().entry("executor", config["executor"]).factory
+        config["executor_options"] = {**config["executor_options"], **key_values(
+            args.executor_option, executor, f"executor {config['executor']!r}")}
+    return config
+
+
+def _print_options(factory: Callable[..., Any]) -> None:
+    for name, kind in factory_options(factory).items():
+        print(f"--{name.replace('_', '-')} ({kind.__name__})")
+
+
 def cmd_resume(args: argparse.Namespace) -> int:
-    from .storage import SQLiteDatabase, pick_study
+    from .storage import open_database, pick_study
 
     study = pick_study(args.storage, args.study)
-    with SQLiteDatabase(args.storage, study, readonly=True) as reader:
+    with open_database(args.storage, study, readonly=True) as reader:
         config = reader.settings().get("cli")
     if not config:
         raise ConfigError(f"study {study!r} was not started by `migrate-opt run`; resume it "
                           "from Python with the same objects")
+    config = {**DEFAULTS, **config, "resumed": True}
     if args.budget is not None:
         config["budget"] = args.budget
     config["no_progress"] = args.no_progress
@@ -217,9 +238,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _execute(config: dict[str, Any], *, resume: bool, discard_checkpoint: bool = False) -> int:
-    from .storage import SQLiteDatabase
+    from .storage import open_database
 
-    with SQLiteDatabase(config["storage"], config["study"]) as db:
+    with open_database(config["storage"], config["study"]) as db:
         opt = build_optimizer(config, db)
         if hasattr(opt, "restore"):  # load the checkpoint before anything is written
             opt.restore(discard_checkpoint=discard_checkpoint)
@@ -253,56 +274,11 @@ def _run_study(opt: Any, config: dict[str, Any], resume: bool) -> int:
     return 0
 
 
-def build_optimizer(config: dict[str, Any], db: Any) -> Any:
-    """The optimizer a CLI config describes (an LLM preset or a registered optimizer)."""
-    from .registry import create, registry
-
-    task = create("task", config["task"], **config["task_options"])
-    if config["method"] not in METHOD_NAMES:
-        return create("optimizer", config["method"], task, database=db, seed=config["seed"],
-                      budget=config["budget"])
-    from .migrate import Migrate
-    from .policy.base import SamplingConfig
-
-    grpo = None
-    tweaks = {k: config[c] for k, c in (("learning_rate", "learning_rate"),
-                                         ("steps_per_group", "steps_per_group"))
-              if config.get(c) is not None}
-    if tweaks:
-        from .grpo import GRPOConfig
-
-        grpo = GRPOConfig(**tweaks)
-    policy = registry().entry("policy", config["model"]).factory() if config["model"] in (
-        registry().entries["policy"]) else config["model"]
-    return Migrate(
-        task, policy=policy, method=config["method"], group_size=config.get("group_size"),
-        top_k=config.get("top_k"), grpo=grpo, database=db, seed=config["seed"],
-        budget=config["budget"],
-        sampling=SamplingConfig(temperature=config.get("temperature", 1.0),
-                                max_new_tokens=config.get("max_new_tokens")),
-    )
-
-
-def build_executor(config: dict[str, Any]) -> Any:
-    from .registry import create
-
-    name = config.get("executor", "serial")
-    if name == "serial":
-        return create("executor", "serial")
-    options: dict[str, Any] = {"workers": config.get("workers", 2)}
-    if name == "ray":
-        options = {"address": config.get("ray_address"),
-                   "num_cpus": config.get("cpus_per_eval", 1.0)}
-    if config.get("timeout") is not None:
-        options["timeout"] = config["timeout"]
-    return create("executor", name, **options)
-
-
 def cmd_show(args: argparse.Namespace) -> int:
-    from .storage import SQLiteDatabase, pick_study
+    from .storage import open_database, pick_study
 
     study = pick_study(args.storage, args.study)
-    db = SQLiteDatabase(args.storage, study, readonly=True)
+    db = open_database(args.storage, study, readonly=True)
     settings = {k: v for k, v in db.settings().items() if k != "cli"}
     best = db.top(args.top)
     if args.json:

@@ -1,21 +1,19 @@
 """MiGrATe: an LLM proposes candidates; after every group its LoRA adapter takes a GRPO
 step on a mix of on-policy samples, replays of the best past solutions and neighbourhood
-variations of them (METHOD.md)."""
+variations of them (docs/method.md)."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import random
 import time
 from collections.abc import Mapping
 from typing import Any
 
+from .config import DEFAULT_MODEL, MigrateConfig
 from .errors import CheckpointError, ConfigError
 from .optimizer import Optimizer, member_from_dict
 from .policy.base import Policy, SamplingConfig, Updater
-from .presets import Method, method
-from .registry import create, registry
 from .samplers import Sampler, SamplerContext
 from .storage import Database
 from .task import Task
@@ -23,12 +21,15 @@ from .values import Group, Member, Proposal, Record
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "smollm2-135m-instruct"
-
 
 class Migrate(Optimizer):
-    """The MiGrATe optimizer (and, through ``method``, every LLM baseline of the paper:
-    random, ns, opro, grpo, grpo-greedy, migrate, migrate-opro, migrate-evo)."""
+    """The MiGrATe optimizer, and through its config every LLM baseline of the paper
+    (sample, ns, opro, grpo, grpo-greedy, migrate, migrate-opro, migrate-evo).
+
+    The constructor only wires objects; build one by name with
+    ``create("optimizer", "migrate", task, ...)``, which resolves the preset, the policy and
+    the samplers. It never loads a model and never trains: training state is restored by
+    :meth:`restore`, which the first ``ask`` calls when nobody did."""
 
     name = "migrate"
 
@@ -36,47 +37,46 @@ class Migrate(Optimizer):
         self,
         task: Task,
         *,
-        policy: Policy | str = DEFAULT_MODEL,
-        method: Method | str = "migrate",
-        group_size: int | None = None,
-        top_k: int | None = None,
-        grpo: Any = None,
-        sampling: SamplingConfig = SamplingConfig(),
+        policy: Policy,
+        config: MigrateConfig,
+        samplers: Mapping[str, Sampler],
         updater: Updater | None = None,
-        samplers: Mapping[str, Sampler] | None = None,
         database: Database | None = None,
         seed: int = 0,
         budget: int | None = None,
     ) -> None:
         super().__init__(task, database=database, seed=seed, budget=budget)
-        self.method = _resolve_method(method, task, group_size, top_k)
-        self.policy = _resolve_policy(policy)
-        self.sampling = sampling
-        self.samplers = _resolve_samplers(self.method, samplers or {})
-        self.grpo = grpo
+        if not isinstance(policy, Policy):
+            raise ConfigError(f"policy must be a Policy, got {policy!r}; build by name with "
+                              "create('optimizer', preset, task, policy=NAME)")
+        missing = [k for k in config.group if k not in samplers]
+        if missing:
+            raise ConfigError(f"no sampler object for {', '.join(missing)}; pass samplers=, or "
+                              "build with create('optimizer', ...), which creates them")
+        if config.train and (updater is None or not policy.trainable):
+            raise ConfigError(
+                f"{config.preset!r} trains the policy, and {type(policy).__name__} "
+                f"{'cannot be trained' if not policy.trainable else 'has no updater'}: pass "
+                "train=False (or an inference-only preset: sample, ns, opro)"
+            )
+        if not config.train and updater is not None:
+            raise ConfigError("an updater was given for a config that does not train")
+        self.config = config
+        self.policy = policy
+        self.samplers = dict(samplers)
         self.updater = updater
-        if self.training and self.updater is None:
-            from .grpo import GRPOConfig, GRPOUpdater
-
-            self.grpo = grpo if grpo is not None else GRPOConfig()
-            self.updater = GRPOUpdater(self.grpo)
         self._restored = False
 
     @property
     def training(self) -> bool:
-        return self.method.train and self.policy.trainable
+        return self.config.train
+
+    @property
+    def sampling(self) -> SamplingConfig:
+        return self.config.sampling
 
     def settings(self) -> dict[str, Any]:
-        return {
-            **super().settings(),
-            "method": self.method.name,
-            "group": dict(self.method.group.composition),
-            "top_k": self.method.group.top_k,
-            "train": self.method.train,
-            "sampling": dataclasses.asdict(self.sampling),
-            "grpo": _as_dict(self.grpo),
-            **self.policy.describe(),
-        }
+        return {**super().settings(), **self.config.describe(), **self.policy.describe()}
 
     # -- ask -----------------------------------------------------------------------------
     def _ask(self) -> list[Member]:
@@ -87,16 +87,15 @@ class Migrate(Optimizer):
             database=self.database,
             rng=random.Random(f"{self.seed}:{self.iteration}"),
             iteration=self.iteration,
-            top_k=self.method.group.top_k,
         )
         proposals = [
             p
-            for name, n in self.method.group.composition.items()
-            for p in self.samplers[name].propose(ctx, n)
+            for name, spec in self.config.group.items()
+            for p in self.samplers[name].propose(ctx, spec.n)
         ]
         # Replays can fall short (an empty or small database): on-policy samples fill the
-        # group to its size, so with no history the whole group is on-policy (METHOD.md).
-        missing = self.method.group.size - len(proposals)
+        # group to its size, so with no history the whole group is on-policy (docs/method.md).
+        missing = self.config.size - len(proposals)
         proposals += [Proposal("on_policy", prompt=self.task.prompt())] * max(missing, 0)
         return self._realise(proposals)
 
@@ -215,38 +214,7 @@ class Migrate(Optimizer):
         return done
 
 
-def _as_dict(config: Any) -> dict[str, Any] | None:
-    is_instance = dataclasses.is_dataclass(config) and not isinstance(config, type)
-    return dataclasses.asdict(config) if is_instance else None
-
-
-def _resolve_method(m: Method | str, task: Task, size: int | None, top_k: int | None) -> Method:
-    if isinstance(m, Method):
-        return m
-    size = size or task.default_group_size
-    return method(m, size, top_k=top_k or task.default_top_k,
-                  overrides=task.group_overrides(size))
-
-
-def _resolve_policy(policy: Policy | str) -> Policy:
-    if isinstance(policy, Policy):
-        return policy
-    if not isinstance(policy, str):
-        raise ConfigError(f"policy must be a Policy or a model name, got {policy!r}")
-    from .policy import load_policy
-
-    return load_policy(policy)
-
-
-def _resolve_samplers(m: Method, given: Mapping[str, Sampler]) -> dict[str, Sampler]:
-    samplers = dict(given)
-    for name in m.group.composition:
-        if name not in samplers:
-            samplers[name] = create("sampler", name)
-    return samplers
-
-
-__all__ = ["Migrate", "DEFAULT_MODEL", "parse_completion", "registry"]
+__all__ = ["Migrate", "DEFAULT_MODEL", "parse_completion"]
 
 
 def parse_completion(task: Task, completion: str) -> tuple[tuple[str, ...], str | None]:

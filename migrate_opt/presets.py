@@ -1,51 +1,26 @@
-"""Group composition and the paper's methods as named presets.
+"""The paper's methods as presets: a name, how a group of n members splits among samplers,
+and whether the adapter trains. Each preset is a registered optimizer::
 
-A group is described by how many members each sampler contributes, not by bare Greek
-letters: ``GroupConfig({"on_policy": 2, "greedy": 1, "neighborhood": 2}, top_k=1)`` is the
-paper's alpha/beta/gamma = 2/1/2."""
+    create("optimizer", "migrate-opro", task, policy="tiny-random", group_size=8,
+           group={"opro": {"n": 2, "history": 10}}, grpo={"learning_rate": 5e-5})
+
+A task states its preferred mix in sampler terms (``Task.default_group``); the user's
+options override the task's, which override the preset's."""
 
 from __future__ import annotations
 
+import inspect
+import logging
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
+from .config import MigrateConfig, SamplerSpec
 from .errors import ConfigError
+from .task import Task
 
-
-@dataclass(frozen=True)
-class GroupConfig:
-    """How many completions each sampler contributes to one group."""
-
-    composition: Mapping[str, int]
-    """Sampler name -> number of members (completions) per iteration."""
-    top_k: int = 1
-    """Parents (neighbourhood, islands) are drawn uniformly from the top-k records."""
-
-    def __post_init__(self) -> None:
-        comp = dict(self.composition)
-        bad = {k: v for k, v in comp.items() if not isinstance(v, int) or v < 0}
-        if bad:
-            raise ConfigError(f"group counts must be integers >= 0, got {bad}")
-        if sum(comp.values()) < 1:
-            raise ConfigError("a group needs at least one member")
-        if self.top_k < 1:
-            raise ConfigError(f"top_k must be >= 1, got {self.top_k}")
-        object.__setattr__(self, "composition", {k: v for k, v in comp.items() if v})
-
-    @property
-    def size(self) -> int:
-        return sum(self.composition.values())
-
-
-@dataclass(frozen=True)
-class Method:
-    """A named way of building groups, with or without GRPO training."""
-
-    name: str
-    group: GroupConfig
-    train: bool = True
-    description: str = field(default="", compare=False)
+log = logging.getLogger(__name__)
 
 
 def _migrate_split(n: int) -> tuple[int, int, int]:
@@ -57,53 +32,133 @@ def _migrate_split(n: int) -> tuple[int, int, int]:
     return n - 1 - gamma, 1, gamma
 
 
-def _presets(n: int) -> dict[str, tuple[dict[str, int], bool, str]]:
-    a, b, g = _migrate_split(n)
-    return {
-        "random": ({"on_policy": n}, False, "inference-only sampling from the task prompt"),
-        "ns": ({"neighborhood": n}, False, "inference-only neighbourhood search"),
-        "opro": ({"opro": n}, False, "inference-only OPRO (history in the prompt)"),
-        "grpo": ({"on_policy": n}, True, "on-policy GRPO"),
-        "grpo-greedy": (
-            {"on_policy": n - 1, "greedy": 1}, True, "on-policy GRPO plus one replay"
-        ),
-        "migrate": (
-            {"on_policy": a, "greedy": b, "neighborhood": g}, True,
-            "MiGrATe: on-policy + replay + neighbourhood, GRPO",
-        ),
-        "migrate-opro": (
-            {"on_policy": a, "greedy": b, "opro": g}, True, "MiGrATe with OPRO prompts"
-        ),
-        "migrate-evo": (
-            {"on_policy": a, "greedy": b, "islands": g}, True, "MiGrATe with island parents"
-        ),
-    }
+@dataclass(frozen=True)
+class Preset:
+    """A named way of building groups, with or without GRPO training."""
+
+    name: str
+    train: bool
+    description: str
+    composition: Callable[[int], dict[str, int]]
+    """Sampler counts for a group of n members."""
+    explorer: str | None = None
+    """The sampler that takes what the task's pinned counts leave (MiGrATe variants)."""
 
 
-METHOD_NAMES = tuple(_presets(8))
+def _mix(explorer: str) -> Callable[[int], dict[str, int]]:
+    def composition(n: int) -> dict[str, int]:
+        a, b, g = _migrate_split(n)
+        return {"on_policy": a, "greedy": b, explorer: g}
+
+    return composition
 
 
-def method(
-    name: str,
-    size: int = 8,
+PRESETS: tuple[Preset, ...] = (
+    Preset("sample", False, "inference-only sampling from the task prompt",
+           lambda n: {"on_policy": n}),
+    Preset("ns", False, "inference-only neighbourhood search", lambda n: {"neighborhood": n}),
+    Preset("opro", False, "inference-only OPRO (history in the prompt)", lambda n: {"opro": n}),
+    Preset("grpo", True, "on-policy GRPO", lambda n: {"on_policy": n}),
+    Preset("grpo-greedy", True, "on-policy GRPO plus one replay",
+           lambda n: {"on_policy": n - 1, "greedy": 1}),
+    Preset("migrate", True, "MiGrATe: on-policy + replay + neighbourhood, GRPO",
+           _mix("neighborhood"), "neighborhood"),
+    Preset("migrate-opro", True, "MiGrATe with OPRO prompts", _mix("opro"), "opro"),
+    Preset("migrate-evo", True, "MiGrATe with island parents", _mix("islands"), "islands"),
+)
+PRESET_NAMES = tuple(p.name for p in PRESETS)
+DEPRECATED = {"random": "sample"}
+"""Old names that still resolve (stored studies, configs), with a warning."""
+
+
+def preset(name: str) -> Preset:
+    if name in DEPRECATED:
+        log.warning("method %r is deprecated; it is now called %r", name, DEPRECATED[name])
+        name = DEPRECATED[name]
+    for p in PRESETS:
+        if p.name == name:
+            return p
+    raise ConfigError(f"unknown preset {name!r}; presets: {', '.join(PRESET_NAMES)}")
+
+
+def preset_config(
+    p: Preset,
+    task: Task,
     *,
-    top_k: int = 1,
-    overrides: Mapping[str, Mapping[str, int]] | None = None,
-) -> Method:
-    """The preset ``name`` for groups of ``size`` completions.
+    group_size: int | None = None,
+    group: Mapping[str, Any] | None = None,
+    top_k: int | None = None,
+    train: bool | None = None,
+    sampler_options: Mapping[str, Mapping[str, Any]] | None = None,
+    **settings: Any,
+) -> MigrateConfig:
+    """The config of preset ``p`` on ``task``. ``group`` replaces the preset's composition;
+    ``sampler_options`` (sampler -> options) and ``top_k`` (every sampler of the group that
+    takes it) add options; ``settings`` are the other :class:`MigrateConfig` fields (grpo,
+    sampling, model, device, dtype, lora)."""
+    if group is not None and group_size is not None:
+        size = sum(SamplerSpec.of(k, v).n for k, v in group.items())
+        if size != group_size:
+            raise ConfigError(f"group_size={group_size} contradicts the group given "
+                              f"({size} members): give one of them")
+    specs = _composition(p, task, group_size, group)
+    _apply_task_options(specs, task)
+    for name, options in (sampler_options or {}).items():
+        if name not in specs:
+            raise ConfigError(f"options were given for sampler {name!r}, which is not in the "
+                              f"group ({', '.join(specs)}): add it to the group or drop them")
+        specs[name] = SamplerSpec(specs[name].n, {**specs[name].options, **options})
+    if top_k is not None:
+        _apply_top_k(specs, top_k)
+    group_out = {k: {"n": s.n, **s.options} for k, s in specs.items()}
+    return MigrateConfig(group_out, train=p.train if train is None else train, preset=p.name,
+                         **settings)
 
-    ``overrides`` (usually ``task.group_overrides(size)``) replaces a preset's composition, for
-    tasks where the paper used a different mix."""
-    presets = _presets(size)
-    if name not in presets:
-        import difflib
 
-        close = difflib.get_close_matches(name, presets, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"unknown method {name!r}.{hint} Methods: {', '.join(presets)}.")
-    if size < 1:
-        raise ConfigError(f"group size must be >= 1, got {size}")
-    composition, train, description = presets[name]
-    if overrides and name in overrides:
-        composition = dict(overrides[name])
-    return Method(name, GroupConfig(composition, top_k=top_k), train, description)
+def _composition(
+    p: Preset, task: Task, size: int | None, group: Mapping[str, Any] | None
+) -> dict[str, SamplerSpec]:
+    if group is not None:
+        return {k: SamplerSpec.of(k, v) for k, v in group.items()}
+    n = size if size is not None else task.default_group_size
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"group_size must be an integer >= 1, got {n!r}")
+    counts = p.composition(n)
+    pins = {k: SamplerSpec.of(k, v).n for k, v in task.default_group.items()
+            if isinstance(v, int) or (isinstance(v, Mapping) and "n" in v)}
+    if p.explorer is not None and pins:
+        for k in counts:
+            if k != p.explorer and k in pins:
+                counts[k] = pins[k]
+        counts[p.explorer] = n - sum(v for k, v in counts.items() if k != p.explorer)
+        if counts[p.explorer] < 0:
+            raise ConfigError(f"task {task.name!r} pins more members than a group of {n} "
+                              "holds: raise group_size")
+    return {k: SamplerSpec(v) for k, v in counts.items()}
+
+
+def _apply_task_options(specs: dict[str, SamplerSpec], task: Task) -> None:
+    """The task's sampler options are defaults under the user's."""
+    for name, spec in list(specs.items()):
+        preferred = task.default_group.get(name)
+        if isinstance(preferred, Mapping):
+            options = {k: v for k, v in preferred.items() if k != "n"}
+            specs[name] = SamplerSpec(spec.n, {**options, **spec.options})
+
+
+def _apply_top_k(specs: dict[str, SamplerSpec], top_k: int) -> None:
+    takers = [k for k in specs if "top_k" in sampler_parameters(k)]
+    if not takers:
+        raise ConfigError(f"top_k applies to samplers that pick parents, and this group "
+                          f"({', '.join(specs)}) has none; drop top_k")
+    for k in takers:
+        specs[k] = SamplerSpec(specs[k].n, {**specs[k].options, "top_k": top_k})
+
+
+def sampler_parameters(name: str) -> list[str]:
+    """Keyword options the registered sampler ``name`` accepts."""
+    from .registry import registry
+
+    factory = registry().entry("sampler", name).factory
+    return [k for k, v in inspect.signature(factory).parameters.items()
+            if v.kind in (v.KEYWORD_ONLY, v.POSITIONAL_OR_KEYWORD)]

@@ -24,8 +24,6 @@ class SamplerContext:
     database: Database
     rng: random.Random
     iteration: int
-    top_k: int
-    """Parents are drawn from the ``top_k`` best records."""
 
 
 class Sampler(ABC):
@@ -61,14 +59,24 @@ class Greedy(Sampler):
         return [Proposal(self.name, replay=r) for r in ctx.database.top(n)]
 
 
+def _check_top_k(top_k: int) -> int:
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ConfigError(f"top_k must be an integer >= 1, got {top_k!r}")
+    return top_k
+
+
 class Neighborhood(Sampler):
     """gamma: one parent drawn uniformly from the top-k; the task's neighbourhood prompt
     asks for variations of it (local search)."""
 
     name = "neighborhood"
 
+    def __init__(self, top_k: int = 1) -> None:
+        """``top_k``: the parent is drawn uniformly from the ``top_k`` best records."""
+        self.top_k = _check_top_k(top_k)
+
     def propose(self, ctx: SamplerContext, n: int) -> list[Proposal]:
-        parents = ctx.database.top(ctx.top_k)
+        parents = ctx.database.top(self.top_k)
         if not parents:
             return _fresh(ctx, n)
         parent = ctx.rng.choice(parents)
@@ -90,7 +98,7 @@ class Opro(Sampler):
         self.history = history
 
     def propose(self, ctx: SamplerContext, n: int) -> list[Proposal]:
-        best = ctx.database.top(max(self.history, ctx.top_k))
+        best = ctx.database.top(self.history)
         if not best:
             return _fresh(ctx, n)
         prompt = ctx.task.opro_prompt(list(reversed(best)))
@@ -105,9 +113,13 @@ class Islands(Sampler):
 
     name = "islands"
 
-    def __init__(self, islands: int = 4, migrate_every: int = 5, elite: int = 1) -> None:
+    def __init__(
+        self, islands: int = 4, migrate_every: int = 5, elite: int = 1, top_k: int = 1
+    ) -> None:
+        """``top_k``: the parent is drawn from the island's ``top_k`` best records."""
         if islands < 1 or migrate_every < 1 or elite < 0:
             raise ConfigError("islands and migrate_every must be >= 1, elite >= 0")
+        self.top_k = _check_top_k(top_k)
         self.islands = islands
         self.migrate_every = migrate_every
         self.elite = elite
@@ -121,7 +133,7 @@ class Islands(Sampler):
         if ctx.iteration >= self.migrate_every and self.elite:
             members += ctx.database.top(self.elite)
         unique = {r.solution: r for r in members}
-        return sorted(unique.values(), key=lambda r: (-(r.score or 0.0), r.seq))[: ctx.top_k]
+        return sorted(unique.values(), key=lambda r: (-(r.score or 0.0), r.seq))[: self.top_k]
 
     def propose(self, ctx: SamplerContext, n: int) -> list[Proposal]:
         island = ctx.iteration % self.islands

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .values import Evaluation, Record
@@ -69,8 +69,12 @@ class Task(ABC):
     """Known best score; a solution reaching it marks the run solved."""
     default_group_size: int = 8
     """Completions per iteration used by the method presets."""
-    default_top_k: int = 1
-    """Parents are drawn from the top-k records unless the user says otherwise."""
+    default_group: Mapping[str, int | Mapping[str, Any]] = {}
+    """This task's preferred mix, in sampler terms: sampler name -> options (``{"top_k":
+    3}``, used whenever that sampler is in a group, under the user's own options) and/or a
+    count ``n`` that MiGrATe presets (migrate, migrate-opro, migrate-evo) give that sampler,
+    their exploring sampler taking the rest. ``{"on_policy": 0, "greedy": 0}`` makes every
+    member explore."""
     max_new_tokens: int = 64
     """A sensible completion length for this task's answers."""
     response_prefix: str = ""
@@ -141,11 +145,6 @@ class Task(ABC):
         """A self-contained HTML/SVG snippet picturing a solution in reports (a molecule
         drawing, a coloured grid); None shows the solution as text."""
         return None
-
-    def group_overrides(self, size: int) -> dict[str, dict[str, int]]:
-        """Per-method compositions of a group of ``size`` completions that differ from the
-        generic presets (e.g. the paper's Semantle MiGrATe is all-neighbourhood)."""
-        return {}
 
     def warm_start_solutions(self) -> list[str]:
         """Solutions to evaluate before the search starts (counted in the budget); ``run``

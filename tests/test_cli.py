@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from migrate_opt import Migrate, SQLiteDatabase, run
+from migrate_opt import SQLiteDatabase, create, run
 from migrate_opt.cli import main, parse_task_options
 from migrate_opt.testing import ScriptedPolicy, ToyTask
 
@@ -44,12 +44,13 @@ def test_task_options_are_coerced_by_type_hints():
 
 def test_show_prints_settings_and_best(tmp_path, capsys):
     path = str(tmp_path / "s.db")
-    opt = Migrate(ToyTask(), policy=ScriptedPolicy(['["4210"]', '["0000"]']), method="random",
-                  group_size=2, database=SQLiteDatabase(path, "mine"))
+    opt = create("optimizer", "sample", ToyTask(), group_size=2,
+                 policy=ScriptedPolicy(['["4210"]', '["0000"]']),
+                 database=SQLiteDatabase(path, "mine"))
     run(opt, iterations=1, progress=False)
     assert main(["show", path, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["study"] == "mine" and data["evaluations"] == 2
-    assert data["best"][0]["solution"] == "4210" and data["settings"]["method"] == "random"
+    assert data["best"][0]["solution"] == "4210" and data["settings"]["method"] == "sample"
     assert main(["show", path]) == 0
     assert "4210" in capsys.readouterr().out

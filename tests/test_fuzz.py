@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from migrate_opt import Evaluation, Migrate, SQLiteDatabase, TellError, create
+from migrate_opt import Evaluation, SQLiteDatabase, TellError, create
 from migrate_opt import cli as cli_module
 from migrate_opt.registry import registry
 from migrate_opt.testing import ScriptedPolicy, ToyTask
@@ -68,7 +68,7 @@ def check_tell(storage: str, examples: int) -> int:
         seen[0] += 1
         db = SQLiteDatabase(storage, f"study-{next(STUDIES)}")  # a fresh study per example
         policy = ScriptedPolicy(fn=lambda p, rng: f'["{rng.randrange(10_000):04d}"]')
-        opt = Migrate(ToyTask(), policy=policy, method="random", group_size=4, database=db)
+        opt = create("optimizer", "sample", ToyTask(), policy=policy, group_size=4, database=db)
         group = opt.ask()
         n = len(group.pending)
         valid = isinstance(batch, (list, tuple)) and len(batch) == n \
@@ -207,7 +207,7 @@ def cli_sandbox(tmp_path, monkeypatch):
     everything but stop short of loading a model."""
     monkeypatch.chdir(tmp_path)
     db = SQLiteDatabase("s.db", "s")
-    opt = Migrate(ToyTask(), policy=ScriptedPolicy(['["1234"]', '["4213"]']), method="random",
+    opt = create("optimizer", "sample", ToyTask(), policy=ScriptedPolicy(['["1234"]', '["4213"]']),
                   group_size=2, database=db)
     group = opt.ask()
     opt.tell(group, [0.5] * len(group.pending))

@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from migrate_opt import Evaluation, Migrate, SQLiteDatabase, Task, run  # noqa: E402
+from migrate_opt import Evaluation, SQLiteDatabase, Task, create, run  # noqa: E402
 from migrate_opt.grpo import GRPOConfig  # noqa: E402
 from migrate_opt.policy import load_policy  # noqa: E402
 from migrate_opt.policy.hf import LoRAConfig  # noqa: E402
@@ -46,7 +46,7 @@ ALL_PROJECTIONS = LoRAConfig(rank=8, alpha=16, target_modules=(
 
 def make(db=None, method="grpo", seed=0, grpo=FAST, size=8):
     policy = load_policy("tiny-random", seed=0, lora=ALL_PROJECTIONS)
-    return Migrate(DigitShare(), policy=policy, method=method, group_size=size, grpo=grpo,
+    return create("optimizer", method, DigitShare(), policy=policy, group_size=size, grpo=grpo,
                    database=db, seed=seed)
 
 
@@ -131,7 +131,7 @@ class OpenedDigitShare(DigitShare):
 
 def test_answers_open_with_the_response_prefix_and_train_after_it():
     policy = load_policy("tiny-random", seed=0, lora=ALL_PROJECTIONS)
-    opt = Migrate(OpenedDigitShare(), policy=policy, method="migrate", group_size=4, grpo=FAST,
+    opt = create("optimizer", "migrate", OpenedDigitShare(), policy=policy, group_size=4, grpo=FAST,
                   seed=0)
     for _ in range(3):  # the later groups hold replays, whose text carries the prefix too
         group = opt.ask()

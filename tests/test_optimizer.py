@@ -1,20 +1,22 @@
 import math
+import re
 
 import pytest
 
 from migrate_opt import (
     BudgetExhausted,
+    ConfigError,
     Evaluation,
-    GroupConfig,
     MemoryDatabase,
-    Method,
     Migrate,
+    MigrateConfig,
     Record,
     SQLiteDatabase,
     TellError,
-    method,
+    create,
     run,
 )
+from migrate_opt.presets import preset, preset_config
 from migrate_opt.testing import ScriptedPolicy, ToyTask
 
 
@@ -30,9 +32,9 @@ class CountingToy(ToyTask):
 
 def make(completions, composition, db=None, budget=None, task=None):
     task = task or CountingToy()
-    m = Method("custom", GroupConfig(composition, top_k=1), train=False)
-    return Migrate(task, policy=ScriptedPolicy(completions), method=m,
-                   database=db if db is not None else MemoryDatabase(), budget=budget)
+    return create("optimizer", "sample", task, policy=ScriptedPolicy(completions),
+                  group=composition, database=db if db is not None else MemoryDatabase(),
+                  budget=budget)
 
 
 def step(opt):
@@ -174,7 +176,7 @@ def test_unparseable_and_raising_parsers_never_crash():
 @pytest.mark.parametrize(
     "name, expected",
     [
-        ("random", {"on_policy": 5}),
+        ("sample", {"on_policy": 5}),
         ("ns", {"neighborhood": 5}),
         ("opro", {"opro": 5}),
         ("grpo", {"on_policy": 5}),
@@ -184,26 +186,34 @@ def test_unparseable_and_raising_parsers_never_crash():
         ("migrate-evo", {"on_policy": 2, "greedy": 1, "islands": 2}),
     ],
 )
-def test_presets_match_method_md_for_dockstring_size(name, expected):
-    m = method(name, 5)
-    assert dict(m.group.composition) == expected
-    assert m.train == (name not in ("random", "ns", "opro"))
+def test_presets_match_the_paper_for_dockstring_size(name, expected):
+    config = preset_config(preset(name), ToyTask(), group_size=5)
+    assert {k: s.n for k, s in config.group.items()} == expected
+    assert config.train == (name not in ("sample", "ns", "opro"))
+
+
+def counts(name, size):
+    return {k: s.n for k, s in preset_config(preset(name), ToyTask(), group_size=size)
+            .group.items()}
 
 
 def test_presets_arc_size():
-    assert dict(method("migrate", 16).group.composition) == {
-        "on_policy": 11, "greedy": 1, "neighborhood": 4}
-    assert dict(method("grpo-greedy", 16).group.composition) == {"on_policy": 15, "greedy": 1}
+    assert counts("migrate", 16) == {"on_policy": 11, "greedy": 1, "neighborhood": 4}
+    assert counts("grpo-greedy", 16) == {"on_policy": 15, "greedy": 1}
 
 
 def test_unknown_method_suggests():
-    with pytest.raises(ValueError, match="Did you mean 'migrate'"):
-        method("migrat")
+    with pytest.raises(KeyError, match="Did you mean .migrate."):
+        create("optimizer", "migrat", ToyTask())
+
+
+def scripted(n=50):
+    return ScriptedPolicy([f'["{i:04d}"]' for i in range(n)])
 
 
 def test_migrate_group_built_from_composition():
-    opt = Migrate(ToyTask(), policy=ScriptedPolicy([f'["{i:04d}"]' for i in range(50)]),
-                  method=method("migrate", 5), seed=0)
+    opt = create("optimizer", "migrate", ToyTask(), policy=scripted(), group_size=5,
+                 train=False, seed=0)
     step(opt)
     group = opt.ask()
     sources = [m.source for m in group.members]
@@ -251,8 +261,62 @@ def test_tell_unasked_validates_like_tell():
 
 
 def test_group_is_filled_on_policy_when_replays_fall_short():
-    opt = Migrate(ToyTask(), policy=ScriptedPolicy([f'["{i:04d}"]' for i in range(50)]),
-                  method=method("migrate", 5), seed=0)
+    opt = create("optimizer", "migrate", ToyTask(), policy=scripted(), group_size=5,
+                 train=False, seed=0)
     group = opt.ask()  # empty database: no replay, no parent
     assert len(group.members) == 5
     assert all(m.source == "on_policy" for m in group.members)
+
+
+def test_every_preset_is_a_registered_optimizer():
+    from migrate_opt import PRESET_NAMES, registry
+
+    assert set(PRESET_NAMES) <= set(registry().names("optimizer"))
+    for name in PRESET_NAMES:
+        opt = create("optimizer", name, ToyTask(), policy=scripted(), group_size=4,
+                     train=False)
+        assert isinstance(opt, Migrate) and opt.settings()["method"] == name
+
+
+def test_random_is_a_deprecated_alias_of_sample(caplog):
+    opt = create("optimizer", "random", ToyTask(), policy=scripted(), group_size=2)
+    assert opt.settings()["method"] == "sample"
+    assert "deprecated" in caplog.text and "'sample'" in caplog.text
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"group": {"on_policy": 2}, "group_size": 3}, "group_size=3 contradicts the group"),
+    ({"grpo": {"learning_rate": 1e-3}}, "GRPO settings were given for 'sample'"),
+    ({"group": {"on_policy": 2}, "top_k": 3}, "top_k applies to samplers that pick parents"),
+    ({"group": {"on_policy": 2}, "sampler_options": {"greedy": {}}}, "not in the group"),
+    ({"device": "cpu"}, "device apply when migrate-opt loads the model"),
+    ({"sampling": {"temprature": 1.0}}, "unknown sampling setting(s) temprature"),
+])
+def test_contradictions_are_errors_that_say_what_to_do(options, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        create("optimizer", "sample", ToyTask(), policy=scripted(), **options)
+
+
+def test_a_training_preset_refuses_a_policy_that_cannot_train():
+    with pytest.raises(ConfigError, match="cannot be trained: pass train=False"):
+        create("optimizer", "migrate", ToyTask(), policy=scripted())
+    opt = create("optimizer", "migrate", ToyTask(), policy=scripted(), train=False)
+    assert opt.settings()["train"] is False and opt.settings()["grpo"] is None
+
+
+def test_sampler_options_reach_the_samplers_and_the_settings():
+    opt = create("optimizer", "migrate", ToyTask(), policy=scripted(), group_size=5,
+                 train=False, top_k=3)
+    assert opt.samplers["neighborhood"].top_k == 3
+    assert opt.settings()["group"]["neighborhood"] == {"n": 2, "top_k": 3}
+    config = MigrateConfig({"on_policy": 1, "opro": {"n": 2, "history": 4}}, train=False)
+    opt = create("optimizer", "sample", ToyTask(), policy=scripted(), config=config)
+    assert opt.samplers["opro"].history == 4
+
+
+def test_the_constructor_wires_objects_only():
+    config = MigrateConfig({"on_policy": 2}, train=False)
+    with pytest.raises(ConfigError, match="no sampler object for on_policy"):
+        Migrate(ToyTask(), policy=scripted(), config=config, samplers={})
+    with pytest.raises(ConfigError, match="policy must be a Policy"):
+        Migrate(ToyTask(), policy="tiny-random", config=config, samplers={})

@@ -50,8 +50,8 @@ def test_entry_point_plugin_is_discovered_and_usable(site):
     assert (entry.distribution, entry.version, entry.plugin) == (
         "mo-shout", "1.2.3", "third_party_shout")
     task = reg.create("task", "shout", target="12")
-    opt = migrate_opt.Migrate(task, policy=migrate_opt.testing.ScriptedPolicy(['["12"]']),
-                              method="random", group_size=1)
+    opt = migrate_opt.create("optimizer", "sample", task, group_size=1,
+                             policy=migrate_opt.testing.ScriptedPolicy(['["12"]']))
     group = opt.ask()
     opt.tell(group, task.evaluate(group.solutions))
     assert opt.solved

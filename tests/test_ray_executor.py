@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from migrate_opt import ConfigError, Evaluation, Migrate, create, run
+from migrate_opt import ConfigError, Evaluation, create, run
 from migrate_opt.testing import ScriptedPolicy, ToyTask
 from migrate_opt.testing.hostile import HostileTask
 
@@ -108,8 +108,8 @@ def test_run_with_killed_workers_loses_and_duplicates_nothing(local_ray, tmp_pat
     killer = threading.Thread(
         target=lambda: killed.extend(kill_first_worker(tmp_path, 2, stop)), daemon=True)
     digits = [f'["{i:04d}"]' for i in range(0, 10_000, 7)]
-    opt = Migrate(SlowToyTask(str(tmp_path), delay=0.05), policy=ScriptedPolicy(digits),
-                  method="random", group_size=4, seed=0)
+    opt = create("optimizer", "sample", SlowToyTask(str(tmp_path), delay=0.05),
+                 policy=ScriptedPolicy(digits), group_size=4, seed=0)
     asked: list[str] = []
     killer.start()
     with RayExecutor(timeout=60, retries=1) as ex:

@@ -26,7 +26,22 @@ def test_user_loop_runs(tmp_path, monkeypatch, capsys):
 
 
 def test_custom_mix_snippet_builds():
-    snippet = next(b for b in python_blocks() if "GroupConfig(" in b)
-    scope: dict = {}
+    import migrate_opt
+    from migrate_opt.testing import ToyTask
+
+    snippet = next(b for b in python_blocks() if "group={" in b)
+    scope: dict = {"migrate_opt": migrate_opt, "task": ToyTask()}
     exec(snippet, scope)
-    assert scope["mix"].group.size == 8
+    opt = scope["opt"]
+    assert opt.config.size == 8 and opt.samplers["neighborhood"].top_k == 3
+    assert opt.config.lora.rank == 8 and opt.updater.config.learning_rate == 5e-5
+
+
+def test_config_file_example_is_accepted(tmp_path):
+    from migrate_opt.cli_config import read_config_file
+
+    block = re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)[0]
+    (tmp_path / "run.toml").write_text(block)
+    config = read_config_file(str(tmp_path / "run.toml"))
+    assert config["group"]["neighborhood"] == {"n": 2, "top_k": 3}
+    assert config["task_options"] == {"target": "computer"}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from migrate_opt import ConfigError, Migrate, SQLiteDatabase, create, hookimpl
+from migrate_opt import ConfigError, SQLiteDatabase, create, hookimpl
 from migrate_opt.cli import main
 from migrate_opt.registry import register_plugin, unregister_plugin
 from migrate_opt.report import rebuild_task, write_report
@@ -56,8 +56,8 @@ def make_study(path, task=None, study="toy-study", budget=60, invalid_every=7):
     metrics logged for two iterations."""
     db = SQLiteDatabase(str(path), study)
     policy = ScriptedPolicy(fn=lambda p, rng: f'["{rng.randrange(10_000):04d}"]')
-    opt = Migrate(task or ToyTask(), policy=policy, method="migrate", group_size=6, database=db,
-                  seed=3, budget=budget)
+    opt = create("optimizer", "migrate", task or ToyTask(), policy=policy, group_size=6,
+                 train=False, database=db, seed=3, budget=budget)
     n = 0
     while not opt.exhausted:
         group = opt.ask()
@@ -248,7 +248,7 @@ def test_live_view_shows_the_best_score_and_solution(capsys):
     from migrate_opt import run
 
     guesses = ['["0000"]', '["4000"]', '["4200"]', '["4213"]', '["4211"]']
-    opt = Migrate(ToyTask(), policy=ScriptedPolicy(guesses), method="random", group_size=1)
+    opt = create("optimizer", "sample", ToyTask(), policy=ScriptedPolicy(guesses), group_size=1)
     run(opt, budget=5, progress=True)
     last = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
     assert "best=1.0000" in last and "of=4213 (solved)" in last and "5/5" in last
@@ -262,7 +262,7 @@ def test_molecule_tasks_get_drawings(tmp_path):
         pytest.skip("the molecules plugin is not installed (pip install -e plugins/molecules)")
     smiles = ['["CCO"]', '["c1ccccc1O"]', '["CC(=O)Nc1ccc(O)cc1"]', '["CCN(CC)CC"]']
     db = SQLiteDatabase(str(tmp_path / "m.db"), "mol")
-    opt = Migrate(create("task", "qed"), policy=ScriptedPolicy(smiles), method="random",
+    opt = create("optimizer", "sample", create("task", "qed"), policy=ScriptedPolicy(smiles),
                   group_size=4, database=db, budget=4)
     group = opt.ask()
     opt.tell(group, opt.task.evaluate(group.solutions))
@@ -285,7 +285,7 @@ def test_report_of_a_real_grpo_run(tmp_path):
     from migrate_opt.policy import load_policy
 
     db = SQLiteDatabase(str(tmp_path / "g.db"), "grpo")
-    opt = Migrate(ToyTask(), policy=load_policy("tiny-random"), method="migrate", group_size=4,
+    opt = create("optimizer", "migrate", ToyTask(), policy=load_policy("tiny-random"), group_size=4,
                   database=db, seed=0)
     run(opt, iterations=3, progress=False)
     assert db.metrics(), "the run logged no training metrics"

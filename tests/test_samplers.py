@@ -22,8 +22,8 @@ class TestBuiltinSamplers(SamplerContract):
         return cls()
 
 
-def ctx(db, iteration=0, top_k=3, seed=0):
-    return SamplerContext(ToyTask(), db, random.Random(seed), iteration, top_k)
+def ctx(db, iteration=0, seed=0):
+    return SamplerContext(ToyTask(), db, random.Random(seed), iteration)
 
 
 @pytest.fixture
@@ -48,14 +48,14 @@ def test_greedy_on_small_database_gives_fewer():
 
 def test_neighborhood_parent_is_uniform_among_top_k(db):
     parents = {
-        Neighborhood().propose(ctx(db, seed=s, top_k=2), 1)[0].tags["parent"]
+        Neighborhood(top_k=2).propose(ctx(db, seed=s), 1)[0].tags["parent"]
         for s in range(50)
     }
     assert parents == {"0005", "0004"}
 
 
 def test_neighborhood_shares_one_parent_per_group(db):
-    props = Neighborhood().propose(ctx(db, top_k=3), 5)
+    props = Neighborhood(top_k=3).propose(ctx(db), 5)
     assert len({p.tags["parent"] for p in props}) == 1
     assert len({p.prompt for p in props}) == 1
     assert props[0].tags["parent"] in props[0].prompt
@@ -69,7 +69,7 @@ def test_empty_database_falls_back_to_on_policy():
 
 
 def test_opro_lists_worst_to_best(db):
-    prompt = Opro(history=3).propose(ctx(db, top_k=1), 1)[0].prompt
+    prompt = Opro(history=3).propose(ctx(db), 1)[0].prompt
     assert prompt.index("0003") < prompt.index("0004") < prompt.index("0005")
     assert "0002" not in prompt
 
@@ -77,7 +77,7 @@ def test_opro_lists_worst_to_best(db):
 def test_islands_rotate_and_tag():
     d = MemoryDatabase()
     d.add([Record("1111", 0.9, tags={"island": 0}), Record("2222", 0.1, tags={"island": 1})])
-    s = Islands(islands=2, migrate_every=10)
+    s = Islands(islands=2, migrate_every=10, top_k=3)
     p0 = s.propose(ctx(d, iteration=0), 2)
     p1 = s.propose(ctx(d, iteration=1), 2)
     assert p0[0].tags == {"island": 0, "parent": "1111"}

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from ..storage import Database, SQLiteDatabase, pick_study
+from ..storage import Database, open_database, pick_study
 from ..task import Task
 from ..values import Record
 from . import svg
@@ -45,11 +45,11 @@ pre{white-space:pre-wrap;word-break:break-all;margin:0;font-size:12px;max-width:
 def write_report(
     storage_path: str, study: str | None = None, out_path: str | None = None
 ) -> str:
-    """Write the report of ``study`` in the SQLite file ``storage_path`` to ``out_path``
+    """Write the report of ``study`` in the study file ``storage_path`` to ``out_path``
     (default: ``<storage>-<study>.html`` next to it); returns the path written.
     ``study`` may be None when the file holds one study."""
     study = pick_study(storage_path, study)
-    db = SQLiteDatabase(storage_path, study, readonly=True)
+    db = open_database(storage_path, study, readonly=True)
     try:
         page = render_report(db, source=os.path.basename(storage_path))
     finally:

@@ -1,7 +1,11 @@
-"""Databases of evaluated records: in-memory and SQLite."""
+"""Databases of evaluated records: in-memory and SQLite, and which one a study file uses."""
 
 from .base import Database
+from .locate import locate, open_database, pick_study
 from .memory import MemoryDatabase
-from .sqlite import SQLiteDatabase, list_studies, pick_study
+from .sqlite import SQLiteDatabase, list_studies
 
-__all__ = ["Database", "MemoryDatabase", "SQLiteDatabase", "list_studies", "pick_study"]
+__all__ = [
+    "Database", "MemoryDatabase", "SQLiteDatabase", "list_studies", "locate", "open_database",
+    "pick_study",
+]

@@ -81,22 +81,6 @@ def list_studies(path: str) -> list[str]:
         conn.close()
 
 
-def pick_study(storage_path: str, study: str | None) -> str:
-    """``study``, checked to exist, or the file's only study; errors name the studies."""
-    if not os.path.exists(storage_path):
-        raise ConfigError(f"no such storage file: {storage_path}")
-    studies = list_studies(storage_path)
-    if study is not None:
-        if study not in studies:
-            raise ConfigError(f"no study {study!r} in {storage_path}; studies: "
-                              f"{', '.join(studies) or 'none'}")
-        return study
-    if len(studies) != 1:
-        raise ConfigError(f"{storage_path} holds {len(studies)} studies; pick one with "
-                          f"--study: {', '.join(studies) or 'none'}")
-    return studies[0]
-
-
 class SQLiteDatabase(Database):
     """``readonly=True`` opens an existing study for readers (show, report) without any
     write, so it works on a file the reader may not modify.
@@ -105,6 +89,10 @@ class SQLiteDatabase(Database):
     second process opening the study for writing gets :class:`StudyLockedError` at once.
     ``lease_timeout`` is how long a holder may go without a heartbeat before it counts
     as abandoned (the heartbeat thread beats every quarter of it)."""
+
+    suffixes = (".db", ".sqlite", ".sqlite3")
+    """Plain paths with these extensions open as SQLite studies (``storage.locate``)."""
+    list_studies = staticmethod(list_studies)
 
     def __init__(
         self,

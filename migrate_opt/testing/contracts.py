@@ -110,7 +110,7 @@ class SamplerContract:
         return ToyTask()
 
     def _ctx(self, task: Task, db: Database, iteration: int = 0) -> SamplerContext:
-        return SamplerContext(task, db, random.Random(iteration), iteration, top_k=3)
+        return SamplerContext(task, db, random.Random(iteration), iteration)
 
     def _filled(self, task: Task) -> Database:
         from ..storage import MemoryDatabase

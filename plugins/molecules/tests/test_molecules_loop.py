@@ -8,7 +8,7 @@ from pathlib import Path
 from migrate_opt_molecules.docking.task import DockstringTask
 from migrate_opt_molecules.objectives import QEDTask
 
-from migrate_opt import Migrate, ProcessExecutor, run
+from migrate_opt import ProcessExecutor, create, run
 from migrate_opt.testing import ScriptedPolicy
 
 COMPLETIONS = ['["CCO"]', "Try OCC.", '["c1ccccc1O"]', "no idea", '["C1CC"]',
@@ -17,7 +17,7 @@ COMPLETIONS = ['["CCO"]', "Try OCC.", '["c1ccccc1O"]', "no idea", '["C1CC"]',
 
 def test_migrate_loop_on_qed_dedups_spellings() -> None:
     task = QEDTask()
-    opt = Migrate(task, policy=ScriptedPolicy(COMPLETIONS), method="random", group_size=6,
+    opt = create("optimizer", "sample", task, policy=ScriptedPolicy(COMPLETIONS), group_size=6,
                   seed=0)
     result = run(opt, iterations=2, progress=False)
     solutions = {r.solution for r in opt.database.top(10)}
@@ -28,7 +28,7 @@ def test_migrate_loop_on_qed_dedups_spellings() -> None:
 
 def test_docking_task_through_the_process_executor(tmp_path: Path) -> None:
     task = DockstringTask(backend="fake", cache_path=str(tmp_path / "c.sqlite"))
-    opt = Migrate(task, policy=ScriptedPolicy(COMPLETIONS), method="random", group_size=6)
+    opt = create("optimizer", "sample", task, policy=ScriptedPolicy(COMPLETIONS), group_size=6)
     with ProcessExecutor(workers=1, timeout=120) as executor:
         result = run(opt, iterations=1, executor=executor, progress=False)
     assert result.evaluations == 3

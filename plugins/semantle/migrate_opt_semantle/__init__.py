@@ -1,11 +1,11 @@
 """Semantle for migrate-opt: guess a hidden English word; a guess scores the cosine
 similarity of its embedding with the target's.
 
-    from migrate_opt import Migrate, run
+    from migrate_opt import create, run
     from migrate_opt_semantle import SemantleTask, warm_start
 
     task = SemantleTask(target="computer", oracle="glove", warm_start=20)
-    opt = Migrate(task, method="migrate", top_k=3, budget=300)
+    opt = create("optimizer", "migrate", task, top_k=3, budget=300)
     warm_start(opt)
     run(opt)
 """

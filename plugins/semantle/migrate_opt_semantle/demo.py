@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
-    from migrate_opt import Migrate, MigrateOptError, SQLiteDatabase, run
+    from migrate_opt import MigrateOptError, SQLiteDatabase, create, run
 
     try:
         task = SemantleTask(target=args.target, oracle="glove", warm_start=WARM_START,
@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"(GloVe similarity; 1.0 is the word itself)")
     print(f"loading {args.model} ...", flush=True)
     start = time.perf_counter()
-    opt = Migrate(task, policy=args.model, method="migrate", top_k=3, database=db,
+    opt = create("optimizer", "migrate", task, policy=args.model, top_k=3, database=db,
                   seed=args.seed, budget=args.budget)
     if resumed:
         print(f"resuming study {study!r} in {args.storage}: {resumed} guesses already made")

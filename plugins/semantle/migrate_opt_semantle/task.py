@@ -57,8 +57,10 @@ class SemantleTask(Task):
     optimum = 1.0
     default_group_size = 5
     """The paper: 5 completions of 2 words, 10 guesses per iteration."""
-    default_top_k = 3
-    """The paper draws neighbourhood parents from the top 3."""
+    default_group = {"on_policy": 0, "greedy": 0, "neighborhood": {"top_k": 3},
+                     "islands": {"top_k": 3}}
+    """The paper's Semantle MiGrATe variants are all exploration (alpha = beta = 0: every
+    completion is a neighbourhood, OPRO or island member), parents from the top 3."""
     max_new_tokens = 32
     """A JSON list of two words is about 10 tokens; 32 leaves room for a little chatter."""
 
@@ -212,12 +214,6 @@ class SemantleTask(Task):
             pool = [w for w in common_words(self.pool_size) if self.oracle.knows(w)]
             self._space = WordSpace(pool, self.neighbours)
         return self._space
-
-    def group_overrides(self, size: int) -> dict[str, dict[str, int]]:
-        """The paper's Semantle MiGrATe variants are all neighbourhood (gamma = every
-        completion, alpha = beta = 0), with parents from the top 3 (``default_top_k``)."""
-        return {"migrate": {"neighborhood": size}, "migrate-opro": {"opro": size},
-                "migrate-evo": {"islands": size}}
 
     def settings(self) -> dict[str, Any]:
         return {

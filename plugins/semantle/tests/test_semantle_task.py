@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from migrate_opt_semantle import PAPER_TARGETS, SemantleTask, warm_start
 
-from migrate_opt import Migrate, TaskError, create, registry
+from migrate_opt import TaskError, create, registry
 from migrate_opt.testing import ScriptedPolicy
 from migrate_opt.testing.contracts import TaskContract
 
@@ -127,7 +127,7 @@ def test_plugin_is_discovered_through_its_entry_point() -> None:
 def test_invalid_words_never_spend_budget(glove: SemantleTask) -> None:
     completions = ['["qzxqzxqzx", "ice cream"]', "no words here at all", '["laptop", "laptop"]',
                    '["h4x0r"]', "1. software\n2. 123"]
-    opt = Migrate(glove, policy=ScriptedPolicy(completions), method="random", group_size=5,
+    opt = create("optimizer", "sample", glove, policy=ScriptedPolicy(completions), group_size=5,
                   budget=10)
     group = opt.ask()
     assert sorted(group.solutions) == ["laptop", "software"]
@@ -137,7 +137,7 @@ def test_invalid_words_never_spend_budget(glove: SemantleTask) -> None:
 
 
 def test_reward_of_a_completion_is_its_best_word(glove: SemantleTask) -> None:
-    opt = Migrate(glove, policy=ScriptedPolicy(['["banana", "software"]']), method="random",
+    opt = create("optimizer", "sample", glove, policy=ScriptedPolicy(['["banana", "software"]']),
                   group_size=1, budget=10)
     group = opt.ask()
     opt.tell(group, glove.evaluate(group.solutions))
@@ -154,23 +154,27 @@ def test_warm_start_counts_in_the_budget_and_is_seeded() -> None:
         return task.warm_start_solutions()
 
     assert words == words_of(3) and words != words_of(4)
-    opt = Migrate(task, policy=ScriptedPolicy(['["pan"]']), method="random", budget=30)
+    opt = create("optimizer", "sample", task, policy=ScriptedPolicy(['["pan"]']), budget=30)
     stored = warm_start(opt)
     assert [r.solution for r in stored] == words and opt.remaining == 10
     assert all(r.source == "warm_start" and r.score is not None for r in stored)
     assert warm_start(opt) == []  # a resumed run is not warm-started twice
 
 
-def test_group_overrides_follow_the_paper(glove: SemantleTask) -> None:
+def test_default_group_follows_the_paper(glove: SemantleTask) -> None:
     policy = ScriptedPolicy(['["pan"]'])
-    migrate = Migrate(glove, policy=policy, method="migrate")
-    assert dict(migrate.method.group.composition) == {"neighborhood": 5}
-    assert migrate.method.group.top_k == 3  # the task's default
-    bigger = Migrate(glove, policy=policy, method="migrate", group_size=8, top_k=1)
-    assert dict(bigger.method.group.composition) == {"neighborhood": 8}
-    assert bigger.method.group.top_k == 1
-    grpo = Migrate(glove, policy=policy, method="grpo")  # not overridden: on-policy only
-    assert dict(grpo.method.group.composition) == {"on_policy": 5}
+
+    def group(name: str, **options: object) -> dict[str, object]:
+        opt = create("optimizer", name, glove, policy=policy, train=False, **options)
+        return dict(opt.settings()["group"])
+
+    # every member explores, parents from the top 3 (the task's default)
+    assert group("migrate") == {"neighborhood": {"n": 5, "top_k": 3}}
+    assert group("migrate", group_size=8, top_k=1) == {"neighborhood": {"n": 8, "top_k": 1}}
+    assert group("migrate-opro") == {"opro": {"n": 5}}
+    assert group("migrate-evo") == {"islands": {"n": 5, "top_k": 3}}
+    assert group("grpo") == {"on_policy": {"n": 5}}  # no exploring sampler: as the preset
+    assert group("ns") == {"neighborhood": {"n": 5, "top_k": 3}}
 
 
 def test_prompts_ask_for_the_configured_number_of_words() -> None:
