@@ -42,7 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--budget", type=int, default=300, help="guesses per run, warm start included")
     p.add_argument("--iterations", type=int, default=60, help="groups per LLM run at most")
     p.add_argument("--warm-start", type=int, default=20)
-    p.add_argument("--top-k", type=int, default=3, help="parents of neighbourhood prompts")
+    p.add_argument("--top-k", type=int, default=None,
+                   help="parents of neighbourhood prompts (default: the task's, 3)")
     p.add_argument("--model", default="smollm2-135m-instruct")
     p.add_argument("--workers", type=int, default=1, help="runs at once (processes)")
     p.add_argument("--out", default=str(RESULTS / "semantle_sweep"),
@@ -85,8 +86,9 @@ def build_optimizer(task: Any, method: str, seed: int, args: argparse.Namespace)
     from migrate_opt import create, registry
 
     if method in LLM_METHODS:
-        return create("optimizer", method, task, policy=args.model, top_k=args.top_k, seed=seed,
-                       budget=args.budget)
+        top_k = {} if args.top_k is None else {"top_k": args.top_k}
+        return create("optimizer", method, task, policy=args.model, seed=seed,
+                      budget=args.budget, **top_k)
     if method in registry().entries["optimizer"]:
         return create("optimizer", method, task, seed=seed, budget=args.budget)
     raise SystemExit(f"unknown method {method!r}: {method} needs the baselines plugin "

@@ -22,94 +22,10 @@ from .cli_config import (
     parse_sampler_options,
     read_config_file,
 )
+from .cli_parser import build_parser
 from .errors import ConfigError, MigrateOptError
 
 log = logging.getLogger("migrate_opt")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="migrate-opt",
-        description="Black-box optimization with language models (MiGrATe and baselines).",
-    )
-    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    sub.add_parser("plugins", help="list installed plugins and what they register")
-    sub.add_parser("methods", help="list methods (LLM presets and other optimizers)")
-    _add_run(sub)
-
-    resume = sub.add_parser("resume", help="continue a stored study where it stopped")
-    resume.add_argument("storage", help="the study file; resuming writes to it")
-    resume.add_argument("--study", default=None, help="needed when the file holds several")
-    resume.add_argument("--budget", type=int, default=None, help="raise the budget")
-    resume.add_argument("--no-progress", action="store_true")
-    resume.add_argument("--discard-checkpoint", action="store_true",
-                        help="ignore the stored training checkpoint and retrain the adapter "
-                        "from the stored records (for a checkpoint that cannot be loaded)")
-
-    show = sub.add_parser("show", help="a study's settings and best records")
-    show.add_argument("storage")
-    show.add_argument("--study", default=None)
-    show.add_argument("--top", type=int, default=10)
-    show.add_argument("--json", action="store_true", help="machine-readable output")
-
-    report = sub.add_parser("report", help="write a study's self-contained HTML report")
-    report.add_argument("storage")
-    report.add_argument("--study", default=None, help="needed when the file holds several")
-    report.add_argument("-o", "--output", default=None,
-                        help="HTML file (default: STORAGE-STUDY.html next to the storage)")
-    return p
-
-
-def _add_run(sub: Any) -> None:
-    # Defaults are None so that --config FILE can fill what the flags leave out.
-    run = sub.add_parser(
-        "run", help="optimize a task",
-        description="Optimize TASK. Options not listed here are passed to the task "
-        "(e.g. --target computer); `migrate-opt run TASK --help-task` lists them. "
-        "--config FILE.toml holds the same settings; flags override it.",
-    )
-    run.add_argument("task", help="task name (see `migrate-opt plugins`)")
-    run.add_argument("--config", metavar="FILE.toml", help="settings file")
-    run.add_argument("--help-task", action="store_true", help="list the task's options")
-    g = run.add_argument_group("study")
-    g.add_argument("--method", help="optimizer: an LLM preset or a baseline "
-                   "(`migrate-opt methods`; default migrate)")
-    g.add_argument("--budget", type=int, help="black-box evaluations (default 100)")
-    g.add_argument("--iterations", type=int, help="stop after N groups")
-    g.add_argument("--storage", help="study file; its extension or NAME:// picks the "
-                   "database (default runs/migrate.db)")
-    g.add_argument("--study", help="study name (default: TASK-METHOD-sSEED)")
-    g.add_argument("--seed", type=int)
-    g.add_argument("--stop-when-solved", action="store_true", default=None)
-    g.add_argument("--no-progress", action="store_true", default=None)
-    g = run.add_argument_group("group (LLM presets)")
-    g.add_argument("--group-size", type=int, help="completions per group")
-    g.add_argument("--group", metavar="S=N,...", help="custom group of registered samplers, "
-                   "e.g. on_policy=4,neighborhood=2 (replaces the preset's)")
-    g.add_argument("--sampler-option", action="append", metavar="S.KEY=VALUE",
-                   help="a sampler's option, e.g. neighborhood.top_k=3 (repeatable)")
-    g.add_argument("--top-k", type=int, help="parents from the top k, for every sampler "
-                   "that picks parents")
-    g = run.add_argument_group("policy and training (LLM presets)")
-    g.add_argument("--model", help="registered policy (smollm2-135m-instruct, tiny-random, "
-                   "a plugin's), HF id or local folder")
-    g.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default cpu")
-    g.add_argument("--dtype", help="float32 (default), bfloat16, float16")
-    g.add_argument("--lora-rank", type=int)
-    g.add_argument("--lora-alpha", type=int)
-    g.add_argument("--lora-targets", metavar="M,...", help="modules, e.g. q_proj,v_proj")
-    g.add_argument("--learning-rate", type=float)
-    g.add_argument("--steps-per-group", type=int, help="GRPO mu")
-    g.add_argument("--temperature", type=float)
-    g.add_argument("--max-new-tokens", type=int)
-    g = run.add_argument_group("evaluation")
-    g.add_argument("--executor", help="serial (default), process, ray, ...")
-    g.add_argument("--executor-option", action="append", metavar="KEY=VALUE",
-                   help="an executor option, e.g. workers=4 or timeout=30 (repeatable; "
-                   "--help-executor lists them)")
-    g.add_argument("--help-executor", action="store_true", help="list the executor's options")
 
 
 # -- task options --------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from migrate_opt import Group, Migrate, Optimizer, Record, SQLiteDatabase, Task, create, run
+from migrate_opt import Group, Optimizer, Record, SQLiteDatabase, Task, create, run
 
 from .config import BenchmarkConfig, Cell
 from .metrics import measure
@@ -79,19 +79,15 @@ def _execute(cell: Cell, db_path: str) -> dict[str, Any]:
 
 
 def build_optimizer(cell: Cell, task: Task, db: SQLiteDatabase) -> Optimizer:
-    """The cell's optimizer: a registered one by name, or Migrate with an LLM preset."""
+    """The cell's optimizer through ``create``: a registered optimizer by name, or an LLM
+    preset with the cell's policy (built with its options) and GRPO settings."""
     m = cell.method
     common: dict[str, Any] = {"database": db, "seed": cell.seed, "budget": cell.budget}
     if m.optimizer is not None:
         return create("optimizer", m.optimizer, task, **common, **cell.options)  # type: ignore[no-any-return]
     policy = create("policy", m.policy, **m.policy_options)
-    grpo = None
-    if m.grpo:
-        from migrate_opt.grpo import GRPOConfig
-
-        grpo = GRPOConfig(**m.grpo)
-    return Migrate(task, policy=policy, method=m.llm or "migrate", grpo=grpo, **common,
-                   **cell.options)
+    return create("optimizer", m.llm, task, policy=policy, grpo=dict(m.grpo) or None,  # type: ignore[no-any-return]
+                  **common, **cell.options)
 
 
 def _seed_everything(cell: Cell) -> None:

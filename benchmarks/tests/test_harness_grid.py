@@ -25,7 +25,7 @@ GRID = {
         "random-search": {"optimizer": "random-search"},
         "ga": {"optimizer": "ga", "options": {"population_size": 8}},
         "scripted-migrate": {"llm": "migrate", "policy": "scripted-digits",
-                             "options": {"group_size": 4}},
+                             "options": {"group_size": 4, "train": False}},
     },
 }
 
