@@ -93,7 +93,7 @@ def snapshot(db_path: str) -> list[list]:
     """Every record of the study, in evaluation order, as comparable keys."""
     from migrate_opt import SQLiteDatabase
 
-    db = SQLiteDatabase(db_path, STUDY)
+    db = SQLiteDatabase(db_path, STUDY, readonly=True)
     try:
         rows = [_key(r) for r in db.records()]
         iterations = {it for it, _ in db.groups()}
@@ -165,7 +165,7 @@ def cli_command(method: str = "ga", target: str = "12345678") -> Callable[..., l
 def _settings(db: Path) -> dict:
     from migrate_opt import SQLiteDatabase
 
-    with SQLiteDatabase(str(db), STUDY) as d:
+    with SQLiteDatabase(str(db), STUDY, readonly=True) as d:
         return d.settings()
 
 
@@ -244,7 +244,7 @@ def concurrent_readers(
     tally = ReadTally()
     proc = subprocess.Popen(_writer_cmd(db, journal, budget, delay, seed),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    while not db.exists() and proc.poll() is None:
+    while not _holds_study(db) and proc.poll() is None:
         time.sleep(0.02)
     stop = threading.Event()
     threads = [threading.Thread(target=_cli_reader, args=(db, workdir, i, stop, tally))
@@ -268,10 +268,20 @@ def concurrent_readers(
     return tally
 
 
+def _holds_study(db: Path) -> bool:
+    """Whether the writer has created its study (readers open the file read-only)."""
+    from migrate_opt.storage import list_studies
+
+    try:
+        return db.exists() and STUDY in list_studies(str(db))
+    except Exception:  # noqa: BLE001 - the schema is being written
+        return False
+
+
 def _read_once(db_path: str, last: int, tally: ReadTally) -> int:
     from migrate_opt import SQLiteDatabase
 
-    db = SQLiteDatabase(db_path, STUDY)
+    db = SQLiteDatabase(db_path, STUDY, readonly=True)
     try:
         records = db.records()
         db.top(5), db.settings(), db.metrics(), db.groups()

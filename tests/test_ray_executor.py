@@ -158,13 +158,15 @@ def test_evaluation_type_survives_the_trip(local_ray):
 
 
 def test_cli_builds_a_ray_executor(local_ray):
-    from migrate_opt.cli import build_executor, build_parser
+    from migrate_opt.cli import build_executor, build_parser, run_config
 
     args, extra = build_parser().parse_known_args(
-        ["run", "toy", "--executor", "ray", "--ray-address", "auto", "--cpus-per-eval", "0.5",
-         "--timeout", "9"])
-    assert not extra and args.ray_address == "auto" and args.cpus_per_eval == 0.5
-    config = {**vars(args), "ray_address": None}  # join the test's Ray, not a cluster
+        ["run", "toy", "--executor", "ray", "--executor-option", "address=auto",
+         "--executor-option", "num_cpus=0.5", "--executor-option", "timeout=9"])
+    config = run_config(args)
+    assert not extra and config["executor_options"] == {
+        "address": "auto", "num_cpus": 0.5, "timeout": 9.0}
+    config["executor_options"]["address"] = None  # join the test's Ray, not a cluster
     ex = build_executor(config)
     try:
         assert isinstance(ex, RayExecutor)

@@ -146,3 +146,14 @@ def test_a_writer_that_lost_its_lease_writes_nothing_more(tmp_path):
     with pytest.raises(StudyLockedError, match="lost its writer lease"):
         db.add([Record("a", 1.0)])
     assert len(db) == 0
+
+
+def test_a_killed_writer_not_yet_reaped_counts_as_gone(tmp_path):
+    path = str(tmp_path / "z.db")
+    SQLiteDatabase(path, "s").close()
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    _plant_lease(path, "s", child.pid)
+    # The child exits and stays a zombie until wait(): wait for that state, not for time.
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)
+    SQLiteDatabase(path, "s").close()
+    child.wait()

@@ -46,15 +46,25 @@ def this_holder() -> Holder:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (a killed writer not yet reaped by its
+    parent is a zombie, which counts as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # it exists, owned by someone else
-        return True
+        return not _zombie(pid)
     except OSError:
         return False
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:  # Linux; elsewhere a zombie counts as alive
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def is_stale(held: Holder, me: Holder, timeout: float, now: float) -> bool:
