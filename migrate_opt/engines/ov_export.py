@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,9 @@ def export(llama: Any, folder: Path) -> None:
 
     wrapper = LlamaWithLiveLoRA(llama).eval()
     example = _example_inputs(wrapper)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # Tracing touches a transformers attribute deprecated in v5; nothing to do for users.
+        warnings.filterwarnings("ignore", ".*is_gradient_checkpointing", FutureWarning)
         model = ov.convert_model(wrapper, example_input=example)
     names = _input_names(wrapper)
     for port, input_name in zip(model.inputs, names, strict=True):
