@@ -53,6 +53,13 @@ def resolve_engine(engine: Engine | str | None) -> Engine:
     return built
 
 
+def fastest_engine() -> str:
+    """The fastest engine that runs on this machine as installed: ``openvino`` when the
+    extra is installed (3-5x faster than ``hf`` on CPUs), else ``hf``. ``vllm`` is never
+    picked for you: it needs a GPU and takes GPU memory from training."""
+    return "openvino" if importlib.util.find_spec("openvino") is not None else DEFAULT_ENGINE
+
+
 def require(module: str, engine: str, extra: str) -> None:
     """Fail with the install command when ``module`` is missing."""
     if importlib.util.find_spec(module) is None:
@@ -72,4 +79,5 @@ def require_cuda(what: str) -> None:
         )
 
 
-__all__ = ["DEFAULT_ENGINE", "Engine", "require", "require_cuda", "resolve_engine"]
+__all__ = ["DEFAULT_ENGINE", "Engine", "fastest_engine", "require", "require_cuda",
+           "resolve_engine"]

@@ -36,6 +36,8 @@ class DecodeSpec:
     """Nucleus mass; 1 samples the full softmax."""
     seed: int = 0
     """Seeds the sampler; same seed and prompts give the same tokens."""
+    stop: tuple[str, ...] = ()
+    """Stop strings, for engines that stop on text natively (vLLM)."""
     stopped: Callable[[list[int]], bool] | None = None
     """Whether a member's tokens so far complete a stop string (it then stops early)."""
     processors: tuple[LogitsProcessor, ...] = ()

@@ -53,7 +53,8 @@ class VLLMEngine(Engine):
         llm = self._engine(policy)
         params = SamplingParams(
             temperature=spec.temperature, top_p=spec.top_p, max_tokens=spec.max_new_tokens,
-            seed=spec.seed, stop_token_ids=list(spec.eos_ids), logprobs=0,
+            seed=spec.seed, stop_token_ids=list(spec.eos_ids), stop=list(spec.stop) or None,
+            include_stop_str_in_output=True, logprobs=0,
         )
         requests = [TokensPrompt(prompt_token_ids=list(p)) for p in prompts]
         outputs = llm.generate(requests, params, lora_request=self._lora(policy),

@@ -215,7 +215,7 @@ class HFPolicy(Policy):
         return DecodeSpec(
             max_new_tokens=max_new, eos_ids=self.eos_ids, pad_id=self.tokenizer.pad_token_id,
             temperature=sampling.temperature, top_p=sampling.top_p, seed=seed,
-            stopped=stop_checker(self.tokenizer, stop),
+            stop=tuple(stop), stopped=stop_checker(self.tokenizer, stop),
         )
 
     # -- training ------------------------------------------------------------------------
