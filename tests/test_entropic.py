@@ -59,3 +59,15 @@ def test_two_members_give_all_credit_to_the_better():
 def test_a_bad_beta_is_refused():
     with pytest.raises(ValueError, match="beta"):
         entropic_advantages([0.0, 1.0, 0.5], beta=-1.0)
+
+
+def test_grpo_config_takes_the_entropic_mode():
+    from migrate_opt.errors import ConfigError
+    from migrate_opt.grpo import GRPOConfig, advantages
+
+    GRPOConfig(advantage="entropic", entropic_beta=2.0)
+    with pytest.raises(ConfigError, match="only applies"):
+        GRPOConfig(entropic_beta=2.0)
+    with pytest.raises(ConfigError, match="entropic_beta"):
+        GRPOConfig(advantage="entropic", entropic_beta=float("inf"))
+    close(advantages([0.0, 0.0, 1.0], "entropic", math.log(2)), [-1 / 3, -1 / 3, 1.0])
