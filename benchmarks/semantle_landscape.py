@@ -36,10 +36,10 @@ from result_files import command_line, write_markdown_and_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OPTIONS: dict[str, dict[str, Any]] = {
-    "glove": {"oracle": "glove"},
+    "glove": {"oracle": "glove", "exclude_function_words": False},
     "glove + no function words": {"oracle": "glove", "exclude_function_words": True},
-    "minilm": {"oracle": "minilm"},
-    "minilm + no function words": {"oracle": "minilm", "exclude_function_words": True},
+    "minilm": {"oracle": "minilm", "exclude_function_words": False},
+    "minilm + no function words (default)": {"oracle": "minilm", "exclude_function_words": True},
 }
 RELATED = {
     "airbase": "airfield runway hangar aircraft jet pilot military bomber squadron base "

@@ -40,8 +40,8 @@ class SemantleTask(Task):
             standing in for its SimCSE), ``glove`` (GloVe 6B 50-d) or ``word2vec`` (a file).
             MiniLM is the default: on the paper's ten targets GloVe scores stop words above a
             typical vocabulary word (AUROC 0.59; "own" 0.64 and "how" 0.62 against
-            "computer", above "keyboard"), so a trained policy learns to answer with them,
-            and ranks the related words of a target lower (median rank 174 against 50);
+            "computer", above "keyboard" 0.58), so a trained policy learns to answer with them,
+            and ranks a target's related words lower (median rank 88 against 49);
             ``benchmarks/results/semantle_landscape.md``.
         oracle_model: the sentence-transformers folder for ``minilm`` (default: all-MiniLM-L6-v2
             from its wheel) or the vector file for ``word2vec``.
