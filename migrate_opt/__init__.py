@@ -16,6 +16,7 @@ from .errors import (
     BudgetExhausted,
     CheckpointError,
     ConfigError,
+    EngineError,
     MigrateOptError,
     PluginError,
     StorageError,
@@ -42,7 +43,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BudgetExhausted", "Candidate", "CheckpointError", "ConfigError", "DEFAULT_MODEL",
-    "Database", "Evaluation", "StudyLockedError",
+    "Database", "EngineError", "Evaluation", "StudyLockedError",
     "Executor", "GRPOConfig", "Generation", "Group", "LoRAConfig", "Member",
     "MemoryDatabase", "Migrate", "MigrateConfig", "MigrateOptError", "Optimizer",
     "PRESET_NAMES", "PluginError", "SamplerSpec",

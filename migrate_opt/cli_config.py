@@ -21,7 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "study": None, "seed": 0, "executor": "serial", "stop_when_solved": False,
     "no_progress": False, "task_options": {}, "executor_options": {}, "sampler_options": {},
 }
-LLM_KEYS = ("model", "group_size", "group", "top_k", "device", "dtype", "learning_rate",
+LLM_KEYS = ("model", "engine", "group_size", "group", "top_k", "device", "dtype", "learning_rate",
             "steps_per_group", "temperature", "max_new_tokens", "lora_rank", "lora_alpha",
             "lora_targets", "grpo", "sampling", "lora")
 """Settings only LLM presets take."""
@@ -167,8 +167,8 @@ def llm_options(config: Mapping[str, Any]) -> dict[str, Any]:
             lora[field] = config[key]
     if isinstance(lora.get("target_modules"), str):
         lora["target_modules"] = tuple(t.strip() for t in lora["target_modules"].split(","))
-    options = {k: config[k] for k in ("model", "group_size", "group", "top_k", "device",
-                                      "dtype") if config.get(k) is not None}
+    options = {k: config[k] for k in ("model", "engine", "group_size", "group", "top_k",
+                                      "device", "dtype") if config.get(k) is not None}
     options.update(grpo=given("learning_rate", "steps_per_group", table="grpo"),
                    sampling=given("temperature", "max_new_tokens", table="sampling"),
                    lora=lora, sampler_options=dict(config.get("sampler_options") or {}))

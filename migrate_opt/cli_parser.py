@@ -22,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("storage", help="the study file; resuming writes to it")
     resume.add_argument("--study", default=None, help="needed when the file holds several")
     resume.add_argument("--budget", type=int, default=None, help="raise the budget")
+    resume.add_argument("--engine", default=None,
+                        help="generate with another engine (records stay the same)")
     resume.add_argument("--no-progress", action="store_true")
     resume.add_argument("--discard-checkpoint", action="store_true",
                         help="ignore the stored training checkpoint and retrain the adapter "
@@ -74,6 +76,8 @@ def _add_run(sub: Any) -> None:
     g = run.add_argument_group("policy and training (LLM presets)")
     g.add_argument("--model", help="registered policy (smollm2-135m-instruct, tiny-random, "
                    "a plugin's), HF id or local folder")
+    g.add_argument("--engine", help="generation engine: hf (default), openvino (CPU), vllm "
+                   "(GPU), a plugin's")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default cpu")
     g.add_argument("--dtype", help="float32 (default), bfloat16, float16")
     g.add_argument("--lora-rank", type=int)

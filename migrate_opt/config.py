@@ -78,6 +78,9 @@ class MigrateConfig:
     """Torch floating dtype name for the model (``float32``, ``bfloat16``); None: float32."""
     lora: LoRAConfig | None = None
     """The adapter trained at test time; None: the policy's default."""
+    engine: str | None = None
+    """Generation engine (``hf``, ``openvino``, ``vllm``, a plugin's); None: the policy's
+    default (hf). Training always scores with the torch model."""
     preset: str = "custom"
     """The preset this config came from (stored with the study)."""
 
@@ -123,7 +126,8 @@ class MigrateConfig:
 
     def policy_options(self) -> dict[str, Any]:
         """Options for the policy factory: only what was set."""
-        options = {"device": self.device, "dtype": self.dtype, "lora": self.lora}
+        options = {"device": self.device, "dtype": self.dtype, "lora": self.lora,
+                   "engine": self.engine}
         return {k: v for k, v in options.items() if v is not None}
 
     def describe(self) -> dict[str, Any]:

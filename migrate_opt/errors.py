@@ -45,3 +45,5 @@ class CheckpointError(MigrateOptError, ValueError):
 
 class StudyLockedError(StorageError):
     """Another live process is writing the study (it holds the writer lease)."""
+class EngineError(MigrateOptError, RuntimeError):
+    """A generation engine cannot run here (not installed, no GPU, unsupported model)."""
