@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from migrate_opt_semantle import SemantleTask, WordSpace
 
+from migrate_opt.testing.spaces import SearchSpaceContract
+
 
 @pytest.fixture(scope="module")
 def space() -> WordSpace:
@@ -70,3 +72,9 @@ def test_space_pickles_without_its_matrix(space: WordSpace) -> None:
     clone = pickle.loads(pickle.dumps(space))
     assert clone._matrix is None
     assert np.allclose(clone.encode("music"), space.encode("music"))
+
+
+class TestWordSpaceContract(SearchSpaceContract):
+    @pytest.fixture
+    def task(self) -> SemantleTask:
+        return SemantleTask(target="computer", neighbours="glove", pool_size=3000)
