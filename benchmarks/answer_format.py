@@ -3,8 +3,8 @@
     python benchmarks/answer_format.py --tasks semantle qed --completions 20 --seed 1
 
 For each task, samples the same number of completions of the canonical prompt (temperature
-1, top_p 1, as METHOD.md samples) twice, side by side in one process: once from the bare
-chat prompt (no prefix, no stop string), once with the task's ``response_prefix`` and
+1, top_p 1, as the method samples: docs/method.md) twice, side by side in one process: once
+from the bare chat prompt (no prefix, no stop string), once with the task's ``response_prefix`` and
 ``stop``. Prints completions with at least one valid solution, distinct valid solutions,
 sampled tokens and seconds. Writes benchmarks/results/answer_format.{md,json}."""
 
