@@ -42,7 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--budget", type=int, default=300, help="guesses per run, warm start included")
     p.add_argument("--iterations", type=int, default=60, help="groups per LLM run at most")
     p.add_argument("--warm-start", type=int, default=20)
-    p.add_argument("--top-k", type=int, default=3, help="parents of neighbourhood prompts")
+    p.add_argument("--top-k", type=int, default=3, help="parents of neighborhood prompts")
     p.add_argument("--model", default="smollm2-135m-instruct")
     p.add_argument("--workers", type=int, default=1, help="runs at once (processes)")
     p.add_argument("--out", default=str(RESULTS / "semantle_sweep"),

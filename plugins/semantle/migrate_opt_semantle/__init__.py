@@ -2,12 +2,11 @@
 similarity of its embedding with the target's.
 
     from migrate_opt import Migrate, run
-    from migrate_opt_semantle import SemantleTask, warm_start
+    from migrate_opt_semantle import SemantleTask
 
     task = SemantleTask(target="computer", oracle="glove", warm_start=20)
     opt = Migrate(task, method="migrate", top_k=3, budget=300)
-    warm_start(opt)
-    run(opt)
+    run(opt)  # scores the 20 warm-start words first, into the empty study
 """
 
 from .oracles import ORACLES, Oracle, load_oracle

@@ -40,7 +40,7 @@ def common_words(n: int) -> tuple[str, ...]:
 
 
 def cache_dir() -> Path:
-    """Where derived data (neighbour embeddings of the pool) is cached between runs."""
+    """Where derived data (neighbor embeddings of the pool) is cached between runs."""
     base = os.environ.get("MIGRATE_OPT_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "migrate-opt"
     )
