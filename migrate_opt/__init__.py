@@ -27,6 +27,7 @@ from .hookspecs import hookimpl
 from .loop import RunResult, run, warm_start
 from .migrate import DEFAULT_MODEL, Migrate
 from .optimizer import Optimizer
+from .paths import cache_dir
 from .policy.base import Generation, Policy, SamplingConfig, Updater
 from .presets import METHOD_NAMES, GroupConfig, Method, method
 from .registry import create, register_plugin, registry, unregister_plugin
@@ -44,6 +45,6 @@ __all__ = [
     "Policy", "ProcessConfig", "ProcessExecutor", "Proposal", "Record", "RunResult",
     "SQLiteDatabase", "Sampler", "SamplerContext", "SamplingConfig", "SearchSpace",
     "SerialExecutor", "StorageError", "Task", "TaskError", "TellError", "UnknownNameError",
-    "Updater", "create", "hookimpl", "method", "register_plugin", "registry", "run",
+    "Updater", "cache_dir", "create", "hookimpl", "method", "register_plugin", "registry", "run",
     "unregister_plugin", "warm_start",
 ]

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..paths import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +42,9 @@ def gguf_path() -> Path:
     )
 
 
-def cache_root() -> Path:
-    """``$MIGRATE_OPT_CACHE`` or ``~/.cache/migrate-opt``."""
-    root = os.environ.get("MIGRATE_OPT_CACHE") or "~/.cache/migrate-opt"
-    return Path(root).expanduser()
-
-
 def converted_path() -> Path:
     """The cached plain checkpoint, converting the GGUF on first use."""
-    target = cache_root() / "models" / CACHE_NAME
+    target = cache_dir("models") / CACHE_NAME
     if (target / _COMPLETE).is_file():
         return target
     source = gguf_path()

@@ -12,10 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from migrate_opt import SearchSpace
+from migrate_opt import SearchSpace, cache_dir
 
 from .oracles import Oracle, load_oracle
-from .vocabulary import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +102,7 @@ def _pool_vectors(pool: Sequence[str], oracle_name: str) -> np.ndarray:
     """Neighbour-embedding vectors of the pool, cached on disk: encoding 20k words with
     MiniLM takes about a minute on one core."""
     key = hashlib.sha1(("\n".join(pool) + oracle_name).encode()).hexdigest()[:16]
-    path = cache_dir() / f"pool-{oracle_name}-{key}.npy"
+    path = cache_dir("semantle") / f"pool-{oracle_name}-{key}.npy"
     if path.exists():
         return np.load(path)
     log.info("embedding %d pool words with %s (once; cached in %s)", len(pool), oracle_name,

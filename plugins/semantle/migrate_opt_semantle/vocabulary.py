@@ -3,7 +3,6 @@ non-LLM search space. Nothing here looks at the scoring oracle's similarities.""
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,9 +40,4 @@ def common_words(n: int) -> tuple[str, ...]:
 
 def cache_dir() -> Path:
     """Where derived data (neighbor embeddings of the pool) is cached between runs."""
-    base = os.environ.get("MIGRATE_OPT_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "migrate-opt"
-    )
-    path = Path(base) / "semantle"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return cache_dir("semantle")

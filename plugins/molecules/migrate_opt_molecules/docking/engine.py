@@ -58,7 +58,7 @@ class DockingConfig:
     cache: bool = True
     """Keep results on disk and never dock a (program, target, SMILES) twice."""
     cache_path: str | None = None
-    """The cache file; None: ``$MIGRATE_OPT_CACHE_DIR/docking.sqlite`` or
+    """The cache file; None: ``$MIGRATE_OPT_CACHE/docking.sqlite`` or
     ``~/.cache/migrate-opt/docking.sqlite``."""
     tmp_dir: str | None = None
     """Where working folders are made (and removed); None: the system temp folder."""
