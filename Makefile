@@ -30,8 +30,8 @@ demo: install
 	$(PY) -m migrate_opt_semantle.demo
 
 lint: install
-	$(VENV)/bin/ruff check migrate_opt plugins tests benchmarks
-	$(VENV)/bin/mypy migrate_opt
+	$(VENV)/bin/ruff check migrate_opt plugins tests benchmarks conftest.py
+	$(VENV)/bin/mypy migrate_opt $(foreach p,$(PLUGIN_DIRS),$(p)/migrate_opt_$(notdir $(p)))
 
 clean:
 	rm -rf $(VENV) runs

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import pickle
 import random
+from collections.abc import Sequence
 
 import pytest
 
@@ -41,7 +42,7 @@ class SearchSpaceContract:
         assert space is not None, "the task has no search space"
         return space
 
-    def _canonical(self, task: Task, solutions: list[str | None]) -> None:
+    def _canonical(self, task: Task, solutions: Sequence[str | None]) -> None:
         for s in solutions:
             assert s is None or task.canonicalize(s) == s, f"not canonical: {s!r}"
 
@@ -62,7 +63,7 @@ class SearchSpaceContract:
             pytest.skip("no sample operator")
         first = space.sample(random.Random(1), self.n)
         assert 0 < len(first) <= self.n and len(set(first)) == len(first)
-        self._canonical(task, list(first))
+        self._canonical(task, first)
         assert space.sample(random.Random(1), self.n) == first
 
     def test_mutate_and_crossover_are_canonical_and_seeded(self, task: Task,

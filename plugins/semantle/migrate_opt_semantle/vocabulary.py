@@ -4,7 +4,6 @@ non-LLM search space. Nothing here looks at the scoring oracle's similarities.""
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from migrate_opt import TaskError
 
@@ -36,8 +35,3 @@ def common_words(n: int) -> tuple[str, ...]:
         w for w in top_n_list("en", n)
         if w.isascii() and w.isalpha() and w.islower() and len(w) >= MIN_LENGTH
     )
-
-
-def cache_dir() -> Path:
-    """Where derived data (neighbor embeddings of the pool) is cached between runs."""
-    return cache_dir("semantle")
