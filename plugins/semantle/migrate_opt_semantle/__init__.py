@@ -12,11 +12,12 @@ similarity of its embedding with the target's.
 from .oracles import ORACLES, Oracle, load_oracle
 from .parsing import parse_words
 from .space import WordSpace
-from .task import SemantleTask
+from .task import SemantleTask, guess_metrics
 from .vocabulary import PAPER_TARGETS, common_words
 from .warm_start import warm_start
 
 __all__ = [
+    "guess_metrics",
     "ORACLES", "PAPER_TARGETS", "Oracle", "SemantleTask", "WordSpace", "common_words",
     "load_oracle", "parse_words", "warm_start",
 ]

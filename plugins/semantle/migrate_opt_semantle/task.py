@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from migrate_opt import Evaluation, Record, Task, TaskError
+from migrate_opt.metrics import evaluations_to_solve
 
 from .oracles import ORACLES, Oracle, load_oracle
 from .parsing import parse_words
@@ -232,3 +233,12 @@ class SemantleTask(Task):
             "oracle_model": self.oracle_model, "words": self.words, "warm_start": self.warm_start,
             "target_seed": self.target_seed, "warm_start_seed": self.warm_start_seed,
         }
+
+
+def guess_metrics(task: SemantleTask, records: Sequence[Record]) -> dict[str, float | int | None]:
+    """The benchmark harness's metric hook for Semantle (``metrics =
+    "migrate_opt_semantle:guess_metrics"``): guesses to solve (warm-start guesses included,
+    None when unsolved) and the best similarity reached."""
+    scores = [r.score for r in records if r.score is not None]
+    return {"guesses_to_solve": evaluations_to_solve(records),
+            "best_similarity": max(scores, default=None)}
