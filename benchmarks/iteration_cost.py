@@ -17,6 +17,7 @@ import statistics
 import time
 
 import torch
+from migrate_opt_bench.result_files import command_line, provenance
 
 import migrate_opt
 from migrate_opt.policy import load_policy
@@ -65,6 +66,7 @@ def main() -> None:
     for k in (*PARTS[:3], "overhead", "checkpoint", "total"):
         print(f"  {k:9s} {mean[k]:8.3f} s  {100 * mean[k] / mean['total']:5.1f}%")
     print(f"  peak RSS {peak_mib:.0f} MiB")
+    result["provenance"] = provenance(command_line(__file__, None))
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)

@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     lines += [f"| {r['task']} {r['options'] or ''} | {r['molecules_per_s']} |" for r in rows]
     text = "\n".join(lines) + "\n"
     print(text)
-    write_markdown_and_json(args.out, text, {"command": command, "load": load, "rows": rows})
+    write_markdown_and_json(args.out, text, {"command": command, "load": load, "rows": rows},
+                            command=command)
     return 0
 
 

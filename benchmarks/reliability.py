@@ -9,11 +9,12 @@ large and writes the figures to benchmarks/results/reliability.{md,json}.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+
+from migrate_opt_bench.result_files import command_line, write_markdown_and_json
 
 from migrate_opt.testing.concurrent_reads import concurrent_readers
 from migrate_opt.testing.reliability import cli_command, kill_trials
@@ -47,11 +48,12 @@ def main(argv: list[str] | None = None) -> int:
                 writers.append("CLI run/resume (ga)")
     with tempfile.TemporaryDirectory() as tmp:
         reads = concurrent_readers(Path(tmp), budget=args.budget * 2, readers=args.readers)
-    result = {"command": " ".join(["python benchmarks/reliability.py", *(argv or sys.argv[1:])]),
+    result = {"command": command_line(__file__, argv),
               "kill_series": [{"writer": w, **asdict(k)} for w, k in zip(writers, kills)],
               "readers": asdict(reads),
               "wall_seconds": round(time.monotonic() - start, 1)}
-    _write(Path(args.out), result)
+    write_markdown_and_json(Path(args.out) / "reliability", _markdown(result), result,
+                            command=result["command"])
     print(_markdown(result))
     bad = any(k.problems or k.records_lost or k.duplicates for k in kills) or reads.errors \
         or reads.inconsistent
@@ -89,12 +91,6 @@ def _markdown(result: dict) -> str:
     if problems:
         lines += ["", "Problems:", *[f"- {p}" for p in problems[:20]]]
     return "\n".join(lines) + "\n"
-
-
-def _write(out: Path, result: dict) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "reliability.json").write_text(json.dumps(result, indent=1) + "\n")
-    (out / "reliability.md").write_text(_markdown(result))
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
               for r in rows]
     text = "\n".join(lines) + "\n"
     print(text)
-    write_markdown_and_json(args.out, text, {"command": command, "rows": rows})
+    write_markdown_and_json(args.out, text, {"command": command, "rows": rows}, command=command)
     return 0
 
 
