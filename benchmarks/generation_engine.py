@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from result_files import command_line, write_markdown_and_json
+from migrate_opt_bench.result_files import command_line, write_markdown_and_json
 
 from migrate_opt.engines import Engine
 from migrate_opt.engines.decode import DecodeSpec, Sampled, left_pad

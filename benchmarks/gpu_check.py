@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from result_files import command_line, write_markdown_and_json
+from migrate_opt_bench.result_files import command_line, write_markdown_and_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from migrate_opt_bench.result_files import command_line, provenance
+
 RESULTS = Path(__file__).resolve().parent / "results" / "grpo_throughput"
 PROMPT = ("Guess a secret English word. Answer with exactly 2 new single English words as a "
           'JSON list, e.g. ["word1", "word2"].')
@@ -198,6 +200,7 @@ def main() -> None:
         "settings": {**vars(args), "torch": torch.__version__, "trl": trl.__version__,
                      "transformers": transformers.__version__, "peft": peft.__version__,
                      "machine": platform.machine(), "cpu_threads": args.threads},
+        "provenance": provenance(command_line(__file__, None)),
         "ours": ours, "trl": theirs,
         "mean_s": {
             "ours_group": statistics.fmean(ours_group),

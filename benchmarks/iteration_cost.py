@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 from generation_engine import TodayEngine
+from migrate_opt_bench.result_files import command_line, provenance
 
 import migrate_opt
 from migrate_opt.policy import load_policy
@@ -74,6 +75,7 @@ def main() -> None:
         "load_average_at_end": os.getloadavg(), "engines": engines, "peak_rss_mib": peak_mib,
     }
     print(f"  peak RSS {peak_mib:.0f} MiB; load average {os.getloadavg()[0]:.1f}")
+    result["provenance"] = provenance(command_line(__file__, None))
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)

@@ -31,6 +31,7 @@ from .hookspecs import hookimpl
 from .loop import RunResult, run, warm_start
 from .migrate import DEFAULT_MODEL, Migrate
 from .optimizer import Optimizer
+from .paths import cache_dir
 from .policy.base import Generation, LoRAConfig, Policy, SamplingConfig, Updater
 from .presets import PRESET_NAMES
 from .registry import create, register_plugin, registry, unregister_plugin
@@ -50,6 +51,6 @@ __all__ = [
     "Policy", "ProcessConfig", "ProcessExecutor", "Proposal", "Record", "RunResult",
     "SQLiteDatabase", "Sampler", "SamplerContext", "SamplingConfig", "SearchSpace",
     "SerialExecutor", "StorageError", "Task", "TaskError", "TellError", "UnknownNameError",
-    "Updater", "create", "hookimpl", "register_plugin", "registry", "run",
+    "Updater", "cache_dir", "create", "hookimpl", "register_plugin", "registry", "run",
     "unregister_plugin", "warm_start",
 ]

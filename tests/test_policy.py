@@ -133,7 +133,7 @@ def test_encode_reuses_sampled_tokens_and_retokenises_replays(policy):
     on_task = policy.generate([PROMPTS[0]], max_new_tokens=6, seed=0)[0]
     members = [
         _member(on_task, PROMPTS[0]),
-        _member(g, "other prompt"),  # a neighbourhood sample: off-prompt
+        _member(g, "other prompt"),  # a neighborhood sample: off-prompt
         Member("greedy", "cat dog", ("cat",)),  # a replay: text only
     ]
     batch = policy.encode(PROMPTS[0], None, members)

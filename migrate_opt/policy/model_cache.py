@@ -4,19 +4,19 @@ place, so a killed conversion never leaves a half-written folder that would load
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from ..paths import cache_dir
+
 log = logging.getLogger(__name__)
 
 
 def cache_root() -> Path:
-    """``$MIGRATE_OPT_CACHE`` or ``~/.cache/migrate-opt``."""
-    root = os.environ.get("MIGRATE_OPT_CACHE") or "~/.cache/migrate-opt"
-    return Path(root).expanduser()
+    """The one cache root, ``migrate_opt.cache_dir()`` (``$MIGRATE_OPT_CACHE``)."""
+    return cache_dir(create=False)
 
 
 def cached_folder(target: Path, marker: str, build: Callable[[Path], None], what: str) -> Path:

@@ -3,7 +3,7 @@
     python -m migrate_opt_semantle.demo [--target computer] [--budget 200] [--iterations 30]
 
 It warm-starts with 20 random common words (as the paper does), runs MiGrATe with the
-paper's Semantle mix (every completion a neighbourhood sample around one of the top 3
+paper's Semantle mix (every completion a neighborhood sample around one of the top 3
 guesses, a GRPO step after each group), shows a progress bar, and ends with the best
 guesses. Guesses score as the task's defaults do: the MiniLM sentence encoder on "What is
 a {word}?", dictionary words only, function words left out. The run is stored in SQLite:

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import random
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -24,10 +23,6 @@ from .config import BenchmarkConfig, Cell
 from .metrics import measure
 
 log = logging.getLogger(__name__)
-
-HARNESS_PARENT = str(Path(__file__).resolve().parent.parent)
-"""The folder holding this package: worker processes (Ray's too) need it on sys.path."""
-
 
 def run_cell(cell: Cell, out: str) -> dict[str, Any]:
     """Run (or resume, or just read back) one cell; returns its metrics, or
@@ -72,7 +67,8 @@ def _execute(cell: Cell, db_path: str) -> dict[str, Any]:
         seconds["total"] = time.perf_counter() - start
         metrics = measure(task, db, task_label=cell.task.label, method=cell.method.label,
                           seed=cell.seed, budget=cell.budget, log_every=cell.log_every,
-                          stopped=result.stopped, seconds=dict(seconds), resumed=resumed)
+                          stopped=result.stopped, seconds=dict(seconds), resumed=resumed,
+                          hook=cell.task.metrics)
         return {"key": cell.key, **asdict(metrics)}
     finally:
         db.close()
@@ -80,13 +76,16 @@ def _execute(cell: Cell, db_path: str) -> dict[str, Any]:
 
 def build_optimizer(cell: Cell, task: Task, db: SQLiteDatabase) -> Optimizer:
     """The cell's optimizer through ``create``: a registered optimizer by name, or an LLM
-    preset with the cell's policy (built with its options) and GRPO settings."""
+    preset with the cell's policy (built with its options), GRPO and sampling settings. The
+    one place the harness builds optimizers (the configs replacing the grid scripts all
+    come through here)."""
     m = cell.method
     common: dict[str, Any] = {"database": db, "seed": cell.seed, "budget": cell.budget}
     if m.optimizer is not None:
         return create("optimizer", m.optimizer, task, **common, **cell.options)  # type: ignore[no-any-return]
     policy = create("policy", m.policy, **m.policy_options)
-    return create("optimizer", m.llm, task, policy=policy, grpo=dict(m.grpo) or None,  # type: ignore[no-any-return]
+    llm = {k: dict(v) for k, v in (("grpo", m.grpo), ("sampling", m.sampling)) if v}
+    return create("optimizer", m.llm, task, policy=policy, **llm,  # type: ignore[no-any-return]
                   **common, **cell.options)
 
 
@@ -134,8 +133,6 @@ def _report_each(results: Iterable[dict[str, Any]],
 def _process_map(cells: list[Cell], out: str, workers: int,
                  on_result: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
     os.environ.setdefault("MIGRATE_OPT_THREADS", "1")  # one torch thread per run
-    if HARNESS_PARENT not in sys.path:
-        sys.path.insert(0, HARNESS_PARENT)
     # spawn: a forked torch or SQLite handle is unsafe, and each run starts clean
     longest_first = sorted(cells, key=lambda c: c.method.llm is None)  # LLM runs are slow
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
@@ -145,13 +142,13 @@ def _process_map(cells: list[Cell], out: str, workers: int,
 
 def _ray_map(cells: list[Cell], out: str) -> list[dict[str, Any]]:
     """Each cell as a Ray task (one CPU); ``RAY_ADDRESS`` picks a cluster. ``out`` must be
-    on a file system the workers share."""
+    on a file system the workers share, and the workers need this package installed
+    (``pip install -e benchmarks``) as they need the plugins."""
     try:
         import ray
     except ImportError as exc:
         raise SystemExit("--ray needs ray: pip install 'ray[default]'") from exc
-    path = os.pathsep.join(p for p in (HARNESS_PARENT, os.environ.get("PYTHONPATH")) if p)
     ray.init(address=os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True,
-             runtime_env={"env_vars": {"PYTHONPATH": path, "MIGRATE_OPT_THREADS": "1"}})
+             runtime_env={"env_vars": {"MIGRATE_OPT_THREADS": "1"}})
     remote = ray.remote(num_cpus=1)(run_cell)
     return list(ray.get([remote.remote(c, out) for c in cells]))
