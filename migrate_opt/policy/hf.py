@@ -11,14 +11,17 @@ import logging
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..errors import ConfigError
+from ..grammar import Grammar
 from ..values import Member
 from .base import Generation, Policy, SamplingConfig
+from .constrained import GrammarConstraints
 from .hf_loading import eos_ids, load_pretrained, resolve_dtype
 
 log = logging.getLogger(__name__)
@@ -182,17 +185,26 @@ class HFPolicy(Policy):
         seed: int = 0,
         response_prefix: str = "",
         stop: Sequence[str] = (),
+        grammar: Grammar | None = None,
     ) -> list[Generation]:
         """One completion per prompt, sampled in one left-padded batch.
 
         ``Generation.logprobs`` are log-probs of the model's own (temperature 1, untruncated)
         distribution, the quantity :meth:`token_logprobs` computes: with the default
-        sampling (temperature 1, top_p 1) they are exactly the behaviour probabilities."""
+        sampling (temperature 1, top_p 1) they are exactly the behaviour probabilities.
+        Under a ``grammar`` they stay the *unconstrained* model's log-probs (the mask is not
+        renormalised into them), so training and importance weights compare like with like."""
         if not prompts:
             return []
         max_new = sampling.max_new_tokens or max_new_tokens
         ids = [self.prompt_ids(p, system, response_prefix) for p in prompts]
         input_ids, attention = self._left_pad(ids)
+        constrained: dict[str, Any] = {}
+        if grammar is not None:
+            from transformers import LogitsProcessorList
+
+            processor = self.grammar_constraints.processor(grammar, response_prefix, len(ids))
+            constrained = {"logits_processor": LogitsProcessorList([processor])}
         torch.manual_seed(seed)
         out = self.model.generate(
             input_ids=input_ids,
@@ -204,11 +216,12 @@ class HFPolicy(Policy):
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=list(self.eos_ids),
             **({"stop_strings": list(stop), "tokenizer": self.tokenizer} if stop else {}),
+            **constrained,
             **self._sampling_kwargs(sampling),
         )
         new_tokens = out.sequences[:, input_ids.shape[1] :]
-        # Raw logits of each step (before warping): log p(token) = logit - logsumexp, one
-        # step at a time, so no [B, T, V] stack or full log-softmax is ever allocated.
+        # Raw logits of each step (before the grammar mask and warping): log p(token) =
+        # logit - logsumexp, one step at a time, so no [B, T, V] stack is ever allocated.
         logprobs = torch.stack(
             [
                 step.float().gather(-1, new_tokens[:, t, None])[:, 0]
@@ -221,6 +234,14 @@ class HFPolicy(Policy):
             self._generation(row, lp, response_prefix, stop)
             for row, lp in zip(new_tokens, logprobs, strict=True)
         ]
+
+    @cached_property
+    def grammar_constraints(self) -> GrammarConstraints:
+        """Builds the grammar processors (the tokenizer's llguidance view is made once)."""
+        return GrammarConstraints(
+            self.tokenizer, int(self.model.config.vocab_size), self.eos_ids,
+            threads=torch.get_num_threads(),
+        )  # fmt: skip
 
     def _sampling_kwargs(self, sampling: SamplingConfig) -> dict[str, Any]:
         if sampling.temperature == 0:

@@ -12,7 +12,7 @@ import numpy as np
 from migrate_opt import Evaluation, Record, Task, TaskError
 
 from .oracles import ORACLES, Oracle, load_oracle
-from .parsing import parse_words
+from .parsing import answer_grammar, parse_words
 from .space import NEIGHBOUR_ORACLE, WordSpace
 from .vocabulary import PAPER_TARGETS, common_words, is_word
 
@@ -84,6 +84,7 @@ class SemantleTask(Task):
         self.oracle_name = oracle
         self.oracle_model = oracle_model
         self.words = words
+        self.answer_grammar = answer_grammar(words)
         self.warm_start = warm_start
         self.target_seed = target_seed
         self.warm_start_seed = warm_start_seed
