@@ -9,9 +9,10 @@ from .hookspecs import Register, hookimpl
 
 @hookimpl
 def register_samplers(register: Register) -> None:
+    from .puct import Puct
     from .samplers import BUILTIN_SAMPLERS
 
-    for name, cls in BUILTIN_SAMPLERS.items():
+    for name, cls in {**BUILTIN_SAMPLERS, Puct.name: Puct}.items():
         register(name, cls, description=(cls.__doc__ or "").strip().splitlines()[0])
 
 

@@ -21,7 +21,7 @@ from .values import Member
 if TYPE_CHECKING:
     import torch
 
-ADVANTAGE_MODES = ("none", "std")
+ADVANTAGE_MODES = ("none", "std", "entropic")
 AGGREGATIONS = ("sequence-mean", "token-mean")
 REPEAT_REWARDS = ("stored", "zero")
 OFF_POLICY_MODES = ("none", "truncated-is")
@@ -43,8 +43,11 @@ class GRPOConfig:
     """The ratio is clipped above at 1 + clip_high ("clip-higher": [0.8, 1.28])."""
     kl_coef: float = 0.0
     """Weight of the k3 KL estimate to the base model (adapter disabled); 0 skips that pass."""
-    advantage: Literal["none", "std"] = "none"
-    """"none": reward minus group mean (the reference); "std": also divided by the group std."""
+    advantage: Literal["none", "std", "entropic"] = "none"
+    """"none": reward minus group mean (the reference); "std": also divided by the group std;
+    "entropic": max-seeking leave-one-out weights (``migrate_opt.entropic``)."""
+    entropic_beta: float | None = None
+    """Fixed beta of the "entropic" advantage; None picks it per group (KL to uniform ln 2)."""
     loss_aggregation: Literal["sequence-mean", "token-mean"] = "sequence-mean"
     """"sequence-mean": mean over tokens of each completion, then over completions (the
     reference); "token-mean": mean over all tokens of the group (long answers weigh more)."""
@@ -75,6 +78,15 @@ class GRPOConfig:
         _require(self.clip_high >= 0, f"clip_high must be >= 0, got {self.clip_high}")
         _require(self.kl_coef >= 0, f"kl_coef must be >= 0, got {self.kl_coef}")
         _choice("advantage", self.advantage, ADVANTAGE_MODES)
+        _require(
+            self.entropic_beta is None
+            or (math.isfinite(self.entropic_beta) and self.entropic_beta >= 0),
+            f"entropic_beta must be a finite number >= 0 or None, got {self.entropic_beta!r}",
+        )
+        _require(
+            self.entropic_beta is None or self.advantage == "entropic",
+            'entropic_beta only applies with advantage="entropic": set both, or neither',
+        )
         _choice("loss_aggregation", self.loss_aggregation, AGGREGATIONS)
         _choice("repeat_reward", self.repeat_reward, REPEAT_REWARDS)
         _choice("off_policy", self.off_policy, OFF_POLICY_MODES)
@@ -102,10 +114,17 @@ def _choice(name: str, value: object, allowed: Sequence[str], extra: str = "") -
 
 
 # -- the maths ---------------------------------------------------------------------------
-def advantages(rewards: Sequence[float | None], mode: str = "none") -> list[float | None]:
+def advantages(
+    rewards: Sequence[float | None], mode: str = "none", beta: float | None = None
+) -> list[float | None]:
     """Group-relative advantages; None rewards (masked members) stay None and are left out
-    of the mean and std. Fewer than two valid rewards give zeros: nothing to compare."""
+    of the mean and std. Fewer than two valid rewards give zeros: nothing to compare.
+    ``beta`` is the fixed beta of the "entropic" mode (None: adaptive)."""
     _choice("advantage mode", mode, ADVANTAGE_MODES)
+    if mode == "entropic":
+        from .entropic import entropic_advantages
+
+        return entropic_advantages(rewards, beta)
     valid = [r for r in rewards if r is not None]
     if len(valid) < 2:
         return [None if r is None else 0.0 for r in rewards]
@@ -237,7 +256,7 @@ class GRPOUpdater(Updater):
         start = time.perf_counter()
         trainable = self._check(policy)
         rewards = self.rewards(members)
-        adv = advantages(rewards, self.config.advantage)
+        adv = advantages(rewards, self.config.advantage, self.config.entropic_beta)
         keep = [i for i, a in enumerate(adv) if a is not None]
         summary = _reward_summary([rewards[i] for i in keep])
         if not any(adv[i] for i in keep):

@@ -1,12 +1,13 @@
-"""The demo: MiGrATe with the embedded SmolLM2-135M-Instruct plays Semantle (GloVe).
+"""The demo: MiGrATe with the embedded SmolLM2-135M-Instruct plays Semantle.
 
     python -m migrate_opt_semantle.demo [--target computer] [--budget 200] [--iterations 30]
 
 It warm-starts with 20 random common words (as the paper does), runs MiGrATe with the
 paper's Semantle mix (every completion a neighbourhood sample around one of the top 3
 guesses, a GRPO step after each group), shows a progress bar, and ends with the best
-guesses. The run is stored in SQLite: run the same command again to resume it, and
-``migrate-opt show runs/demo.db`` to look at it."""
+guesses. Guesses score as the task's defaults do: the MiniLM sentence encoder on "What is
+a {word}?", dictionary words only, function words left out. The run is stored in SQLite:
+run the same command again to resume it, and ``migrate-opt show runs/demo.db`` to look at it."""
 
 from __future__ import annotations
 
@@ -60,8 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from migrate_opt import Migrate, MigrateOptError, SQLiteDatabase, run
 
     try:
-        task = SemantleTask(target=args.target, oracle="glove", warm_start=WARM_START,
-                            warm_start_seed=args.seed)
+        task = SemantleTask(target=args.target, warm_start=WARM_START, warm_start_seed=args.seed)
     except MigrateOptError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -70,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     db = SQLiteDatabase(args.storage, study)
     resumed = len(db)
     print(f"Semantle: guess the hidden word {'*' * len(task.target)} "
-          f"(GloVe similarity; 1.0 is the word itself)")
+          f"(similarity of \"What is a <guess>?\" to \"What is a <word>?\"; 1.0 is the word "
+          "itself)")
     print(f"loading {args.model} ...", flush=True)
     start = time.perf_counter()
     opt = Migrate(task, policy=args.model, method="migrate", top_k=3, database=db,
