@@ -124,13 +124,17 @@ def markdown(rows: list[dict[str, Any]], data: dict[str, Any]) -> str:
         f"at the end.  ", f"Versions: {versions}.  ",
         f"Grammar set-up (the tokenizer's llguidance view, once per policy): "
         f"{data['grammar_setup_seconds']:.2f} s.", "",
-        "| task | grammar | valid / completions | grammatical | cut by the cap | "
-        "distinct solutions | tokens | s / group | ms / token |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "Valid: at least one valid solution, as a run parses it. Grammatical: a complete "
+        "answer of the task's grammar; grammatical start: the grammar allows it as the start "
+        "of an answer (complete, or cut by the token cap).", "",
+        "| task | grammar | valid / completions | grammatical | grammatical start | "
+        "cut by the cap | distinct solutions | tokens | s / group | ms / token |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
     lines += [
         f"| {r['task']} | {'yes' if r['mode'] == 'grammar' else 'no'} | {r['valid']} / "
-        f"{r['completions']} | {r['grammatical']} | {r['capped']} | {r['distinct']} | "
+        f"{r['completions']} | {r['grammatical']} | {r['grammar_prefix']} | {r['capped']} | "
+        f"{r['distinct']} | "
         f"{r['tokens']} | {r['seconds_per_group']} | {r['ms_per_token']} |"
         for r in rows
     ]
