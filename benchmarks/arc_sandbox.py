@@ -11,7 +11,6 @@ Every program is run on the training and test inputs of one real ARC task, as th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -20,6 +19,7 @@ import time
 import numpy as np
 from migrate_opt_arc import ArcTask
 from migrate_opt_arc.sandbox import Sandbox, SandboxConfig, layers, works
+from migrate_opt_bench.result_files import command_line, write_markdown_and_json
 
 TASK_ID = "00576224"
 PROGRAMS = [
@@ -103,13 +103,10 @@ def main() -> None:
         "layers": layers(SandboxConfig()), "rows": rows,
     }
     print(f"in-process, unprotected: {result['in_process_ms_per_program']:.2f} ms/program")
-    write(args.out, result)
+    write(args.out, result, command_line(__file__, None))
 
 
-def write(stem: str, result: dict) -> None:
-    os.makedirs(os.path.dirname(stem), exist_ok=True)
-    with open(stem + ".json", "w") as f:
-        json.dump(result, f, indent=2)
+def write(stem: str, result: dict, command: str) -> None:
     lines = [
         f"# ARC sandbox throughput ({result['machine']})", "",
         f"{result['programs']} programs (a mix of correct, wrong, pure-Python and raising "
@@ -126,8 +123,7 @@ def write(stem: str, result: dict) -> None:
               f"{r['overhead_ms_per_program']:.1f} |" for r in result["rows"]]
     lines += ["", "Active layers (default configuration):", ""]
     lines += [f"- {k}: {v}" for k, v in result["layers"].items()]
-    with open(stem + ".md", "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_markdown_and_json(stem, "\n".join(lines) + "\n", result, command=command)
 
 
 if __name__ == "__main__":

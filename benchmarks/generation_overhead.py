@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
+from migrate_opt_bench.result_files import command_line, write_markdown_and_json
 
+from migrate_opt.engines.decode import left_pad
 from migrate_opt.policy import load_policy
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def main() -> None:
@@ -25,7 +30,8 @@ def main() -> None:
     torch.set_num_threads(1)
     policy = load_policy(args.model)
     prompts = ["Propose a molecule as a JSON list with one SMILES string."] * args.group_size
-    inputs, attention = policy._left_pad([policy.prompt_ids(p) for p in prompts])
+    inputs, attention = left_pad([policy.prompt_ids(p) for p in prompts],
+                                 policy.tokenizer.pad_token_id)
 
     def ours() -> None:
         policy.generate(prompts, max_new_tokens=args.tokens, seed=args.seed)
@@ -46,8 +52,13 @@ def main() -> None:
             fn()
             seconds[name] += time.perf_counter() - start
     mean = {k: v / args.repeats for k, v in seconds.items()}
-    print(f"ours {mean['ours']:.2f} s, bare generate {mean['bare']:.2f} s per group; "
-          f"ratio {mean['ours'] / mean['bare']:.2f}")
+    text = (f"ours {mean['ours']:.2f} s, bare generate {mean['bare']:.2f} s per group; "
+            f"ratio {mean['ours'] / mean['bare']:.2f}")
+    print(text)
+    command = command_line(__file__, None)
+    write_markdown_and_json(RESULTS / "generation_overhead", "# Generation overhead\n\n"
+                            + text + "\n", {"mean_s": mean, "repeats": args.repeats},
+                            command=command)
 
 
 if __name__ == "__main__":

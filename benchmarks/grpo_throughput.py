@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from migrate_opt_bench.result_files import command_line, provenance
+
 RESULTS = Path(__file__).resolve().parent / "results" / "grpo_throughput"
 PROMPT = ("Guess a secret English word. Answer with exactly 2 new single English words as a "
           'JSON list, e.g. ["word1", "word2"].')
@@ -107,8 +109,10 @@ def time_bare_generate(policy: Any, args: argparse.Namespace, seed: int) -> tupl
     sampling, without log-probs: the floor our generation is compared to."""
     import torch
 
+    from migrate_opt.engines.decode import left_pad
+
     ids = [policy.prompt_ids(PROMPT, SYSTEM)] * args.group_size
-    input_ids, attention = policy._left_pad(ids)  # the same tensors ours feeds the model
+    input_ids, attention = left_pad(ids, policy.tokenizer.pad_token_id)  # as ours pads
     start = time.perf_counter()
     with torch.no_grad():
         torch.manual_seed(seed)
@@ -196,6 +200,7 @@ def main() -> None:
         "settings": {**vars(args), "torch": torch.__version__, "trl": trl.__version__,
                      "transformers": transformers.__version__, "peft": peft.__version__,
                      "machine": platform.machine(), "cpu_threads": args.threads},
+        "provenance": provenance(command_line(__file__, None)),
         "ours": ours, "trl": theirs,
         "mean_s": {
             "ours_group": statistics.fmean(ours_group),

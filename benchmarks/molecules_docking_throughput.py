@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from migrate_opt_bench.result_files import provenance
 from migrate_opt_molecules import chem
 from migrate_opt_molecules.docking.engine import DockingConfig, DockingEngine
 from migrate_opt_molecules.space import GraphGASpace
@@ -90,7 +91,8 @@ def main() -> None:
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "molecules_docking_throughput.json").write_text(json.dumps(
-        {"command": command, "target": args.target, "smiles": molecules,
+        {"command": command, "provenance": provenance(command), "target": args.target,
+         "smiles": molecules,
          "machine": f"{os.cpu_count()} cores ({platform.machine()}), shared",
          "wall_seconds": round(wall, 1), "runs": rows}, indent=2))
     lines = [f"# Docking throughput on {args.target} (dockstring / Vina 1.1.2)", "",

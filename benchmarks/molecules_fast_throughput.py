@@ -15,7 +15,7 @@ import platform
 import time
 from pathlib import Path
 
-from result_files import command_line, write_markdown_and_json
+from migrate_opt_bench.result_files import command_line, write_markdown_and_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = (("qed", {}), ("similarity", {"drug": "celecoxib"}), ("osimertinib-mpo", {}))
@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     lines += [f"| {r['task']} {r['options'] or ''} | {r['molecules_per_s']} |" for r in rows]
     text = "\n".join(lines) + "\n"
     print(text)
-    write_markdown_and_json(args.out, text, {"command": command, "load": load, "rows": rows})
+    write_markdown_and_json(args.out, text, {"command": command, "load": load, "rows": rows},
+                            command=command)
     return 0
 
 

@@ -1,12 +1,10 @@
-"""Run a benchmark grid: ``python benchmarks/run.py benchmarks/configs/toy.toml``.
-See benchmarks/README.md."""
+"""Run a benchmark grid: ``python benchmarks/run.py benchmarks/configs/toy.toml`` (the same
+as the ``migrate-opt-bench`` command of ``pip install -e benchmarks``). See
+benchmarks/README.md."""
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from harness.cli import main  # noqa: E402
+from migrate_opt_bench.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

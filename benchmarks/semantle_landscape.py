@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from result_files import command_line, write_markdown_and_json
+from migrate_opt_bench.result_files import command_line, write_markdown_and_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OPTIONS: dict[str, dict[str, Any]] = {

@@ -14,6 +14,7 @@ from __future__ import annotations
 from .errors import (
     BudgetExhausted,
     ConfigError,
+    EngineError,
     MigrateOptError,
     PluginError,
     StorageError,
@@ -27,6 +28,7 @@ from .hookspecs import hookimpl
 from .loop import RunResult, run, warm_start
 from .migrate import DEFAULT_MODEL, Migrate
 from .optimizer import Optimizer
+from .paths import cache_dir
 from .policy.base import Generation, Policy, SamplingConfig, Updater
 from .presets import METHOD_NAMES, GroupConfig, Method, method
 from .registry import create, register_plugin, registry, unregister_plugin
@@ -38,12 +40,13 @@ from .values import Candidate, Evaluation, Group, Member, Proposal, Record
 __version__ = "0.1.0"
 
 __all__ = [
-    "BudgetExhausted", "Candidate", "ConfigError", "DEFAULT_MODEL", "Database", "Evaluation",
+    "BudgetExhausted", "Candidate", "ConfigError", "DEFAULT_MODEL", "Database", "EngineError",
+    "Evaluation",
     "Executor", "GRPOConfig", "Generation", "Group", "GroupConfig", "METHOD_NAMES", "Member",
     "MemoryDatabase", "Method", "Migrate", "MigrateOptError", "Optimizer", "PluginError",
     "Policy", "ProcessConfig", "ProcessExecutor", "Proposal", "Record", "RunResult",
     "SQLiteDatabase", "Sampler", "SamplerContext", "SamplingConfig", "SearchSpace",
     "SerialExecutor", "StorageError", "Task", "TaskError", "TellError", "UnknownNameError",
-    "Updater", "create", "hookimpl", "method", "register_plugin", "registry", "run",
+    "Updater", "cache_dir", "create", "hookimpl", "method", "register_plugin", "registry", "run",
     "unregister_plugin", "warm_start",
 ]

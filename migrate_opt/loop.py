@@ -56,28 +56,11 @@ def run(
     warm_start(opt, executor)
     seconds = dict.fromkeys((*PARTS, "total"), 0.0)
     bar = _progress_bar(opt, progress, iterations)
-    done, stale, stopped = 0, 0, "iterations"
+    done, stale = 0, 0
     try:
-        while True:
-            if opt.exhausted:
-                stopped = "budget"
-                break
-            if iterations is not None and done >= iterations:
-                break
-            if stop_when_solved and opt.solved:
-                stopped = "solved"
-                break
-            if stale >= patience:
-                stopped = "stale"
-                log.warning("%d groups in a row brought no new solution; stopping", stale)
-                break
-            start = time.perf_counter()
-            group = opt.ask()
-            t0 = time.perf_counter()
-            evaluations = executor.evaluate(opt.task, group.solutions)
-            group.timings["evaluate"] = time.perf_counter() - t0
-            records = opt.tell(group, evaluations)
-            group.timings["total"] = time.perf_counter() - start
+        while (stopped := _stop_reason(opt, done, iterations, stale, patience,
+                                       stop_when_solved)) is None:
+            group, records = _one_group(opt, executor)
             for k in seconds:
                 seconds[k] += group.timings.get(k, 0.0)
             done += 1
@@ -90,6 +73,33 @@ def run(
             bar.close()
     seconds["other"] = seconds["total"] - sum(seconds[k] for k in PARTS)
     return RunResult(opt.best(10), opt.n_evaluations, done, opt.solved, stopped, seconds)
+
+
+def _stop_reason(opt: Optimizer, done: int, iterations: int | None, stale: int, patience: int,
+                 stop_when_solved: bool) -> str | None:
+    """Why the loop stops now (budget, iterations, solved, stale), or None to go on."""
+    if opt.exhausted:
+        return "budget"
+    if iterations is not None and done >= iterations:
+        return "iterations"
+    if stop_when_solved and opt.solved:
+        return "solved"
+    if stale >= patience:
+        log.warning("%d groups in a row brought no new solution; stopping", stale)
+        return "stale"
+    return None
+
+
+def _one_group(opt: Optimizer, executor: Executor) -> tuple[Group, list[Record]]:
+    """Ask, evaluate and tell one group, timing each part into ``group.timings``."""
+    start = time.perf_counter()
+    group = opt.ask()
+    t0 = time.perf_counter()
+    evaluations = executor.evaluate(opt.task, group.solutions)
+    group.timings["evaluate"] = time.perf_counter() - t0
+    records = opt.tell(group, evaluations)
+    group.timings["total"] = time.perf_counter() - start
+    return group, records
 
 
 def warm_start(opt: Optimizer, executor: Executor | None = None) -> list[Record]:

@@ -6,36 +6,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from migrate_opt import Evaluation, Migrate, SQLiteDatabase, Task, run  # noqa: E402
+from migrate_opt import Migrate, SQLiteDatabase, run  # noqa: E402
 from migrate_opt.grpo import GRPOConfig  # noqa: E402
 from migrate_opt.policy import load_policy  # noqa: E402
 from migrate_opt.policy.hf import LoRAConfig  # noqa: E402
-
-
-class DigitShare(Task):
-    """Reward = share of digits in the completion: every completion is a valid solution and
-    the landscape is smooth, so a tiny random model can visibly learn in a few steps."""
-
-    name = "digit-share"
-    max_new_tokens = 12
-    default_group_size = 8
-
-    def prompt(self):
-        return "Write digits."
-
-    def parse(self, completion):
-        return [completion]
-
-    def canonicalize(self, solution):
-        s = "".join(solution.split())[:40]
-        return s or None
-
-    def render(self, solutions):
-        return solutions[0]
-
-    def evaluate(self, solutions):
-        return [Evaluation(sum(c.isdigit() for c in s) / len(s)) for s in solutions]
-
+from migrate_opt.testing.toy import DigitShareTask as DigitShare  # noqa: E402
 
 # A random model needs a large step and adapters on every projection to move visibly in a
 # dozen groups (measured: q,v only at lr 3e-3 stayed flat).

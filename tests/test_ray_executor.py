@@ -6,13 +6,13 @@ import os
 import signal
 import sys
 import threading
-import time
-from pathlib import Path
 
 import pytest
 
-from migrate_opt import ConfigError, Evaluation, Migrate, create, run
+from migrate_opt import ConfigError, Migrate, create, run
 from migrate_opt.testing import ScriptedPolicy, ToyTask
+from migrate_opt.testing.events import Gate, wait_for
+from migrate_opt.testing.executors import ExecutorContract
 from migrate_opt.testing.hostile import HostileTask
 
 ray = pytest.importorskip("ray", reason="the ray executor needs `pip install migrate-opt[ray]`")
@@ -22,17 +22,17 @@ from migrate_opt.ray_executor import RayConfig, RayExecutor, ray_map  # noqa: E4
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-class SlowToyTask(ToyTask):
-    """ToyTask whose evaluation announces its worker's pid in ``folder`` and then takes
-    ``delay`` seconds, so a test can kill the worker mid-evaluation."""
+class GatedToyTask(ToyTask):
+    """ToyTask whose evaluation announces its worker at ``gate`` and holds until the test
+    opens it, so the test kills a worker that is certainly mid-evaluation."""
 
-    def __init__(self, folder: str, delay: float = 0.4) -> None:
+    def __init__(self, gate: Gate) -> None:
         super().__init__()
-        self.folder, self.delay = folder, delay
+        self.gate = gate
 
     def evaluate(self, solutions):
-        Path(self.folder, f"{os.getpid()}-{time.monotonic_ns()}").touch()
-        time.sleep(self.delay)
+        self.gate.announce(solutions[0])
+        self.gate.hold()
         return super().evaluate(solutions)
 
 
@@ -46,56 +46,60 @@ def local_ray():
     ray.shutdown()
 
 
-def kill_first_worker(folder: Path, kills: int, stop: threading.Event) -> list[int]:
-    """SIGKILL the worker of each of the first ``kills`` evaluations that start."""
+def kill_held_workers(gate: Gate, kills: int) -> list[int]:
+    """SIGKILL the workers of the first ``kills`` evaluations held at ``gate`` (each a
+    different live worker), then open the gate so the rest (and the retries) go on."""
     killed: list[int] = []
-    seen: set[str] = set()
-    while len(killed) < kills and not stop.is_set():
-        for f in sorted(folder.iterdir()):
-            if f.name in seen or len(killed) >= kills:
-                continue
-            seen.add(f.name)
-            pid = int(f.name.split("-")[0])
+    try:
+        while len(killed) < kills:
+            pid = wait_for(lambda: next((p for _, p in gate.started() if p not in killed),
+                                        None), "an evaluation to start")
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
-        time.sleep(0.02)
+    finally:
+        gate.open()
     return killed
 
 
-def test_evaluates_in_order_in_batches(local_ray):
-    for batch in (1, 3):
-        with RayExecutor(batch=batch, timeout=60) as ex:
-            out = ex.evaluate(HostileTask(), ["3", "1", "2", "5", "8"])
-        assert [e.score for e in out] == [3.0, 1.0, 2.0, 5.0, 8.0]
+def start_killer(gate: Gate, kills: int) -> tuple[threading.Thread, list[int]]:
+    killed: list[int] = []
+    thread = threading.Thread(target=lambda: killed.extend(kill_held_workers(gate, kills)),
+                              daemon=True)
+    thread.start()
+    return thread, killed
+
+
+class TestRay(ExecutorContract):
+    parallel = 2  # the module's local Ray has 2 CPUs, one per evaluation
+    crash_reason = "worker lost"
+
+    @pytest.fixture(scope="class")
+    def executor(self, local_ray):
+        with RayExecutor(timeout=3.0, retries=1) as ex:
+            yield ex
+
+
+def test_evaluates_in_batches_without_owning_ray(local_ray):
+    with RayExecutor(batch=3, timeout=60) as ex:
+        out = ex.evaluate(HostileTask(), ["3", "1", "2", "5", "8"])
+    assert [e.score for e in out] == [3.0, 1.0, 2.0, 5.0, 8.0]
     assert ray.is_initialized(), "an executor must not shut down a Ray it did not start"
 
 
-def test_hang_crash_and_raise_are_invalid_with_reasons(local_ray):
-    with RayExecutor(timeout=3.0, retries=1) as ex:
-        start = time.monotonic()
-        out = ex.evaluate(HostileTask(), ["1", "hang", "crash", "raise", "2"])
-        took = time.monotonic() - start
-        assert [e.score for e in out] == [1.0, None, None, None, 2.0]
-        assert "timeout after 3 s" in out[1].info["error"]
-        assert "worker lost" in out[2].info["error"]
-        assert out[2].info["attempts"] == 2  # the first try and one retry both crashed
-        assert "objective failed" in out[3].info["error"]
-        assert took < 30
-        # the executor still works after killing and losing workers
-        assert [e.score for e in ex.evaluate(HostileTask(), ["4"])] == [4.0]
+def test_a_crash_is_retried_then_reported(local_ray):
+    with RayExecutor(timeout=60, retries=1) as ex:
+        (ev,) = ex.evaluate(HostileTask(), ["crash"])
+    assert ev.score is None and "worker lost" in ev.info["error"]
+    assert ev.info["attempts"] == 2  # the first try and one retry both crashed
 
 
 def test_worker_killed_mid_evaluation_is_retried(local_ray, tmp_path):
-    stop = threading.Event()
-    result: list[int] = []
-    killer = threading.Thread(
-        target=lambda: result.extend(kill_first_worker(tmp_path, 1, stop)), daemon=True)
-    killer.start()
+    gate = Gate(tmp_path)
+    killer, killed = start_killer(gate, 1)
     with RayExecutor(timeout=60, retries=2) as ex:
-        out = ex.evaluate(SlowToyTask(str(tmp_path)), ["4213", "0000", "4200"])
-    stop.set()
-    killer.join(5)
-    assert len(result) == 1
+        out = ex.evaluate(GatedToyTask(gate), ["4213", "0000", "4200"])
+    killer.join(60)
+    assert len(killed) == 1
     assert [e.score for e in out] == [1.0, 0.0, 0.5]
     assert sorted(e.info.get("attempts", 1) for e in out) == [1, 1, 2]
 
@@ -103,20 +107,16 @@ def test_worker_killed_mid_evaluation_is_retried(local_ray, tmp_path):
 def test_run_with_killed_workers_loses_and_duplicates_nothing(local_ray, tmp_path):
     """A whole optimisation on Ray while workers are killed: every solution asked is
     stored exactly once, each valid (retried) or invalid with the reason."""
-    stop = threading.Event()
-    killed: list[int] = []
-    killer = threading.Thread(
-        target=lambda: killed.extend(kill_first_worker(tmp_path, 2, stop)), daemon=True)
+    gate = Gate(tmp_path)
     digits = [f'["{i:04d}"]' for i in range(0, 10_000, 7)]
-    opt = Migrate(SlowToyTask(str(tmp_path), delay=0.05), policy=ScriptedPolicy(digits),
+    opt = Migrate(GatedToyTask(gate), policy=ScriptedPolicy(digits),
                   method="random", group_size=4, seed=0)
     asked: list[str] = []
-    killer.start()
+    killer, killed = start_killer(gate, 2)
     with RayExecutor(timeout=60, retries=1) as ex:
         result = run(opt, budget=16, executor=ex, progress=False,
                      callbacks=[lambda o, g, recs: asked.extend(g.solutions)])
-    stop.set()
-    killer.join(5)
+    killer.join(60)
     records = opt.database.records()
     assert len(killed) == 2
     assert result.evaluations == 16 and len(records) == 16
@@ -151,12 +151,6 @@ def _square(x: int) -> int:
     return x * x
 
 
-def test_evaluation_type_survives_the_trip(local_ray):
-    with RayExecutor() as ex:
-        (ev,) = ex.evaluate(ToyTask(), ["4213"])
-    assert isinstance(ev, Evaluation) and ev.solved and ev.info == {"right": 4}
-
-
 def test_cli_builds_a_ray_executor(local_ray):
     from migrate_opt.cli import build_executor, build_parser
 
@@ -186,10 +180,7 @@ def test_interrupted_evaluation_leaves_nothing_running(local_ray, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         ex.evaluate(HostileTask(), ["hang", "hang"])
     assert calls
-    deadline = time.monotonic() + 30
-    while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert ray.available_resources().get("CPU", 0) == 2
+    wait_for(lambda: ray.available_resources().get("CPU", 0) == 2, "the CPUs to come back")
     ex.close()
 
 

@@ -85,3 +85,4 @@ def test_islands_rotate_and_tag():
     # after migrate_every iterations the global elite joins every island
     late = {s.propose(ctx(d, iteration=11, seed=k), 1)[0].tags["parent"] for k in range(30)}
     assert late == {"1111", "2222"}
+

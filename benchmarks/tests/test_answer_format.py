@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import answer_format
+from migrate_opt_bench import answer_format
 
 
 def test_probe_writes_both_variants_per_task(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("llguidance")
 pytest.importorskip("rdkit")
 
-import answer_grammar  # noqa: E402
+from migrate_opt_bench import answer_grammar  # noqa: E402
 
 
 def test_benchmark_compares_both_modes_and_the_grammar_holds(tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ import random
 from pathlib import Path
 
 import pytest
-from harness import config as cfg
-from harness.cli import main
-from harness.runner import run_cell, run_grid
+from migrate_opt_bench import config as cfg
+from migrate_opt_bench.cli import main
+from migrate_opt_bench.runner import run_cell, run_grid
 
 import migrate_opt
 from migrate_opt import SQLiteDatabase, create, hookimpl, run
@@ -60,7 +60,7 @@ def test_tiny_grid_end_to_end(tmp_path: Path) -> None:
         assert len(r["curve"]) == 6 and r["curve"][-1] == r["best_score"]
         assert r["curve"] == sorted(r["curve"])  # best-so-far never falls
 
-    from harness.report import write_all
+    from migrate_opt_bench.report import write_all
 
     paths = write_all(config, results, str(tmp_path))
     rows = list(csv.DictReader(open(paths["csv"])))
@@ -79,7 +79,7 @@ def test_finished_cells_are_not_rerun(tmp_path: Path, monkeypatch: pytest.Monkey
     def boom(*_: object) -> None:
         raise AssertionError("a finished cell was run again")
 
-    monkeypatch.setattr("harness.runner._execute", boom)
+    monkeypatch.setattr("migrate_opt_bench.runner._execute", boom)
     assert run_grid(config, str(tmp_path)) == first
 
 

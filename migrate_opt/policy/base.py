@@ -14,7 +14,7 @@ from ..values import Member
 
 @dataclass(frozen=True)
 class SamplingConfig:
-    """How completions are sampled (METHOD.md: temperature 1.0, top_p 1.0)."""
+    """How completions are sampled (docs/method.md: temperature 1.0, top_p 1.0)."""
 
     temperature: float = 1.0
     """Softmax temperature; 0 means greedy decoding."""

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from ..metrics import improvements
 from ..storage import Database, SQLiteDatabase, pick_study
 from ..task import Task
 from ..values import Record
@@ -175,14 +176,9 @@ def _json(v: Any) -> str:
 
 
 def best_so_far(records: Sequence[Record]) -> list[svg.Point]:
-    """(evaluation number, best score so far) at every improvement, carried to the end."""
-    curve: list[svg.Point] = []
-    for i, r in enumerate(records):
-        if r.score is not None and (not curve or r.score > curve[-1][1]):
-            curve.append((i + 1, r.score))
-    if curve and len(records) > curve[-1][0]:
-        curve.append((len(records), curve[-1][1]))
-    return curve
+    """(evaluation number, best score so far) at every improvement, carried to the end
+    (``migrate_opt.metrics``, the benchmark harness's definition too)."""
+    return [(float(i), best) for i, best in improvements([r.score for r in records])]
 
 
 def best_so_far_svg(records: Sequence[Record]) -> str:

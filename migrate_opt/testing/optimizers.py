@@ -11,8 +11,10 @@ Also importable from ``migrate_opt.testing.contracts``. Subclass it and provide 
         def make(self):
             return lambda task, **kw: Mine(task, **kw)
 
-Class attributes size the runs (``budget``, ``improve_budget``) and say whether a resumed
-run must propose exactly what an uninterrupted one does (``resume_exact``)."""
+Class attributes size the runs (``budget``, ``improve_budget``), say whether a resumed
+run must propose exactly what an uninterrupted one does (``resume_exact``) and whether the
+optimizer works from the task's search space (``needs_search_space``; an LLM optimizer
+proposes from prompts and must work without one)."""
 
 from __future__ import annotations
 
@@ -64,8 +66,8 @@ class PoolSpace(SearchSpace):
 
     def __init__(self, length: int, size: int, seed: int) -> None:
         rng = random.Random(seed)
-        self._pool = ["".join(rng.choice("0123456789") for _ in range(length))
-                      for _ in range(size)]
+        drawn = ("".join(rng.choice("0123456789") for _ in range(length)) for _ in range(size))
+        self._pool = list(dict.fromkeys(drawn))  # distinct, in the order drawn
 
     def pool(self) -> list[str]:
         return self._pool
@@ -91,6 +93,9 @@ class OptimizerContract:
     """Evaluations allowed to beat the first batch."""
     resume_exact = True
     """A run resumed from its database asks exactly what an uninterrupted one would."""
+    needs_search_space = True
+    """The optimizer proposes from ``task.search_space()`` and must refuse a task without
+    one; when False it must run on such a task instead."""
 
     @pytest.fixture
     def make(self) -> Factory:
@@ -191,9 +196,17 @@ class OptimizerContract:
         assert None in scores and any(s is not None for s in scores)
         assert opt.best(1)[0].score is not None
 
-    def test_refuses_a_task_without_search_space(self, make: Factory, task: Task) -> None:
-        with pytest.raises(ConfigError, match="search space"):
-            make(variant(task, _NoSpace), seed=0, budget=self.budget)
+    def test_search_space_needed_or_not(self, make: Factory, task: Task) -> None:
+        spaceless = variant(task, _NoSpace)
+        if self.needs_search_space:
+            with pytest.raises(ConfigError, match="search space"):
+                make(spaceless, seed=0, budget=self.budget)
+            return
+        opt = make(spaceless, seed=0, budget=self.budget)
+        group = opt.ask()
+        assert group.pending, "an optimizer without a search space must still propose"
+        opt.tell(group, spaceless.evaluate(group.solutions))
+        assert opt.n_evaluations == len(group.pending)
 
     def test_improves_over_first_batch(self, make: Factory, task: Task) -> None:
         opt = make(task, seed=0, budget=self.improve_budget)

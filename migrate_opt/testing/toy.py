@@ -1,11 +1,12 @@
-"""A cheap task with a known optimum: guess a hidden string of digits.
-
-The score is the fraction of positions right, so it has a smooth landscape that a tiny
-model can climb and a known optimum of 1.0."""
+"""Cheap tasks with a known optimum. ``ToyTask``: guess a hidden string of digits (the
+score is the fraction of positions right, so it has a smooth landscape and a known optimum
+of 1.0). ``DigitShareTask``: any text is a solution, scored by its share of digits, so
+even the tiny random model's gibberish is valid and it can visibly learn in a few steps."""
 
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from collections.abc import Sequence
@@ -76,11 +77,18 @@ class DigitSpace(SearchSpace):
     def sample(self, rng: random.Random, n: int) -> list[str]:
         return ["".join(rng.choice("0123456789") for _ in range(self.length)) for _ in range(n)]
 
+    def _valid(self, solution: str) -> bool:
+        return solution.isdigit() and len(solution) == self.length
+
     def mutate(self, solution: str, rng: random.Random) -> str | None:
+        if not self._valid(solution):
+            return None
         i = rng.randrange(self.length)
         return solution[:i] + rng.choice("0123456789") + solution[i + 1 :]
 
     def crossover(self, a: str, b: str, rng: random.Random) -> str | None:
+        if not (self._valid(a) and self._valid(b)):
+            return None
         cut = rng.randrange(1, self.length) if self.length > 1 else 0
         return a[:cut] + b[cut:]
 
@@ -91,5 +99,33 @@ class DigitSpace(SearchSpace):
     def encode(self, solution: str) -> list[float]:
         return [int(c) / 9 for c in solution]
 
-    def decode(self, vector: Sequence[float]) -> str:
+    def decode(self, vector: Sequence[float]) -> str | None:
+        if len(vector) != self.length or not all(math.isfinite(v) for v in vector):
+            return None
         return "".join(str(min(9, max(0, round(v * 9)))) for v in vector)
+
+
+class DigitShareTask(Task):
+    """Reward = share of digits in the completion (whitespace removed, 40 characters at
+    most); every non-blank completion is one valid solution. No search space."""
+
+    name = "digit-share"
+    optimum = 1.0
+    max_new_tokens = 12
+    default_group_size = 8
+
+    def prompt(self) -> str:
+        return "Write digits."
+
+    def parse(self, completion: str) -> list[str]:
+        return [completion]
+
+    def canonicalize(self, solution: str) -> str | None:
+        s = "".join(solution.split())[:40]
+        return s or None
+
+    def render(self, solutions: Sequence[str]) -> str:
+        return solutions[0] if solutions else ""
+
+    def evaluate(self, solutions: Sequence[str]) -> list[Evaluation]:
+        return [Evaluation(sum(c.isdigit() for c in s) / len(s)) for s in solutions]

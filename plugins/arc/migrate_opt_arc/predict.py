@@ -3,7 +3,7 @@ solve every training pair, scored per test input as pass@1, pass@2 and oracle.""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from migrate_opt import Record
@@ -88,3 +88,12 @@ def predict(task: ArcTask, records: Iterable[Record]) -> Prediction:
 def _test_output(record: Record, index: int) -> Grid | None:
     outputs = record.info.get("test_outputs") or []
     return as_grid(outputs[index]) if index < len(outputs) else None
+
+
+def prediction_metrics(task: ArcTask, records: Sequence[Record]) -> dict[str, float | int]:
+    """The benchmark harness's metric hook for ARC (``metrics =
+    "migrate_opt_arc:prediction_metrics"``): pass@1, pass@2 and oracle of the test-time
+    vote over the run's records, and how many programs voted."""
+    p = predict(task, records)
+    return {"pass1": p.pass1, "pass2": p.pass2, "oracle": p.oracle,
+            "candidates": p.candidates}

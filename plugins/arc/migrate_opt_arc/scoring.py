@@ -6,7 +6,7 @@ from .sandbox import Grid
 
 
 def pair_score(output: Grid | None, target: Grid) -> float:
-    """1 - normalised Hamming distance (METHOD.md): 0 for no output and for an output with
+    """1 - normalised Hamming distance (docs/method.md): 0 for no output and for an output with
     more cells than the target; otherwise the cells of the overlapping top-left rectangle
     that match, over the target's cell count (missing cells count as wrong)."""
     if output is None:

@@ -74,7 +74,7 @@ def test_prompt_shows_training_pairs_and_test_inputs_but_never_test_outputs(
     assert all(name in prompt for name in COLOUR_NAMES)
 
 
-def test_neighbourhood_and_opro_prompts_show_programs_and_scores(flip_task: ArcTask) -> None:
+def test_neighborhood_and_opro_prompts_show_programs_and_scores(flip_task: ArcTask) -> None:
     program = flip_task.canonicalize(flip_task.parse(FLIP)[0])
     assert program is not None
     parent = Record(solution=program, score=0.25)

@@ -98,7 +98,7 @@ class GeneticAlgorithm(SearchBaseline):
             return [self.member(s) for s in self.fresh(self.drawer(rng), n, self.config.tries)]
         n = self.batch(self.config.offspring_size)
         children = self.fresh(lambda: self._breed(parents, rng), n, self.config.tries)
-        if len(children) < n:  # the neighbourhood is used up: keep exploring at random
+        if len(children) < n:  # the neighborhood is used up: keep exploring at random
             children += self.fresh(self.drawer(rng), n - len(children), self.config.tries)
         return [self.member(s) for s in children]
 

@@ -1,4 +1,4 @@
-"""What every molecule task shares: prompts (METHOD.md: a JSON list with one SMILES),
+"""What every molecule task shares: prompts (a JSON list with one SMILES),
 tolerant parsing, canonical SMILES as the dedup key, SVG drawings and the Graph-GA search
 space. Subclasses say what is optimised (``goal``) and how it is scored (``evaluate``)."""
 

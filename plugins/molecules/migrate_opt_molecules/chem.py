@@ -31,6 +31,15 @@ def mol_from_smiles(smiles: str) -> Chem.Mol | None:
     return mol
 
 
+def known_mol(smiles: str) -> Chem.Mol:
+    """The molecule of a SMILES the code itself supplies (a reference drug, a validated
+    target); a bad one is a bug, so it raises instead of returning None."""
+    mol = mol_from_smiles(smiles)
+    if mol is None:
+        raise ValueError(f"not a valid reference molecule: {smiles!r}")
+    return mol
+
+
 def canonical_smiles(smiles: str) -> str | None:
     """RDKit canonical isomeric SMILES, or None for an invalid molecule.
 

@@ -121,7 +121,7 @@ class SimilarityTask(FastMoleculeTask):
 
     def score(self, mol: Any) -> tuple[float, dict[str, Any]]:
         if self._target_fp is None:
-            self._target_fp = chem.fingerprint(chem.mol_from_smiles(self.target), self.fingerprint)
+            self._target_fp = chem.fingerprint(chem.known_mol(self.target), self.fingerprint)
         value = DataStructs.TanimotoSimilarity(chem.fingerprint(mol, self.fingerprint),
                                                self._target_fp)
         return float(value), {"similarity": round(float(value), 6)}
@@ -170,7 +170,7 @@ class OsimertinibMPOTask(FastMoleculeTask):
 
     def _fps(self) -> dict[str, Any]:
         if self._ref is None:
-            mol = chem.mol_from_smiles(DRUGS["osimertinib"])
+            mol = chem.known_mol(DRUGS["osimertinib"])
             self._ref = {k: chem.fingerprint(mol, k) for k in ("fcfp4", "ecfp6")}
         return self._ref
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from migrate_opt_molecules.docking.task import DockstringTask
 from migrate_opt_molecules.objectives import OsimertinibMPOTask, QEDTask, SimilarityTask
+from migrate_opt_molecules.testing import FAKE
 
 from migrate_opt import Task, registry
 from migrate_opt.testing.contracts import TaskContract
@@ -42,7 +43,7 @@ class TestOsimertinibContract(_Good, TaskContract):
 class TestDockstringContract(_Good, TaskContract):
     @pytest.fixture
     def task(self, tmp_path: Path) -> Task:
-        return DockstringTask(target="ABL1", backend="fake",
+        return DockstringTask(target="ABL1", backend=FAKE,
                               cache_path=str(tmp_path / "cache.sqlite"))
 
 
@@ -61,7 +62,7 @@ def test_tasks_found_through_the_entry_point() -> None:
 def test_created_by_name_with_cli_style_options(tmp_path: Path) -> None:
     reg = registry()
     task = reg.create("task", "dockstring", target="drd2", objective="paper", dock_timeout=30.0,
-                      cpus=1, parallel=1, backend="fake",
+                      cpus=1, parallel=1, backend=FAKE,
                       cache_path=str(tmp_path / "c.sqlite"))
     assert task.target == "DRD2" and task.settings()["dock_timeout"] == 30.0
     sim = reg.create("task", "similarity", drug="albuterol")
@@ -69,7 +70,7 @@ def test_created_by_name_with_cli_style_options(tmp_path: Path) -> None:
 
 
 def test_html_draws_the_molecule() -> None:
-    for task in (QEDTask(), DockstringTask(backend="fake", cache=False)):
+    for task in (QEDTask(), DockstringTask(backend=FAKE, cache=False)):
         svg = task.html("c1ccccc1O")
         assert svg is not None and svg.startswith("<svg")
         assert task.html("C1CC") is None

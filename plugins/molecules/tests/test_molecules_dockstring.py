@@ -15,8 +15,10 @@ from migrate_opt_molecules import chem
 from migrate_opt_molecules.docking.engine import TMP_PREFIX
 from migrate_opt_molecules.docking.scoring import paper_reward
 from migrate_opt_molecules.docking.task import DockstringTask, target_names
+from migrate_opt_molecules.testing import CRASH, FAKE, HANG
 
 from migrate_opt import ConfigError, Evaluation, TaskError
+from migrate_opt.testing.events import wait_for
 
 HOSTILE = ["", "C1CC", "xyz", "[Na+].[Cl-]", "CCO.CCN", "[CH3]", "B(O)(O)c1ccccc1",
            "C[Si](C)(C)C", "[Fe]", "[Pt](N)(N)(Cl)Cl", "C" * 500, "c1cccc1"]
@@ -24,7 +26,7 @@ HOSTILE = ["", "C1CC", "xyz", "[Na+].[Cl-]", "CCO.CCN", "[CH3]", "B(O)(O)c1ccccc
 
 def _task(tmp_path: Path, **kw) -> DockstringTask:  # type: ignore[no-untyped-def]
     (tmp_path / "work").mkdir(exist_ok=True)
-    kw.setdefault("backend", "fake")
+    kw.setdefault("backend", FAKE)
     return DockstringTask(cache_path=str(tmp_path / "cache.sqlite"),
                           tmp_dir=str(tmp_path / "work"), **kw)
 
@@ -55,7 +57,7 @@ def test_hostile_inputs_are_invalid_without_docking(tmp_path: Path) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet="CNOSPFIBrclnos()[]=#@+-123456789%.H", max_size=50))
 def test_check_never_raises(text: str) -> None:
-    task = DockstringTask(backend="fake", cache=False)
+    task = DockstringTask(backend=FAKE, cache=False)
     out = task.check(text)
     assert isinstance(out, (dict, Evaluation))
     if isinstance(out, Evaluation):
@@ -93,10 +95,10 @@ def test_official_objective_docks_each_target_once(tmp_path: Path) -> None:
 
 
 def test_failures_score_none_with_reason_and_run_goes_on(tmp_path: Path) -> None:
-    crash = _task(tmp_path, backend="fake-crash")
+    crash = _task(tmp_path, backend=CRASH)
     ev = crash.evaluate(["CCO"])[0]
     assert ev.score is None and "crash" in ev.info["error"]
-    hang = _task(tmp_path, backend="fake-hang", dock_timeout=1.0)
+    hang = _task(tmp_path, backend=HANG, dock_timeout=1.0)
     evs = hang.evaluate(["CCO", "CCN"])
     assert all(e.score is None and "timeout" in e.info["error"] for e in evs)
     assert not os.listdir(tmp_path / "work")
@@ -153,8 +155,7 @@ def test_real_vina_timeout_leaves_nothing(tmp_path: Path) -> None:
     imatinib = "Cc1ccc(NC(=O)c2ccc(CN3CCN(C)CC3)cc2)cc1Nc1nccc(-c2cccnc2)n1"
     ev = task.evaluate([chem.canonical_smiles(imatinib)])[0]
     assert ev.score is None and "timeout" in ev.info["error"]
-    time.sleep(1)
-    assert not os.listdir(tmp_path / "work")
+    wait_for(lambda: not os.listdir(tmp_path / "work"), "the working folder to go")
     procs = [p for p in os.listdir("/proc") if p.isdigit()]
     cmdlines = []
     for p in procs:
@@ -175,6 +176,6 @@ def test_vina_meeko_backend_scores_apart(tmp_path: Path) -> None:
     assert ev.score is not None, ev.info
     assert -5.0 < ev.info["vina"] < 0.0
     assert task.docking.program.startswith("vina-1.2")
-    other = _task(tmp_path, backend="fake")
+    other = _task(tmp_path, backend=FAKE)
     assert other.engine.cache is not None and task.engine.cache is not None
     assert other.engine.cache.get(other.docking.program, "ABL1", "CCO") is None

@@ -7,19 +7,29 @@ import multiprocessing as mp
 import os
 import pickle
 import signal
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from migrate_opt_molecules.docking.cache import DockingCache
 from migrate_opt_molecules.docking.engine import TMP_PREFIX, DockingConfig, DockingEngine
+from migrate_opt_molecules.testing import (
+    CRASH,
+    FAKE,
+    HANG,
+    TOGETHER,
+    TOGETHER_BACKEND,
+    hang_pids,
+)
 
 from migrate_opt import ConfigError
+from migrate_opt.testing.events import wait_for
 
 
 def _config(tmp_path: Path, **kw) -> DockingConfig:  # type: ignore[no-untyped-def]
     (tmp_path / "work").mkdir(exist_ok=True)
-    kw.setdefault("backend", "fake")
+    kw.setdefault("backend", FAKE)
     return DockingConfig(cache_path=str(tmp_path / "cache.sqlite"),
                          tmp_dir=str(tmp_path / "work"), **kw)
 
@@ -79,40 +89,39 @@ def test_no_cache_when_disabled(tmp_path: Path) -> None:
     assert engine.dockings == 2 and not (tmp_path / "cache.sqlite").exists()
 
 
-def test_parallel_dockings_overlap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MIGRATE_OPT_FAKE_DOCK_SECONDS", "3")
+def test_parallel_dockings_overlap(tmp_path: Path) -> None:
+    # Each docking answers only once all four run at once: serial dockings would fail.
     jobs = [("ABL1", s) for s in ("CCO", "CCN", "CCC", "CCCl")]
-    engine = DockingEngine(_config(tmp_path, parallel=4, cache=False))
-    start = time.perf_counter()
+    engine = DockingEngine(_config(tmp_path, backend=TOGETHER_BACKEND, parallel=TOGETHER,
+                                   cache=False))
     res = engine.dock(jobs)
-    elapsed = time.perf_counter() - start
-    assert all(r.ok for r in res)
-    assert elapsed < 4 * 3  # serial would take at least 12 s
-    assert min(r.seconds or 0 for r in res) >= 3
+    assert all(r.ok for r in res), [r.error for r in res]
+    assert [r.vina for r in res] == [-0.75] * 4  # three heavy atoms each
 
 
 def test_crash_costs_one_result(tmp_path: Path) -> None:
-    engine = DockingEngine(_config(tmp_path, backend="fake-crash"))
+    engine = DockingEngine(_config(tmp_path, backend=CRASH))
     res = engine.dock([("ABL1", "CCO")])
     assert res[0].status == "crash" and "exit code" in (res[0].error or "")
     assert not os.listdir(tmp_path / "work")
     assert len(DockingCache(tmp_path / "cache.sqlite")) == 0  # crashes may be transient
 
 
-def test_timeout_kills_the_whole_group_and_cleans_up(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    pidfile = tmp_path / "pids"
-    monkeypatch.setenv("MIGRATE_OPT_FAKE_PIDFILE", str(pidfile))
-    engine = DockingEngine(_config(tmp_path, backend="fake-hang", timeout=2))
-    start = time.perf_counter()
+def test_timeout_kills_the_whole_group_and_cleans_up(tmp_path: Path) -> None:
+    engine = DockingEngine(_config(tmp_path, backend=HANG, timeout=2))
+    seen: list[list[int]] = []  # the hanging child's pids, read while it runs
+    watcher = threading.Thread(
+        target=lambda: seen.append(wait_for(lambda: hang_pids(tmp_path / "work"),
+                                            "the hanging docking to start")), daemon=True)
+    watcher.start()
     res = engine.dock([("ABL1", "CCO")])
-    assert time.perf_counter() - start < 10
+    watcher.join(60)
     assert res[0].status == "timeout" and res[0].timeout == 2
-    assert _wait_dead([int(p) for p in pidfile.read_text().split()])  # child and its "Vina"
+    assert _wait_dead(seen[0])  # child and its "Vina"
     assert not os.listdir(tmp_path / "work")
     # the timeout is remembered for this limit, retried for a longer one
     assert engine.dock([("ABL1", "CCO")])[0].cached
-    longer = DockingEngine(_config(tmp_path, backend="fake-hang", timeout=3))
+    longer = DockingEngine(_config(tmp_path, backend=HANG, timeout=3))
     assert longer.cache is not None
     assert longer.cache.get(longer.config.program, "ABL1", "CCO", timeout=3) is None
 
@@ -121,19 +130,13 @@ def _dock_forever(config: DockingConfig) -> None:
     DockingEngine(config).dock([("ABL1", "CCO")])
 
 
-def test_killing_the_worker_kills_vina_and_removes_temp(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_killing_the_worker_kills_vina_and_removes_temp(tmp_path: Path) -> None:
     """A process pool or Ray kills the worker running ``task.evaluate`` (SIGKILL, no
     cleanup code runs there): the docking child notices and takes Vina down with it."""
-    pidfile = tmp_path / "pids"
-    monkeypatch.setenv("MIGRATE_OPT_FAKE_PIDFILE", str(pidfile))
-    config = _config(tmp_path, backend="fake-hang", timeout=None, cache=False)
+    config = _config(tmp_path, backend=HANG, timeout=None, cache=False)
     worker = mp.get_context("spawn").Process(target=_dock_forever, args=(config,))
     worker.start()
-    end = time.monotonic() + 60
-    while not pidfile.exists() and time.monotonic() < end:
-        time.sleep(0.1)
-    pids = [int(p) for p in pidfile.read_text().split()]
+    pids = wait_for(lambda: hang_pids(tmp_path / "work"), "the hanging docking to start")
     assert all(_alive(p) for p in pids) and os.listdir(tmp_path / "work")
     os.kill(worker.pid, signal.SIGKILL)  # type: ignore[arg-type]
     worker.join()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from migrate_opt_molecules.docking.task import DockstringTask
 from migrate_opt_molecules.objectives import QEDTask
+from migrate_opt_molecules.testing import FAKE
 
 from migrate_opt import Migrate, ProcessExecutor, run
 from migrate_opt.testing import ScriptedPolicy
@@ -27,7 +28,7 @@ def test_migrate_loop_on_qed_dedups_spellings() -> None:
 
 
 def test_docking_task_through_the_process_executor(tmp_path: Path) -> None:
-    task = DockstringTask(backend="fake", cache_path=str(tmp_path / "c.sqlite"))
+    task = DockstringTask(backend=FAKE, cache_path=str(tmp_path / "c.sqlite"))
     opt = Migrate(task, policy=ScriptedPolicy(COMPLETIONS), method="random", group_size=6)
     with ProcessExecutor(workers=1, timeout=120) as executor:
         result = run(opt, iterations=1, executor=executor, progress=False)

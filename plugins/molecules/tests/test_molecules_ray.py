@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from migrate_opt_molecules.docking.task import DockstringTask
+from migrate_opt_molecules.testing import FAKE
 
 from migrate_opt import create
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 def test_docking_task_runs_as_ray_tasks(tmp_path: Path) -> None:
     pytest.importorskip("ray")
-    task = DockstringTask(backend="fake", parallel=1,
+    task = DockstringTask(backend=FAKE, parallel=1,
                           cache_path=str(tmp_path / "cache.sqlite"))
     with create("executor", "ray", timeout=120, local_cpus=2) as executor:
         evs = executor.evaluate(task, ["CCO", "c1ccccc1", "C1CC", "CCN"])

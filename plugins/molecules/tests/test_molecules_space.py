@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from migrate_opt_molecules import chem
 from migrate_opt_molecules.objectives import QEDTask
 from migrate_opt_molecules.space import GraphGASpace, zinc_smiles
+
+from migrate_opt.testing.spaces import SearchSpaceContract
 
 
 def test_space_supports_the_ga_operators() -> None:
@@ -47,3 +50,9 @@ def test_pool_is_lazy_and_canonical() -> None:
     assert len(pool) == len(zinc_smiles()) > 200_000
     assert pool[3] == chem.canonical_smiles(zinc_smiles()[3])
     assert pool[:2] == [pool[0], pool[1]]
+
+
+class TestGraphGASpaceContract(SearchSpaceContract):
+    @pytest.fixture
+    def task(self) -> QEDTask:
+        return QEDTask()

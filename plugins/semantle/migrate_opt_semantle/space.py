@@ -1,4 +1,4 @@
-"""The search space of non-LLM baselines: a pool of common words, and neighbourhoods taken
+"""The search space of non-LLM baselines: a pool of common words, and neighborhoods taken
 in a *different* embedding than the one that scores (GloVe-scored tasks move in MiniLM
 space and vice versa), so a genetic or Bayesian optimizer gets a sense of meaning without
 peeking at the oracle."""
@@ -12,25 +12,24 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from migrate_opt import SearchSpace
+from migrate_opt import SearchSpace, cache_dir
 
 from .oracles import Oracle, load_oracle
-from .vocabulary import cache_dir
 
 log = logging.getLogger(__name__)
 
-NEIGHBOUR_ORACLE = {"glove": "minilm", "minilm": "glove", "word2vec": "glove"}
+NEIGHBOR_ORACLE = {"glove": "minilm", "minilm": "glove", "word2vec": "glove"}
 """Which embedding moves a search whose score comes from the key's oracle."""
 
 
 class WordSpace(SearchSpace):
     """Words of ``pool``; ``mutate`` picks one of the ``k`` nearest pool words in the
-    neighbour embedding, ``crossover`` the pool word nearest to the mean of two parents,
-    ``encode`` is the neighbour vector and ``decode`` the nearest pool word."""
+    neighbor embedding, ``crossover`` the pool word nearest to the mean of two parents,
+    ``encode`` is the neighbor vector and ``decode`` the nearest pool word."""
 
-    def __init__(self, pool: Sequence[str], neighbour_oracle: str = "minilm", k: int = 10) -> None:
+    def __init__(self, pool: Sequence[str], neighbor_oracle: str = "minilm", k: int = 10) -> None:
         self._pool = tuple(pool)
-        self.neighbour_oracle = neighbour_oracle
+        self.neighbor_oracle = neighbor_oracle
         self.k = k
         self._matrix: np.ndarray | None = None
         self._row = {w: i for i, w in enumerate(self._pool)}
@@ -46,7 +45,7 @@ class WordSpace(SearchSpace):
         """``n`` distinct pool words (fewer when the pool is smaller)."""
         return rng.sample(self._pool, min(n, len(self._pool)))
 
-    # -- moves in the neighbour embedding ----------------------------------------------------
+    # -- moves in the neighbor embedding ----------------------------------------------------
     @property
     def dimension(self) -> int:
         return int(self.matrix.shape[1])
@@ -54,7 +53,7 @@ class WordSpace(SearchSpace):
     @property
     def matrix(self) -> np.ndarray:
         if self._matrix is None:
-            self._matrix = _pool_vectors(self._pool, self.neighbour_oracle)
+            self._matrix = _pool_vectors(self._pool, self.neighbor_oracle)
         return self._matrix
 
     def encode(self, solution: str) -> list[float] | None:
@@ -81,15 +80,15 @@ class WordSpace(SearchSpace):
         near = self._nearest(va + vb, 1, exclude={a, b})
         return near[0] if near else None
 
-    def neighbours(self, word: str, k: int | None = None) -> list[str]:
-        """The ``k`` pool words nearest to ``word`` in the neighbour embedding."""
+    def neighbors(self, word: str, k: int | None = None) -> list[str]:
+        """The ``k`` pool words nearest to ``word`` in the neighbor embedding."""
         vector = self._vector(word)
         return [] if vector is None else self._nearest(vector, k or self.k, exclude={word})
 
     def _vector(self, word: str) -> np.ndarray | None:
         if word in self._row:
             return self.matrix[self._row[word]]
-        oracle = load_oracle(self.neighbour_oracle)
+        oracle = load_oracle(self.neighbor_oracle)
         return oracle.vectors([word])[0] if oracle.knows(word) else None
 
     def _nearest(self, vector: np.ndarray, k: int, exclude: set[str]) -> list[str]:
@@ -103,7 +102,7 @@ def _pool_vectors(pool: Sequence[str], oracle_name: str) -> np.ndarray:
     """Neighbour-embedding vectors of the pool, cached on disk: encoding 20k words with
     MiniLM takes about a minute on one core."""
     key = hashlib.sha1(("\n".join(pool) + oracle_name).encode()).hexdigest()[:16]
-    path = cache_dir() / f"pool-{oracle_name}-{key}.npy"
+    path = cache_dir("semantle") / f"pool-{oracle_name}-{key}.npy"
     if path.exists():
         return np.load(path)
     log.info("embedding %d pool words with %s (once; cached in %s)", len(pool), oracle_name,

@@ -4,17 +4,19 @@ the target's, and the exact word scores 1.0 and solves the game."""
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from migrate_opt import Evaluation, Record, Task, TaskError
+from migrate_opt.metrics import evaluations_to_solve
 
 from .dictionary import DICTIONARIES, FUNCTION_WORDS, load_dictionary
 from .oracles import ORACLES, Oracle, load_oracle
 from .parsing import answer_grammar, parse_words
-from .space import NEIGHBOUR_ORACLE, WordSpace
+from .space import NEIGHBOR_ORACLE, WordSpace
 from .vocabulary import PAPER_TARGETS, common_words, is_word
 
 SYSTEM_PROMPT = (
@@ -52,8 +54,9 @@ class SemantleTask(Task):
         target_seed: draws the random target.
         warm_start_seed: draws the warm-start words.
         pool_size: entries of the wordfreq list forming the non-LLM search space.
-        neighbours: the embedding whose neighbourhoods non-LLM baselines move in; ``auto``
+        neighbors: the embedding whose neighborhoods non-LLM baselines move in; ``auto``
             takes one different from the oracle (MiniLM for GloVe, GloVe otherwise).
+        neighbours: deprecated spelling of ``neighbors``, still accepted.
         dictionary: the words a guess must be one of, as the game rejects words it does not
             know: ``wordfreq`` (default: wordfreq's large English list, about 289k words),
             ``none`` (any word the oracle embeds; a sentence encoder embeds invented words
@@ -77,7 +80,7 @@ class SemantleTask(Task):
     default_group_size = 5
     """The paper: 5 completions of 2 words, 10 guesses per iteration."""
     default_top_k = 3
-    """The paper draws neighbourhood parents from the top 3."""
+    """The paper draws neighborhood parents from the top 3."""
     max_new_tokens = 32
     """A JSON list of two words is about 10 tokens; 32 leaves room for a little chatter."""
 
@@ -91,17 +94,22 @@ class SemantleTask(Task):
         target_seed: int = 0,
         warm_start_seed: int = 0,
         pool_size: int = 20_000,
-        neighbours: str = "auto",
+        neighbors: str = "auto",
+        neighbours: str | None = None,
         dictionary: str = "wordfreq",
         exclude_function_words: bool = True,
     ) -> None:
+        if neighbours is not None:
+            warnings.warn("the semantle option `neighbours` is now spelled `neighbors`",
+                          DeprecationWarning, stacklevel=2)
+            neighbors = neighbours
         if oracle not in ORACLES:
             raise TaskError(f"unknown oracle {oracle!r}; choose one of {', '.join(ORACLES)}")
         if words < 1 or warm_start < 0 or pool_size < 1:
             raise TaskError("words and pool_size must be >= 1 and warm_start >= 0, got "
                             f"words={words}, pool_size={pool_size}, warm_start={warm_start}")
-        if neighbours != "auto" and neighbours not in ("glove", "minilm"):
-            raise TaskError(f"neighbours must be auto, glove or minilm, got {neighbours!r}")
+        if neighbors != "auto" and neighbors not in ("glove", "minilm"):
+            raise TaskError(f"neighbors must be auto, glove or minilm, got {neighbors!r}")
         if not isinstance(exclude_function_words, bool):
             raise TaskError("exclude_function_words must be true or false, got "
                             f"{exclude_function_words!r}")
@@ -119,7 +127,7 @@ class SemantleTask(Task):
         self.target_seed = target_seed
         self.warm_start_seed = warm_start_seed
         self.pool_size = pool_size
-        self.neighbours = NEIGHBOUR_ORACLE[oracle] if neighbours == "auto" else neighbours
+        self.neighbors = NEIGHBOR_ORACLE[oracle] if neighbors == "auto" else neighbors
         self._oracle: Oracle | None = None
         self._target_vector: np.ndarray | None = None
         self._space: WordSpace | None = None
@@ -255,11 +263,11 @@ class SemantleTask(Task):
     def search_space(self) -> WordSpace:
         if self._space is None:
             pool = [w for w in common_words(self.pool_size) if self.invalid_reason(w) is None]
-            self._space = WordSpace(pool, self.neighbours)
+            self._space = WordSpace(pool, self.neighbors)
         return self._space
 
     def group_overrides(self, size: int) -> dict[str, dict[str, int]]:
-        """The paper's Semantle MiGrATe variants are all neighbourhood (gamma = every
+        """The paper's Semantle MiGrATe variants are all neighborhood (gamma = every
         completion, alpha = beta = 0), with parents from the top 3 (``default_top_k``)."""
         return {"migrate": {"neighborhood": size}, "migrate-opro": {"opro": size},
                 "migrate-evo": {"islands": size}}
@@ -271,3 +279,12 @@ class SemantleTask(Task):
             "target_seed": self.target_seed, "warm_start_seed": self.warm_start_seed,
             "dictionary": self.dictionary, "exclude_function_words": self.exclude_function_words,
         }
+
+
+def guess_metrics(task: SemantleTask, records: Sequence[Record]) -> dict[str, float | int | None]:
+    """The benchmark harness's metric hook for Semantle (``metrics =
+    "migrate_opt_semantle:guess_metrics"``): guesses to solve (warm-start guesses included,
+    None when unsolved) and the best similarity reached."""
+    scores = [r.score for r in records if r.score is not None]
+    return {"guesses_to_solve": evaluations_to_solve(records),
+            "best_similarity": max(scores, default=None)}

@@ -3,9 +3,7 @@ non-LLM search space. Nothing here looks at the scoring oracle's similarities.""
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
-from pathlib import Path
 
 from migrate_opt import TaskError
 
@@ -37,13 +35,3 @@ def common_words(n: int) -> tuple[str, ...]:
         w for w in top_n_list("en", n)
         if w.isascii() and w.isalpha() and w.islower() and len(w) >= MIN_LENGTH
     )
-
-
-def cache_dir() -> Path:
-    """Where derived data (neighbour embeddings of the pool) is cached between runs."""
-    base = os.environ.get("MIGRATE_OPT_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "migrate-opt"
-    )
-    path = Path(base) / "semantle"
-    path.mkdir(parents=True, exist_ok=True)
-    return path

@@ -1,4 +1,4 @@
-"""The non-LLM search space: a common-word pool, and moves in a neighbour embedding that is
+"""The non-LLM search space: a common-word pool, and moves in a neighbor embedding that is
 not the scoring one."""
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 from migrate_opt_semantle import SemantleTask, WordSpace
 
+from migrate_opt.testing.spaces import SearchSpaceContract
+
 
 @pytest.fixture(scope="module")
 def space() -> WordSpace:
-    # GloVe neighbours keep this test fast; the default for a GloVe-scored task is MiniLM.
-    return SemantleTask(target="computer", neighbours="glove", pool_size=3000).search_space()
+    # GloVe neighbors keep this test fast; the default for a GloVe-scored task is MiniLM.
+    return SemantleTask(target="computer", neighbors="glove", pool_size=3000).search_space()
 
 
 def test_pool_is_common_valid_words(space: WordSpace) -> None:
@@ -31,10 +33,10 @@ def test_sample_is_seeded_and_distinct(space: WordSpace) -> None:
     assert set(a) <= set(space.pool())
 
 
-def test_mutate_moves_to_a_neighbour(space: WordSpace) -> None:
+def test_mutate_moves_to_a_neighbor(space: WordSpace) -> None:
     rng = random.Random(0)
     moves = {space.mutate("laptop", rng) for _ in range(30)}
-    assert "laptop" not in moves and moves <= set(space.neighbours("laptop"))
+    assert "laptop" not in moves and moves <= set(space.neighbors("laptop"))
     assert len(moves) > 2
 
 
@@ -53,16 +55,16 @@ def test_encode_decode_round_trip(space: WordSpace) -> None:
     assert space.decode([0.0] * 3) is None
 
 
-def test_default_neighbours_are_not_the_scoring_oracle() -> None:
-    assert SemantleTask(oracle="glove").search_space().neighbour_oracle == "minilm"
+def test_default_neighbors_are_not_the_scoring_oracle() -> None:
+    assert SemantleTask(oracle="glove").search_space().neighbor_oracle == "minilm"
 
 
 @pytest.mark.slow
-def test_minilm_neighbours_of_a_glove_task() -> None:
+def test_minilm_neighbors_of_a_glove_task() -> None:
     space = SemantleTask(oracle="glove", pool_size=2000).search_space()
     assert space.dimension == 384
     assert space.decode(space.encode("music")) == "music"
-    assert len(space.neighbours("music", 5)) == 5
+    assert len(space.neighbors("music", 5)) == 5
 
 
 def test_space_pickles_without_its_matrix(space: WordSpace) -> None:
@@ -70,3 +72,15 @@ def test_space_pickles_without_its_matrix(space: WordSpace) -> None:
     clone = pickle.loads(pickle.dumps(space))
     assert clone._matrix is None
     assert np.allclose(clone.encode("music"), space.encode("music"))
+
+
+class TestWordSpaceContract(SearchSpaceContract):
+    @pytest.fixture
+    def task(self) -> SemantleTask:
+        return SemantleTask(target="computer", neighbors="glove", pool_size=3000)
+
+
+def test_the_old_spelling_of_neighbors_still_works() -> None:
+    with pytest.warns(DeprecationWarning, match="neighbors"):
+        task = SemantleTask(oracle="glove", neighbours="glove")
+    assert task.neighbors == "glove"

@@ -108,7 +108,9 @@ def _under(path: str, roots: tuple[str, ...]) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
-def _make_audit_hook(workdir: str, read_roots: tuple[str, ...], allowed: frozenset,
+# One closure on purpose: the hook runs on every audited event of untrusted code and must
+# not call anything that raises audited events itself, so its checks stay inline.
+def _make_audit_hook(workdir: str, read_roots: tuple[str, ...], allowed: frozenset,  # noqa: C901
                      violations: list):
     """A hook that vetoes dangerous events. It must not itself raise audited events."""
     normpath, join, fspath = os.path.normpath, os.path.join, os.fspath

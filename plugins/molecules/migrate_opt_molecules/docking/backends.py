@@ -4,20 +4,15 @@ so it may block, crash or be killed.
 
 ``dockstring`` is the reference (AutoDock Vina 1.1.2 as shipped in the dockstring wheel;
 scores comparable to published DOCKSTRING numbers); ``vina`` is a faster option (Vina 1.2 +
-Meeko, optional extra ``vina``) whose scores are labelled as its own program. The
-``fake*`` backends are test doubles with the same process behaviour and no Vina: ``fake``
-scores by size at once (or after ``MIGRATE_OPT_FAKE_DOCK_SECONDS``), ``fake-hang`` starts
-a child that never ends (as a runaway Vina would) and ``fake-crash`` kills its own
-process."""
+Meeko, optional extra ``vina``) whose scores are labelled as its own program. Any other
+function with the backend signature is named as ``package.module:function`` (the no-Vina
+test doubles in ``migrate_opt_molecules.testing`` are)."""
 
 from __future__ import annotations
 
 import importlib
 import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -104,41 +99,9 @@ def dock_vina(smiles: str, target: str, workdir: Path, cpus: int,
     return (energies[0] if energies else None), {"affinities": energies}
 
 
-def dock_fake(smiles: str, target: str, workdir: Path, cpus: int,
-              seed: int) -> tuple[float | None, dict[str, Any]]:
-    from rdkit import Chem
-
-    (workdir / "ligand.txt").write_text(smiles)  # a working file, as Vina would leave
-    time.sleep(float(os.environ.get("MIGRATE_OPT_FAKE_DOCK_SECONDS", "0")))
-    mol = Chem.MolFromSmiles(smiles)
-    if mol is None:
-        raise DockingInputError("RDKit cannot read this SMILES")
-    return -0.25 * mol.GetNumHeavyAtoms(), {}
-
-
-def dock_fake_hang(smiles: str, target: str, workdir: Path, cpus: int,
-                   seed: int) -> tuple[float | None, dict[str, Any]]:
-    (workdir / "ligand.txt").write_text(smiles)
-    proc = subprocess.Popen(["sleep", "3600"])  # stands in for a Vina run that never ends
-    pidfile = os.environ.get("MIGRATE_OPT_FAKE_PIDFILE")
-    if pidfile:
-        Path(pidfile).write_text(f"{os.getpid()} {proc.pid}")
-    proc.wait()
-    return None, {}
-
-
-def dock_fake_crash(smiles: str, target: str, workdir: Path, cpus: int,
-                    seed: int) -> tuple[float | None, dict[str, Any]]:
-    os.kill(os.getpid(), signal.SIGKILL)
-    return None, {}
-
-
 BACKENDS: dict[str, DockFn] = {
     "dockstring": dock_dockstring,
     "vina": dock_vina,
-    "fake": dock_fake,
-    "fake-hang": dock_fake_hang,
-    "fake-crash": dock_fake_crash,
 }
 
 

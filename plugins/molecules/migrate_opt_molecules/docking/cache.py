@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from migrate_opt import cache_dir
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS dockings (
     program TEXT NOT NULL,
@@ -33,11 +35,8 @@ CREATE TABLE IF NOT EXISTS dockings (
 
 
 def default_path() -> Path:
-    """``$MIGRATE_OPT_CACHE_DIR/docking.sqlite``, else the user cache folder."""
-    root = os.environ.get("MIGRATE_OPT_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "migrate-opt"
-    )
-    return Path(root) / "docking.sqlite"
+    """``docking.sqlite`` in the cache root (``migrate_opt.cache_dir``)."""
+    return cache_dir() / "docking.sqlite"
 
 
 @dataclass(frozen=True)

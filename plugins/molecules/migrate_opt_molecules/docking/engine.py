@@ -43,8 +43,9 @@ class DockingConfig:
     """How dockings run."""
 
     backend: str = "dockstring"
-    """Docking program: dockstring (Vina 1.1.2), a test double (fake, fake-hang,
-    fake-crash) or any ``package.module:function`` with the backend signature."""
+    """Docking program: dockstring (Vina 1.1.2), vina (1.2, faster, own scores) or any
+    ``package.module:function`` with the backend signature (the test doubles in
+    ``migrate_opt_molecules.testing`` are named so)."""
     timeout: float | None = 600.0
     """Seconds one docking may take before its process group is killed; None: no limit."""
     cpus: int = 1
@@ -57,7 +58,7 @@ class DockingConfig:
     cache: bool = True
     """Keep results on disk and never dock a (program, target, SMILES) twice."""
     cache_path: str | None = None
-    """The cache file; None: ``$MIGRATE_OPT_CACHE_DIR/docking.sqlite`` or
+    """The cache file; None: ``$MIGRATE_OPT_CACHE/docking.sqlite`` or
     ``~/.cache/migrate-opt/docking.sqlite``."""
     tmp_dir: str | None = None
     """Where working folders are made (and removed); None: the system temp folder."""

@@ -1,9 +1,20 @@
-"""PMO AUC, best-so-far and padding, against hand-computed values."""
+"""The one definition of best-so-far, PMO AUC and padding (``migrate_opt.metrics``, used
+by the HTML report and the benchmark harness), against hand-computed values."""
 
 from __future__ import annotations
 
 import pytest
-from harness.metrics import best_so_far, log_points, top_k_auc, top_k_mean
+
+from migrate_opt import Record
+from migrate_opt.metrics import (
+    best_so_far,
+    best_so_far_at,
+    evaluations_to_solve,
+    improvements,
+    log_points,
+    top_k_auc,
+    top_k_mean,
+)
 
 
 def test_top_k_mean_counts_invalid_as_zero_and_uses_what_exists() -> None:
@@ -33,4 +44,19 @@ def test_auc_of_a_perfect_first_guess_approaches_one() -> None:
 
 def test_best_so_far_and_log_points() -> None:
     assert log_points(25, 10) == [10, 20, 25]
-    assert best_so_far([None, 0.3, 0.2, 0.9], [1, 2, 4, 6]) == [None, 0.3, 0.9, 0.9]
+    assert best_so_far_at([None, 0.3, 0.2, 0.9], [1, 2, 4, 6]) == [None, 0.3, 0.9, 0.9]
+    assert best_so_far([None, 0.3, 0.2, 0.9]) == [None, 0.3, 0.3, 0.9]
+    assert best_so_far_at([], [1, 5]) == [None, None]
+
+
+def test_improvements_are_the_steps_carried_to_the_end() -> None:
+    assert improvements([None, 0.3, 0.2, 0.9, 0.1]) == [(2, 0.3), (4, 0.9), (5, 0.9)]
+    assert improvements([None, None]) == []
+
+
+def test_evaluations_to_solve() -> None:
+    def rec(seq: int, solved: bool) -> Record:
+        return Record(str(seq), 1.0 if solved else 0.1, solved=solved, seq=seq)
+
+    assert evaluations_to_solve([rec(0, False), rec(1, True), rec(2, True)]) == 2
+    assert evaluations_to_solve([rec(0, False)]) is None

@@ -1,3 +1,5 @@
+"""Settings for every test suite in the repository (core, plugins, benchmarks)."""
+
 import os
 
 # One torch thread by default: with two busy cores, two threads ran 5-30x slower here.

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import random
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -18,16 +17,22 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from migrate_opt import Group, Migrate, Optimizer, Record, SQLiteDatabase, Task, create, run
+from migrate_opt import (
+    Group,
+    Migrate,
+    Optimizer,
+    Record,
+    SamplingConfig,
+    SQLiteDatabase,
+    Task,
+    create,
+    run,
+)
 
 from .config import BenchmarkConfig, Cell
 from .metrics import measure
 
 log = logging.getLogger(__name__)
-
-HARNESS_PARENT = str(Path(__file__).resolve().parent.parent)
-"""The folder holding this package: worker processes (Ray's too) need it on sys.path."""
-
 
 def run_cell(cell: Cell, out: str) -> dict[str, Any]:
     """Run (or resume, or just read back) one cell; returns its metrics, or
@@ -72,14 +77,17 @@ def _execute(cell: Cell, db_path: str) -> dict[str, Any]:
         seconds["total"] = time.perf_counter() - start
         metrics = measure(task, db, task_label=cell.task.label, method=cell.method.label,
                           seed=cell.seed, budget=cell.budget, log_every=cell.log_every,
-                          stopped=result.stopped, seconds=dict(seconds), resumed=resumed)
+                          stopped=result.stopped, seconds=dict(seconds), resumed=resumed,
+                          hook=cell.task.metrics)
         return {"key": cell.key, **asdict(metrics)}
     finally:
         db.close()
 
 
 def build_optimizer(cell: Cell, task: Task, db: SQLiteDatabase) -> Optimizer:
-    """The cell's optimizer: a registered one by name, or Migrate with an LLM preset."""
+    """The cell's optimizer: a registered one by name, or Migrate with an LLM preset. The
+    one place the harness builds optimizers (the configs replacing the grid scripts all
+    come through here)."""
     m = cell.method
     common: dict[str, Any] = {"database": db, "seed": cell.seed, "budget": cell.budget}
     if m.optimizer is not None:
@@ -90,8 +98,9 @@ def build_optimizer(cell: Cell, task: Task, db: SQLiteDatabase) -> Optimizer:
         from migrate_opt.grpo import GRPOConfig
 
         grpo = GRPOConfig(**m.grpo)
-    return Migrate(task, policy=policy, method=m.llm or "migrate", grpo=grpo, **common,
-                   **cell.options)
+    sampling = SamplingConfig(**m.sampling) if m.sampling else SamplingConfig()
+    return Migrate(task, policy=policy, method=m.llm or "migrate", grpo=grpo,
+                   sampling=sampling, **common, **cell.options)
 
 
 def _seed_everything(cell: Cell) -> None:
@@ -138,8 +147,6 @@ def _report_each(results: Iterable[dict[str, Any]],
 def _process_map(cells: list[Cell], out: str, workers: int,
                  on_result: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
     os.environ.setdefault("MIGRATE_OPT_THREADS", "1")  # one torch thread per run
-    if HARNESS_PARENT not in sys.path:
-        sys.path.insert(0, HARNESS_PARENT)
     # spawn: a forked torch or SQLite handle is unsafe, and each run starts clean
     longest_first = sorted(cells, key=lambda c: c.method.llm is None)  # LLM runs are slow
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
@@ -149,13 +156,13 @@ def _process_map(cells: list[Cell], out: str, workers: int,
 
 def _ray_map(cells: list[Cell], out: str) -> list[dict[str, Any]]:
     """Each cell as a Ray task (one CPU); ``RAY_ADDRESS`` picks a cluster. ``out`` must be
-    on a file system the workers share."""
+    on a file system the workers share, and the workers need this package installed
+    (``pip install -e benchmarks``) as they need the plugins."""
     try:
         import ray
     except ImportError as exc:
         raise SystemExit("--ray needs ray: pip install 'ray[default]'") from exc
-    path = os.pathsep.join(p for p in (HARNESS_PARENT, os.environ.get("PYTHONPATH")) if p)
     ray.init(address=os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True,
-             runtime_env={"env_vars": {"PYTHONPATH": path, "MIGRATE_OPT_THREADS": "1"}})
+             runtime_env={"env_vars": {"MIGRATE_OPT_THREADS": "1"}})
     remote = ray.remote(num_cpus=1)(run_cell)
     return list(ray.get([remote.remote(c, out) for c in cells]))

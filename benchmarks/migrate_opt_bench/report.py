@@ -16,6 +16,16 @@ from .metrics import RunMetrics, log_points
 
 ROW_FIELDS = ["key", *RunMetrics.__dataclass_fields__]
 ROW_FIELDS.remove("curve")
+ROW_FIELDS.remove("extra")
+
+
+def _flat(r: dict[str, Any]) -> dict[str, Any]:
+    """A run's row with its metric hook's numbers as columns of their own."""
+    return {**{k: v for k, v in r.items() if k != "extra"}, **r.get("extra", {})}
+
+
+def _extra_keys(results: Sequence[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(k for r in results for k in r.get("extra", {})))
 
 
 def write_all(config: BenchmarkConfig, results: list[dict[str, Any]], out: str,
@@ -31,9 +41,10 @@ def write_all(config: BenchmarkConfig, results: list[dict[str, Any]], out: str,
         "plot": folder / "best_so_far.png",
     }
     with open(paths["csv"], "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=ROW_FIELDS, extrasaction="ignore")
+        writer = csv.DictWriter(f, fieldnames=ROW_FIELDS + _extra_keys(ok),
+                                extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(ok)
+        writer.writerows(_flat(r) for r in ok)
     paths["json"].write_text(json.dumps(
         {"config": config.name, "budget": config.budget, "seeds": list(config.seeds),
          "log_points": log_points(config.budget, config.log_every), "runs": results},
@@ -60,8 +71,14 @@ def summarise(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                          "train_s", "evaluate_s", "evaluations")},
             "solved": f"{len(solved)}/{len(runs)}",
             "evals_to_solve": _mean_sd(solved) if solved else None,
+            "extra": {k: _mean_sd([_number(r.get("extra", {}).get(k)) for r in runs])
+                      for k in _extra_keys(runs)},
         })
     return rows
+
+
+def _number(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) else None
 
 
 def _mean_sd(values: Sequence[float | None]) -> tuple[float, float] | None:
@@ -109,6 +126,7 @@ def markdown(config: BenchmarkConfig, results: Sequence[dict[str, Any]], command
                 f"{_fmt(r['evaluations'], 0)} | {_fmt(r['generate_s'], 1)} | "
                 f"{_fmt(r['train_s'], 1)} | {_fmt(r['evaluate_s'], 1)} |"
             )
+        lines += _extra_table([r for r in rows if r["task"] == task])
     failed = [r for r in results if "error" in r]
     if failed:
         lines += ["", "## Failed runs", ""]
@@ -164,3 +182,14 @@ def plot(config: BenchmarkConfig, results: Sequence[dict[str, Any]], path: Path)
         fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _extra_table(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The task's metric-hook numbers per method (mean ± sd over the runs that have one)."""
+    keys = list(dict.fromkeys(k for r in rows for k in r["extra"]))
+    if not keys:
+        return []
+    lines = ["", "| method | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    lines += ["| " + r["method"] + " | " + " | ".join(_fmt(r["extra"].get(k)) for k in keys)
+              + " |" for r in rows]
+    return lines

@@ -11,6 +11,7 @@
     [tasks.toy]           # a label; `task` is the registered name
     task = "toy"
     options = { target = "421337" }
+    # metrics = "migrate_opt_arc:prediction_metrics"   # extra numbers per run (a hook)
 
     [methods.ga]          # a registered optimizer (baselines plugin)
     optimizer = "ga"
@@ -40,6 +41,8 @@ else:  # Python 3.10
     import tomli as tomllib
 
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+HOOK = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
+"""An importable ``package.module:function`` (never a file path: configs run no files)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,14 @@ class TaskSpec:
     """Registered task name (``migrate-opt plugins`` lists them)."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """Keyword options of the task's constructor."""
+    metrics: str | None = None
+    """Metric hook ``package.module:function``: ``function(task, records)`` returns extra
+    numbers for the run (ARC: ``migrate_opt_arc:prediction_metrics``, pass@1/pass@2)."""
+
+    def __post_init__(self) -> None:
+        if self.metrics is not None and not HOOK.match(self.metrics):
+            raise ConfigError(f"task {self.label!r}: metrics must name an installed function "
+                              f"as package.module:function, got {self.metrics!r}")
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,8 @@ class MethodSpec:
     """Keyword options of the policy loader (lora, threads, seed...)."""
     grpo: Mapping[str, Any] = field(default_factory=dict)
     """GRPOConfig fields of a training LLM method."""
+    sampling: Mapping[str, Any] = field(default_factory=dict)
+    """SamplingConfig fields of an LLM method (temperature, top_p, max_new_tokens)."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """Keyword options of the optimizer (Migrate: group_size, top_k)."""
     tasks: tuple[str, ...] = ()
@@ -91,6 +104,9 @@ class MethodSpec:
             isinstance(v, Mapping) for v in self.task_options.values()
         ):
             raise ConfigError(f"method {self.label!r}: task_options maps task labels to tables")
+        if self.optimizer is not None and (self.grpo or self.sampling or self.policy_options):
+            raise ConfigError(f"method {self.label!r}: grpo, sampling and policy_options apply "
+                              "to LLM methods (`llm = ...`) only")
         if self.max_iterations is not None and self.max_iterations < 1:
             raise ConfigError(f"method {self.label!r}: max_iterations must be >= 1")
 
@@ -215,18 +231,20 @@ def _table(raw: Mapping[str, Any], key: str) -> dict[str, dict[str, Any]]:
 
 
 def _task(label: str, spec: Mapping[str, Any]) -> TaskSpec:
-    _only(f"tasks.{label}", spec, {"task", "options"})
-    return TaskSpec(label, str(spec.get("task", label)), dict(spec.get("options", {})))
+    _only(f"tasks.{label}", spec, {"task", "options", "metrics"})
+    return TaskSpec(label, str(spec.get("task", label)), dict(spec.get("options", {})),
+                    spec.get("metrics"))
 
 
 def _method(label: str, spec: Mapping[str, Any]) -> MethodSpec:
     _only(f"methods.{label}", spec,
-          {"optimizer", "llm", "policy", "policy_options", "grpo", "options", "tasks",
-           "max_iterations", "task_options"})
+          {"optimizer", "llm", "policy", "policy_options", "grpo", "sampling", "options",
+           "tasks", "max_iterations", "task_options"})
     return MethodSpec(
         label=label, optimizer=spec.get("optimizer"), llm=spec.get("llm"),
         policy=str(spec.get("policy", MethodSpec.policy)),
         policy_options=dict(spec.get("policy_options", {})), grpo=dict(spec.get("grpo", {})),
+        sampling=dict(spec.get("sampling", {})),
         options=dict(spec.get("options", {})), tasks=tuple(spec.get("tasks", ())),
         max_iterations=spec.get("max_iterations"),
         task_options=dict(spec.get("task_options", {})),

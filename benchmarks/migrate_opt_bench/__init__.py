@@ -1,6 +1,7 @@
 """The comparison harness: a TOML config names tasks, methods (LLM presets through
 ``Migrate`` or registered optimizers such as the baselines), seeds and a budget of
-evaluations; ``python benchmarks/run.py CONFIG`` runs the grid in parallel (or on Ray),
+evaluations; ``migrate-opt-bench CONFIG`` (or ``python benchmarks/run.py CONFIG``) runs the
+grid in parallel (or on Ray),
 resumes what is done, and writes per-run metrics (CSV, JSON), a Markdown table of mean
 and spread per method and task, and best-so-far plots."""
 

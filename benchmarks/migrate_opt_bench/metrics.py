@@ -1,60 +1,25 @@
 """Per-run metrics, computed from the run's database so that a resumed run is measured
-like an uninterrupted one.
-
-AUC follows PMO (Gao et al., 2022): the mean of the top-k scores is logged every
-``log_every`` evaluations, integrated by the trapezoid rule from 0 at no evaluation,
-padded with the last value up to the budget when a run stops early, and divided by the
-budget. Invalid solutions count 0, as in PMO."""
+like an uninterrupted one. Best so far and AUC are ``migrate_opt.metrics`` (the HTML
+report uses the same); a task may add its own numbers through a metric hook (the
+``metrics`` key of its ``[tasks.<label>]`` table)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from migrate_opt import Database, Task
+from migrate_opt import ConfigError, Database, Record, Task
+from migrate_opt.metrics import (
+    best_so_far_at,
+    evaluations_to_solve,
+    log_points,
+    top_k_auc,
+    top_k_mean,
+)
 
-
-def top_k_mean(scores: Sequence[float | None], k: int) -> float:
-    """Mean of the ``k`` best scores (fewer when fewer exist; invalid counts 0)."""
-    if not scores:
-        return 0.0
-    top = sorted((s if s is not None else 0.0 for s in scores), reverse=True)[:k]
-    return sum(top) / len(top)
-
-
-def top_k_auc(scores: Sequence[float | None], k: int, budget: int, log_every: int) -> float:
-    """PMO's top-k AUC of scores in evaluation order, normalised by ``budget``."""
-    n = min(len(scores), budget)
-    total, previous, done = 0.0, 0.0, 0
-    for idx in range(log_every, n, log_every):
-        now = top_k_mean(scores[:idx], k)
-        total += log_every * (now + previous) / 2
-        previous, done = now, idx
-    now = top_k_mean(scores[:n], k)
-    total += (n - done) * (now + previous) / 2
-    total += (budget - n) * now  # a run that stopped early keeps its last value
-    return total / budget
-
-
-def best_so_far(scores: Sequence[float | None], points: Sequence[int]) -> list[float | None]:
-    """Best valid score among the first ``p`` evaluations, for each ``p`` of ``points``
-    (beyond the run's end: its final best)."""
-    out: list[float | None] = []
-    best: float | None = None
-    i = 0
-    for p in points:
-        while i < min(p, len(scores)):
-            s = scores[i]
-            if s is not None and (best is None or s > best):
-                best = s
-            i += 1
-        out.append(best)
-    return out
-
-
-def log_points(budget: int, log_every: int) -> list[int]:
-    return sorted({*range(log_every, budget + 1, log_every), budget})
+__all__ = ["RunMetrics", "best_so_far_at", "log_points", "measure", "top_k_auc", "top_k_mean"]
 
 
 @dataclass
@@ -87,22 +52,25 @@ class RunMetrics:
     """Times cover only the last session of a run that was interrupted and resumed."""
     curve: list[float | None] = field(default_factory=list)
     """Best-so-far at each of ``log_points(budget, log_every)``."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """What the task's metric hook measured (ARC pass@1/pass@2, Semantle guesses...)."""
 
     def row(self) -> dict[str, Any]:
-        """A flat dict for CSV (without the curve)."""
+        """A flat dict for CSV (without the curve; the hook's numbers as columns)."""
         d = asdict(self)
         d.pop("curve")
-        return d
+        return {**d, **d.pop("extra")}
 
 
 def measure(
     task: Task, db: Database, *, task_label: str, method: str, seed: int, budget: int,
     log_every: int, stopped: str, seconds: dict[str, float], resumed: bool,
+    hook: str | None = None,
 ) -> RunMetrics:
     records = db.records()
     scores = [r.score for r in records]
     best = db.top(1)
-    solved_at = next((r.seq + 1 for r in records if r.solved), None)
+    solved_at = evaluations_to_solve(records)
     empty_members = sum(
         1 for _, members in db.groups() for m in members if not m.get("solutions")
     )
@@ -117,5 +85,20 @@ def measure(
         top10_auc=top_k_auc(scores, 10, budget, log_every),
         generate_s=seconds.get("ask", 0.0), train_s=seconds.get("train", 0.0),
         evaluate_s=seconds.get("evaluate", 0.0), total_s=seconds.get("total", 0.0),
-        resumed=resumed, curve=best_so_far(scores, log_points(budget, log_every)),
+        resumed=resumed, curve=best_so_far_at(scores, log_points(budget, log_every)),
+        extra=dict(resolve_hook(hook)(task, records)) if hook else {},
     )
+
+
+def resolve_hook(name: str) -> Callable[[Task, Sequence[Record]], Mapping[str, Any]]:
+    """The function a ``package.module:function`` metric hook names (an installed module:
+    the config names code, it never carries any)."""
+    module, _, attr = name.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"metric hook {name!r} not found ({exc}); install the package that "
+                          "provides it or fix the name") from exc
+    if not callable(fn):
+        raise ConfigError(f"metric hook {name!r} is not a function")
+    return fn  # type: ignore[no-any-return]

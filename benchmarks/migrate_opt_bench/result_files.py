@@ -1,0 +1,63 @@
+"""What every benchmark script shares: the command line it reports, where and on what it
+ran (machine, load average, package versions), and writing a result as Markdown (for
+people) plus JSON (for programs) under one path stem, both carrying that provenance."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+PACKAGES = ("migrate-opt", "torch", "transformers", "peft", "ray", "rdkit", "dockstring")
+"""Versions recorded with every result (those installed)."""
+
+
+def command_line(script: str, argv: list[str] | None) -> str:
+    """How to rerun ``script`` (its ``__file__`` or name) with these arguments, from the
+    repository root."""
+    args = sys.argv[1:] if argv is None else argv
+    return " ".join(["python", f"benchmarks/{Path(script).name}", *args])
+
+
+def provenance(command: str) -> dict[str, Any]:
+    """The command, the machine, its load average now and the installed versions."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return {
+        "command": command,
+        "machine": f"{os.cpu_count()}-core {platform.machine()} CPU machine "
+                   f"({platform.system()})",
+        "python": platform.python_version(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "versions": versions,
+    }
+
+
+def provenance_markdown(info: dict[str, Any]) -> str:
+    """One Markdown paragraph stating the provenance."""
+    versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
+    load = " / ".join(str(x) for x in info["load_average"])
+    return (f"Command: `{info['command']}`. Machine: {info['machine']}, Python "
+            f"{info['python']}, load average {load} (1/5/15 min) at the end. {versions}.\n")
+
+
+def write_markdown_and_json(stem: str | Path, text: str, data: dict[str, Any],
+                            command: str | None = None) -> None:
+    """``<stem>.md`` holding ``text`` and ``<stem>.json`` holding ``data``; with
+    ``command``, both also record the provenance (``data["provenance"]``)."""
+    out = Path(stem)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if command is not None:
+        info = provenance(command)
+        data = {**data, "provenance": info}
+        text = text.rstrip("\n") + "\n\n" + provenance_markdown(info)
+    out.with_suffix(".md").write_text(text)
+    out.with_suffix(".json").write_text(json.dumps(data, indent=1))
