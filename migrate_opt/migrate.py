@@ -112,6 +112,7 @@ class Migrate(Optimizer):
                 seed=(self.seed * 1_000_003 + self.iteration) % 2**63,
                 response_prefix=self.task.response_prefix,
                 stop=self.task.stop,
+                grammar=self.task.answer_grammar,
             )
             if prompts
             else []

@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .grammar import Grammar
 from .values import Evaluation, Record
 
 
@@ -82,6 +83,10 @@ class Task(ABC):
     model starts in the answer format instead of prose; ``parse`` sees it."""
     stop: tuple[str, ...] = ()
     """Generation ends after the first of these (e.g. ``"]`` closing the JSON list)."""
+    answer_grammar: Grammar | None = None
+    """What an answer may be: generation then samples only tokens the grammar allows. It
+    describes the whole answer, ``response_prefix`` included (see :mod:`migrate_opt.grammar`);
+    None samples freely."""
 
     # -- prompts -------------------------------------------------------------------------
     @abstractmethod

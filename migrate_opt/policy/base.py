@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
+from ..grammar import Grammar
 from ..values import Member
 
 
@@ -89,12 +90,15 @@ class Policy(ABC):
         seed: int = 0,
         response_prefix: str = "",
         stop: Sequence[str] = (),
+        grammar: Grammar | None = None,
     ) -> list[Generation]:
         """One completion per prompt, reproducible for a given ``seed``.
 
         ``response_prefix`` opens the answer before sampling starts (e.g. ``["`` for a JSON
         list): the returned text starts with it, the returned tokens do not. Generation ends
-        after the first of the ``stop`` strings."""
+        after the first of the ``stop`` strings. Under a ``grammar`` (the whole answer's,
+        prefix included) only tokens it allows are sampled; a policy that cannot constrain
+        its sampling may ignore it (the task's parser still judges every answer)."""
 
     def state_dict(self) -> Mapping[str, Any]:
         """Trainable state (the adapter) for checkpoints; empty for fixed policies."""

@@ -11,7 +11,8 @@ import contextlib
 import logging
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,10 @@ import torch
 from ..engines import Engine, require_cuda, resolve_engine
 from ..engines.decode import DecodeSpec
 from ..errors import ConfigError
+from ..grammar import Grammar
 from ..values import Member
 from .base import Generation, LoRAConfig, Policy, SamplingConfig
+from .constrained import GrammarConstraints
 from .hf_generate import completion, fit_context, stop_checker
 from .hf_loading import eos_ids, load_pretrained, resolve_dtype
 
@@ -160,18 +163,24 @@ class HFPolicy(Policy):
         seed: int = 0,
         response_prefix: str = "",
         stop: Sequence[str] = (),
+        grammar: Grammar | None = None,
     ) -> list[Generation]:
         """One completion per prompt, sampled by the engine under the current adapter.
 
         ``Generation.logprobs`` are log-probs of the model's own (temperature 1, untruncated)
         distribution, the quantity :meth:`token_logprobs` computes: with the default
-        sampling (temperature 1, top_p 1) they are exactly the behaviour probabilities."""
+        sampling (temperature 1, top_p 1) they are exactly the behaviour probabilities.
+        Under a ``grammar`` they stay the *unconstrained* model's log-probs (the mask is not
+        renormalised into them), so training and importance weights compare like with like."""
         if not prompts:
             return []
         max_new = sampling.max_new_tokens or max_new_tokens
         ids = [self.prompt_ids(p, system, response_prefix) for p in prompts]
         ids = fit_context(ids, self.context_length, max_new)
         spec = self._decode_spec(sampling, max_new, seed, stop)
+        if grammar is not None:
+            processor = self.grammar_constraints.processor(grammar, response_prefix, len(ids))
+            spec = replace(spec, processors=(*spec.processors, processor))
         sampled = self.engine.generate(self, ids, spec)
         return [completion(self.tokenizer, self.eos_ids, s, response_prefix, stop)
                 for s in sampled]
@@ -179,12 +188,19 @@ class HFPolicy(Policy):
     def _decode_spec(
         self, sampling: SamplingConfig, max_new: int, seed: int, stop: Sequence[str]
     ) -> DecodeSpec:
-        # A grammar would add its logits processors here (DecodeSpec.processors).
         return DecodeSpec(
             max_new_tokens=max_new, eos_ids=self.eos_ids, pad_id=self.tokenizer.pad_token_id,
             temperature=sampling.temperature, top_p=sampling.top_p, seed=seed,
             stop=tuple(stop), stopped=stop_checker(self.tokenizer, stop),
         )
+
+    @cached_property
+    def grammar_constraints(self) -> GrammarConstraints:
+        """Builds the grammar processors (the tokenizer's llguidance view is made once)."""
+        return GrammarConstraints(
+            self.tokenizer, int(self.model.config.vocab_size), self.eos_ids,
+            threads=torch.get_num_threads(),
+        )  # fmt: skip
 
     # -- training ------------------------------------------------------------------------
     def completion_ids(self, member: Member, response_prefix: str = "") -> list[int]:

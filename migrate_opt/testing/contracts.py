@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 
 from ..errors import MigrateOptError
+from ..grammar import Grammar
+from ..grammar import available as grammars_available
 from ..samplers import Sampler, SamplerContext
 from ..storage import Database
 from ..task import Task
@@ -94,6 +96,14 @@ class TaskContract:
     def test_settings_json(self, task: Task) -> None:
         settings = task.settings()
         assert json.loads(json.dumps(settings)) == settings
+
+    def test_answer_grammar_allows_the_response_prefix(self, task: Task) -> None:
+        grammar = task.answer_grammar
+        if grammar is None:
+            return
+        assert isinstance(grammar, Grammar)
+        if grammars_available():
+            grammar.check_prefix(task.response_prefix)
 
 
 class SamplerContract:

@@ -6,6 +6,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..grammar import Grammar
 from ..policy.base import Generation, Policy, SamplingConfig
 
 
@@ -35,8 +36,10 @@ class ScriptedPolicy(Policy):
         seed: int = 0,
         response_prefix: str = "",
         stop: Sequence[str] = (),
+        grammar: Grammar | None = None,
     ) -> list[Generation]:
-        # Scripted completions are whole answers: the prefix and stop strings do not apply.
+        # Scripted completions are whole answers: the prefix, stop strings and grammar do
+        # not apply (tests script malformed answers on purpose).
         rng = random.Random(seed)
         out = []
         for p in prompts:

@@ -175,3 +175,8 @@ def test_an_entry_function_named_otherwise_runs_as_transform(flip_task: ArcTask)
     assert program is not None
     (ev,) = flip_task.evaluate([program])
     assert ev.score == 1.0 and ev.solved
+
+
+def test_arc_declares_no_answer_grammar(flip_task: ArcTask) -> None:
+    # A program in prose and a code fence: no grammar worth forcing on the model.
+    assert flip_task.answer_grammar is None

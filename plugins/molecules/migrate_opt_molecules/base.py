@@ -11,6 +11,7 @@ from typing import Any
 from migrate_opt import Record, SearchSpace, Task
 
 from . import chem
+from .grammar import SMILES_ANSWER
 from .parsing import parse_smiles
 
 ANSWER_FORMAT = (
@@ -30,6 +31,8 @@ class MoleculeTask(Task):
     # The answer opens as a JSON list and ends when the string and list close.
     response_prefix = '["'
     stop = ('"]',)
+    answer_grammar = SMILES_ANSWER
+    """Sampling writes only SMILES syntax inside the JSON list (see :mod:`.grammar`)."""
     default_group_size = 8
     max_new_tokens = 64
 

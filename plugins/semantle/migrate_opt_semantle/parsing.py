@@ -15,6 +15,8 @@ import json
 import re
 from typing import Any
 
+from migrate_opt.grammar import Grammar
+
 _FENCE = re.compile(r"```[a-zA-Z]*")
 _BRACKETS = re.compile(r"\[([^\[\]]*)\]")
 _QUOTED = re.compile(r"""["“]([^"“”\s]+)["”]""")
@@ -26,6 +28,17 @@ _TOKEN = re.compile(r"[^\W\d_][\w'’-]*")
 _STRIP = " \t\"'“”‘’`.,;:!?()"
 MAX_SCAN = 4000
 """Only the start of a completion is read: a runaway completion costs no parse time."""
+
+
+MAX_WORD_LETTERS = 20
+"""Longest word the answer grammar allows; it also ends a model spelling letter by letter."""
+
+
+def answer_grammar(words: int) -> Grammar:
+    """A JSON list of exactly ``words`` lower-case alphabetic words, ``["apple", "pear"]``."""
+    item = {"type": "string", "pattern": f"^[a-z]{{1,{MAX_WORD_LETTERS}}}$"}
+    schema = {"type": "array", "items": item, "minItems": words, "maxItems": words}
+    return Grammar("json_schema", json.dumps(schema))
 
 
 def parse_words(text: str, limit: int) -> list[str]:

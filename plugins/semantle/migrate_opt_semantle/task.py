@@ -15,7 +15,7 @@ from migrate_opt.metrics import evaluations_to_solve
 
 from .dictionary import DICTIONARIES, FUNCTION_WORDS, load_dictionary
 from .oracles import ORACLES, Oracle, load_oracle
-from .parsing import parse_words
+from .parsing import answer_grammar, parse_words
 from .space import NEIGHBOR_ORACLE, WordSpace
 from .vocabulary import PAPER_TARGETS, common_words, is_word
 
@@ -124,6 +124,7 @@ class SemantleTask(Task):
         self._words = load_dictionary(dictionary)  # checks a file now, before any model
         self.oracle_model = oracle_model
         self.words = words
+        self.answer_grammar = answer_grammar(words)
         self.warm_start = warm_start
         self.target_seed = target_seed
         self.warm_start_seed = warm_start_seed

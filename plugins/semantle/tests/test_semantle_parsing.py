@@ -89,3 +89,36 @@ def test_examples(text: str, expected: list[str]) -> None:
 def test_runaway_completion_is_cut() -> None:
     assert parse_words("apple\n" * 100_000, 3) == ["apple"] * 3
     assert parse_words("[" * 100_000, 3) == []
+
+
+def test_the_answer_grammar_is_a_json_list_of_that_many_lowercase_words() -> None:
+    pytest.importorskip("llguidance")
+    from migrate_opt_semantle.parsing import MAX_WORD_LETTERS, answer_grammar
+
+    two = answer_grammar(2)
+    assert two.matches('["apple", "pear"]') and two.allows_prefix('["')
+    long = "a" * (MAX_WORD_LETTERS + 1)
+    for bad in ('["apple"]', '["apple", "pear", "fig"]', '["Apple", "pear"]',
+                '["ice cream", "pear"]', '["apple", "pe4r"]', f'["{long}", "pear"]'):
+        assert not two.matches(bad), bad
+    assert answer_grammar(1).matches('["apple"]')
+
+
+@given(WORDS)
+@settings(max_examples=50, deadline=None)
+def test_every_answer_of_the_grammar_parses_to_its_words(words: list[str]) -> None:
+    pytest.importorskip("llguidance")
+    from migrate_opt_semantle.parsing import answer_grammar
+
+    text = json.dumps(words)
+    assert answer_grammar(len(words)).matches(text)
+    assert parse_words(text, len(words)) == words
+
+
+def test_the_task_declares_the_grammar_of_its_word_count() -> None:
+    pytest.importorskip("llguidance")
+    from migrate_opt_semantle import SemantleTask
+
+    task = SemantleTask(target="computer", words=3)
+    assert task.answer_grammar.matches(task.render(["apple", "pear", "fig"]))
+    assert not task.answer_grammar.matches(task.render(["apple", "pear"]))
