@@ -98,7 +98,7 @@ def _compile(kind: str, source: str) -> str:
             schema = json.loads(source)
             if not isinstance(schema, (dict, bool)):
                 raise ValueError("a JSON schema is an object (or true/false)")
-            compiled = LLMatcher.grammar_from_json_schema(source, defaults=dict(JSON_LAYOUT))
+            compiled = LLMatcher.grammar_from_json_schema(source, defaults=dict(JSON_LAYOUT))  # type: ignore[arg-type]
         else:
             compiled = grammar_from("ebnf" if kind == "ebnf" else "regex", source)
     except ValueError as exc:

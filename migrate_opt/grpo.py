@@ -1,4 +1,4 @@
-"""GRPO on one group of completions: the test-time update of MiGrATe (METHOD.md, step 8).
+"""GRPO on one group of completions: the test-time update of MiGrATe (docs/method.md, step 8).
 
 The pure functions (:func:`advantages`, :func:`truncated_is_weights`, :func:`grpo_loss`)
 hold the maths and are tested by hand; :class:`GRPOUpdater` is the loop around them.
@@ -31,7 +31,7 @@ STD_EPS = 1e-4
 
 @dataclass(frozen=True)
 class GRPOConfig:
-    """The GRPO update (METHOD.md: the reference's loss and hyper-parameters by default)."""
+    """The GRPO update (docs/method.md: the reference's loss and hyper-parameters by default)."""
 
     learning_rate: float = 5e-5
     """AdamW learning rate of the adapter."""

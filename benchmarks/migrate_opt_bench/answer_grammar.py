@@ -4,7 +4,7 @@ constraining costs per token.
     python benchmarks/answer_grammar.py --tasks semantle qed --groups 5 --group-size 8
 
 For each task, samples groups of completions of the canonical prompt (temperature 1, top_p
-1, as METHOD.md samples) with the task's response prefix and stop strings, alternating, group
+1, as docs/method.md samples) with the task's response prefix and stop strings, alternating, group
 by group in one process, between free sampling and sampling under ``task.answer_grammar``
 (same seeds). Prints and writes, per task and mode: completions with at least one valid
 solution (as a run parses them), answers the grammar accepts, answers cut by the token cap,

@@ -218,7 +218,7 @@ class HFPolicy(Policy):
     def encode(
         self, prompt: str, system: str | None, members: Sequence[Member], response_prefix: str = ""
     ) -> TrainBatch:
-        """Every member as a completion of the canonical ``prompt`` (METHOD.md)."""
+        """Every member as a completion of the canonical ``prompt`` (docs/method.md)."""
         if not members:
             raise ValueError("encode needs at least one member")
         head = self.prompt_ids(prompt, system, response_prefix)
