@@ -32,6 +32,9 @@ class AdaptiveMixConfig:
     """A new member hits when it would enter the top-k of the records stored before it."""
     window: int | None = None
     """Only the last ``window`` iterations count (None: the whole run)."""
+    fixed: tuple[str, ...] = ("greedy",)
+    """Samplers that keep their count: replays find nothing new, so they would only lose
+    slots they hold for the training signal."""
 
     def __post_init__(self) -> None:
         for name in ("floor", "top_k"):
@@ -41,6 +44,14 @@ class AdaptiveMixConfig:
                                   f"{int(name == 'top_k')}, got {value!r}")
         if self.window is not None and (isinstance(self.window, bool) or self.window < 1):
             raise ConfigError(f"adaptive mix window must be >= 1 or None, got {self.window!r}")
+        if isinstance(self.fixed, str):
+            object.__setattr__(self, "fixed", (self.fixed,))
+        object.__setattr__(self, "fixed", tuple(self.fixed))
+
+
+SLOT_TAG = "mix_slot"
+"""Tag on each member of an adaptive group: the sampler whose slot it filled (a sampler that
+falls back to on-policy proposals still earns, or loses, for its own slot)."""
 
 
 def hits_and_trials(
@@ -61,11 +72,12 @@ def hits_and_trials(
             continue
         bar = _kth_best([s for it, s in scored if it < iteration], config.top_k)
         for m in members:
-            if m.get("source") not in tally or m.get("prompt") is None:
+            slot = (m.get("tags") or {}).get(SLOT_TAG, m.get("source"))
+            if slot not in tally or m.get("prompt") is None:
                 continue
-            tally[m["source"]][1] += 1
+            tally[slot][1] += 1
             reward = m.get("reward")
-            tally[m["source"]][0] += int(
+            tally[slot][0] += int(
                 reward is not None and not m.get("repeat") and reward > bar
             )
     return {s: (h, t) for s, (h, t) in tally.items()}

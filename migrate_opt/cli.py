@@ -145,8 +145,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
         config["budget"] = args.budget
     if args.engine is not None:
         config["engine"] = args.engine
-    if args.engine is not None:
-        config["engine"] = args.engine
     config["no_progress"] = args.no_progress
     if config.get("storage") != args.storage:
         # The file given is the study, wherever it was when `run` started it.

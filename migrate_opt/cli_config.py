@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
 }
 LLM_KEYS = ("model", "engine", "group_size", "group", "top_k", "device", "dtype", "learning_rate",
             "steps_per_group", "temperature", "max_new_tokens", "lora_rank", "lora_alpha",
-            "lora_targets", "grpo", "sampling", "lora")
+            "lora_targets", "grpo", "sampling", "lora", "init_adapter", "adaptive_mix")
 """Settings only LLM presets take."""
 TABLES = ("task_options", "executor_options", "sampler_options", "group", "grpo", "sampling",
           "lora")
@@ -168,7 +168,19 @@ def llm_options(config: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(lora.get("target_modules"), str):
         lora["target_modules"] = tuple(t.strip() for t in lora["target_modules"].split(","))
     options = {k: config[k] for k in ("model", "engine", "group_size", "group", "top_k",
-                                      "device", "dtype") if config.get(k) is not None}
+                                      "device", "dtype", "init_adapter")
+               if config.get(k) is not None}
+    mix = config.get("adaptive_mix")
+    if mix:  # true (the defaults) or a table of AdaptiveMixConfig fields
+        from .adaptive_mix import AdaptiveMixConfig
+
+        if not isinstance(mix, Mapping):
+            mix = {}
+        try:
+            options["adaptive_mix"] = AdaptiveMixConfig(**mix)
+        except TypeError:
+            raise ConfigError(f"unknown adaptive_mix setting(s) in {dict(mix)}; known: "
+                              "floor, top_k, window, fixed") from None
     options.update(grpo=given("learning_rate", "steps_per_group", table="grpo"),
                    sampling=given("temperature", "max_new_tokens", table="sampling"),
                    lora=lora, sampler_options=dict(config.get("sampler_options") or {}))

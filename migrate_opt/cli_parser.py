@@ -83,6 +83,11 @@ def _add_run(sub: Any) -> None:
     g.add_argument("--lora-rank", type=int)
     g.add_argument("--lora-alpha", type=int)
     g.add_argument("--lora-targets", metavar="M,...", help="modules, e.g. q_proj,v_proj")
+    g.add_argument("--init-adapter", metavar="FILE[:STUDY]", help="start the adapter from "
+                   "another study's last checkpoint (same model and LoRA shape)")
+    g.add_argument("--adaptive-mix", action="store_true", default=None, help="move the "
+                   "group's slots to the samplers that find more (a [adaptive_mix] table "
+                   "in --config sets its options)")
     g.add_argument("--learning-rate", type=float)
     g.add_argument("--steps-per-group", type=int, help="GRPO mu")
     g.add_argument("--temperature", type=float)

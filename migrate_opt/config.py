@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .adaptive_mix import AdaptiveMixConfig
 from .errors import ConfigError
 from .grpo import GRPOConfig
 from .policy.base import LoRAConfig, SamplingConfig
@@ -81,6 +82,12 @@ class MigrateConfig:
     engine: str | None = None
     """Generation engine (``hf``, ``openvino``, ``vllm``, a plugin's); None: the policy's
     default (hf). Training always scores with the torch model."""
+    adaptive_mix: AdaptiveMixConfig | None = None
+    """Reallocate the slots of the generating samplers every iteration by what each has
+    found (``migrate_opt.adaptive_mix``); None keeps the counts of ``group`` fixed."""
+    init_adapter: str | None = None
+    """``FILE[:STUDY]``: start the adapter from that study's last checkpoint (same base
+    model and LoRA shape) instead of from zero; only used when this study has none yet."""
     preset: str = "custom"
     """The preset this config came from (stored with the study)."""
 
@@ -94,6 +101,11 @@ class MigrateConfig:
         self._coerce("grpo", GRPOConfig)
         self._coerce("sampling", SamplingConfig)
         self._coerce("lora", LoRAConfig)
+        self._coerce("adaptive_mix", AdaptiveMixConfig)
+        self._check_adaptive_mix()
+        if self.init_adapter is not None and not self.train:
+            raise ConfigError("init_adapter only applies to a training preset: drop it, or "
+                              "pick one that trains (grpo, migrate, ...)")
         if not self.train and self.grpo is not None:
             raise ConfigError(
                 f"GRPO settings were given for {self.preset!r}, which does not train: drop "
@@ -104,6 +116,27 @@ class MigrateConfig:
         if self.device is not None and self.device.split(":")[0] not in DEVICES:
             raise ConfigError(f"device must be one of {', '.join(DEVICES)} (or cuda:N), "
                               f"got {self.device!r}")
+
+    def _check_adaptive_mix(self) -> None:
+        mix = self.adaptive_mix
+        if mix is None:
+            return
+        adapted = self.adapted_samplers()
+        if len(adapted) < 2:
+            raise ConfigError(
+                f"an adaptive mix needs two or more samplers to share slots; the group has "
+                f"{', '.join(adapted) or 'none'} besides the fixed {', '.join(mix.fixed)}"
+            )
+        slots = sum(self.group[n].n for n in adapted)  # type: ignore[union-attr]
+        if mix.floor * len(adapted) > slots:
+            raise ConfigError(f"adaptive mix floor {mix.floor} x {len(adapted)} samplers needs "
+                              f"{mix.floor * len(adapted)} slots, they have {slots}: lower "
+                              "the floor or give them more members")
+
+    def adapted_samplers(self) -> list[str]:
+        """The samplers whose slots an adaptive mix moves (all but its ``fixed`` ones)."""
+        fixed = self.adaptive_mix.fixed if self.adaptive_mix else ()
+        return [n for n in self.group if n not in fixed]
 
     def _coerce(self, name: str, kind: type) -> None:
         """Accept a plain mapping (from TOML or the CLI) for a nested config."""
@@ -141,4 +174,7 @@ class MigrateConfig:
             "sampling": dataclasses.asdict(self.sampling),
             "grpo": None if self.grpo is None else dataclasses.asdict(self.grpo),
             "lora_config": lora,
+            "adaptive_mix": None if self.adaptive_mix is None
+            else dataclasses.asdict(self.adaptive_mix),
+            "init_adapter": self.init_adapter,
         }

@@ -88,16 +88,33 @@ class Migrate(Optimizer):
             rng=random.Random(f"{self.seed}:{self.iteration}"),
             iteration=self.iteration,
         )
+        counts = self.composition()
         proposals = [
-            p
-            for name, spec in self.config.group.items()
-            for p in self.samplers[name].propose(ctx, spec.n)
+            _slotted(p, name) if self.config.adaptive_mix else p
+            for name in self.config.group
+            for p in self.samplers[name].propose(ctx, counts[name])
         ]
         # Replays can fall short (an empty or small database): on-policy samples fill the
         # group to its size, so with no history the whole group is on-policy (docs/method.md).
         missing = self.config.size - len(proposals)
         proposals += [Proposal("on_policy", prompt=self.task.prompt())] * max(missing, 0)
         return self._realise(proposals)
+
+    def composition(self) -> dict[str, int]:
+        """Members per sampler for the next group: the config's counts, or with an adaptive
+        mix, its allocation among the adapted samplers from what is stored."""
+        counts = {name: spec.n for name, spec in self.config.group.items()}
+        mix = self.config.adaptive_mix
+        if mix is None:
+            return counts
+        from .adaptive_mix import adaptive_composition
+
+        adapted = self.config.adapted_samplers()
+        counts.update(adaptive_composition(
+            sum(counts[n] for n in adapted), adapted, self.database.groups(),
+            self.database.records(), mix,
+        ))
+        return counts
 
     def _realise(self, proposals: list[Proposal]) -> list[Member]:
         """Generate completions for prompt proposals; turn replays into members."""
@@ -186,11 +203,25 @@ class Migrate(Optimizer):
         if not self.training:
             return
         done = -1 if discard_checkpoint else self._load_checkpoint()
-        for iteration, members in self.database.groups():
+        groups = self.database.groups()
+        if done == -1 and self.config.init_adapter:
+            self._init_adapter(self.config.init_adapter)
+        for iteration, members in groups:
             if iteration > done:
                 log.info("redoing the update of iteration %d", iteration)
                 self._train(iteration, [member_from_dict(m) for m in members])
                 self._save_checkpoint(iteration)
+
+    def _init_adapter(self, source: str) -> None:
+        """Start from another study's adapter; a retrain from stored groups starts there too,
+        so a resumed run without a checkpoint rebuilds the same adapter."""
+        from .transfer import check_compatible, load_source_adapter
+
+        adapter, settings = load_source_adapter(source)
+        check_compatible(source, settings, adapter, self.policy.describe(),
+                         self.policy.state_dict())
+        self.policy.load_state_dict(adapter)
+        log.info("adapter initialised from %s", source)
 
     def _load_checkpoint(self) -> int:
         """The iteration of the loaded checkpoint, or -1 when there is none."""
@@ -213,6 +244,12 @@ class Migrate(Optimizer):
                 "the adapter from the stored records"
             ) from None
         return done
+
+
+def _slotted(p: Proposal, slot: str) -> Proposal:
+    from .adaptive_mix import SLOT_TAG
+
+    return Proposal(p.source, prompt=p.prompt, replay=p.replay, tags={**p.tags, SLOT_TAG: slot})
 
 
 __all__ = ["Migrate", "DEFAULT_MODEL", "parse_completion"]
