@@ -1,0 +1,131 @@
+"""Paired comparisons of two methods over the same (task, seed) cells of harness runs.
+
+A pair is one task and one seed run by both methods with the same budget. Per family of
+tasks: wins / losses / ties of method A on a metric (ties within ``tie`` of each other),
+the exact two-sided sign test on the non-tied pairs, and a percentile bootstrap interval
+on the mean paired difference. The statistics are written out by hand: they are short, and
+the harness should not need scipy.
+
+    python -m migrate_opt_bench.paired RESULTS_DIR [RESULTS_DIR ...] \\
+        --pair migrate:untrained --family semantle=airbase,cement,... --out comparison
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Exact two-sided binomial p-value of ``wins`` against ``losses`` at p = 1/2."""
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    k = min(wins, losses)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def bootstrap_interval(
+    diffs: Sequence[float], draws: int = 10_000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``diffs``."""
+    if not diffs:
+        return (math.nan, math.nan)
+    rng = random.Random(seed)
+    n = len(diffs)
+    means = sorted(sum(rng.choices(diffs, k=n)) / n for _ in range(draws))
+    lo = means[int((1 - level) / 2 * draws)]
+    hi = means[min(draws - 1, int((1 + level) / 2 * draws))]
+    return (lo, hi)
+
+
+def pairs(
+    runs: Iterable[Mapping[str, Any]], a: str, b: str, metric: str, tasks: Iterable[str]
+) -> list[tuple[str, int, float, float]]:
+    """(task, seed, A's metric, B's metric) for every cell both methods finished."""
+    wanted = set(tasks)
+    table = {(r["task"], r["seed"], r["method"]): r[metric] for r in runs
+             if "error" not in r and r.get(metric) is not None and r["task"] in wanted}
+    return sorted(
+        (task, seed, table[(task, seed, a)], table[(task, seed, b)])
+        for (task, seed, method) in table
+        if method == a and (task, seed, b) in table
+    )
+
+
+def compare(
+    runs: Sequence[Mapping[str, Any]], a: str, b: str, tasks: Iterable[str],
+    metric: str = "top10_auc", tie: float = 1e-9,
+) -> dict[str, Any]:
+    """The paired statistics of ``a`` against ``b`` on ``tasks``."""
+    rows = pairs(runs, a, b, metric, tasks)
+    diffs = [x - y for _, _, x, y in rows]
+    wins = sum(d > tie for d in diffs)
+    losses = sum(d < -tie for d in diffs)
+    lo, hi = bootstrap_interval(diffs)
+    return {
+        "metric": metric, "pairs": len(rows), "wins": wins, "losses": losses,
+        "ties": len(rows) - wins - losses, "p": sign_test(wins, losses),
+        "mean_diff": sum(diffs) / len(diffs) if diffs else math.nan,
+        "ci95": [lo, hi], f"{a}_mean": _mean(x for _, _, x, _ in rows),
+        f"{b}_mean": _mean(y for _, _, _, y in rows),
+    }
+
+
+def _mean(values: Iterable[float]) -> float:
+    v = list(values)
+    return sum(v) / len(v) if v else math.nan
+
+
+def load_runs(folders: Sequence[str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for folder in folders:
+        out += json.loads((Path(folder) / "runs.json").read_text())["runs"]
+    return out
+
+
+def markdown(results: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
+    lines = ["| family | A vs B | pairs | wins | losses | ties | sign-test p | mean diff "
+             "[95% CI] | A mean | B mean |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for family, comparisons in results.items():
+        for name, s in comparisons.items():
+            a, b = name.split("_vs_")
+            lo, hi = s["ci95"]
+            lines.append(
+                f"| {family} | {a} vs {b} | {s['pairs']} | {s['wins']} | {s['losses']} | "
+                f"{s['ties']} | {s['p']:.3g} | {s['mean_diff']:+.4f} [{lo:+.4f}, {hi:+.4f}] "
+                f"| {s[a + '_mean']:.4f} | {s[b + '_mean']:.4f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", nargs="+", help="harness result folders (runs.json)")
+    parser.add_argument("--pair", action="append", required=True, metavar="A:B")
+    parser.add_argument("--family", action="append", required=True, metavar="NAME=T1,T2")
+    parser.add_argument("--metric", default="top10_auc")
+    parser.add_argument("--out", required=True, help="writes OUT.json and OUT.md")
+    args = parser.parse_args(argv)
+    runs = load_runs(args.results)
+    results: dict[str, dict[str, Any]] = {}
+    for fam in args.family:
+        name, _, tasks = fam.partition("=")
+        results[name] = {}
+        for pair in args.pair:
+            a, _, b = pair.partition(":")
+            results[name][f"{a}_vs_{b}"] = compare(runs, a, b, tasks.split(","), args.metric)
+    Path(args.out + ".json").write_text(json.dumps(results, indent=1) + "\n")
+    Path(args.out + ".md").write_text(markdown(results))
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
