@@ -87,12 +87,42 @@ class RunMetrics:
     """Times cover only the last session of a run that was interrupted and resumed."""
     curve: list[float | None] = field(default_factory=list)
     """Best-so-far at each of ``log_points(budget, log_every)``."""
+    on_policy_reward: list[float | None] = field(default_factory=list)
+    """Per iteration, the mean reward of its valid on-policy members (None: none valid):
+    whether the policy itself is learning, apart from what the search kept."""
+    kl: list[float | None] = field(default_factory=list)
+    """Per iteration, the per-token KL to the base model at its first GRPO step (None: no
+    training, or the step was skipped)."""
+    kl_exceeded: int = 0
+    """GRPO steps whose KL to base was past the configured ``max_kl`` (collapse)."""
 
     def row(self) -> dict[str, Any]:
-        """A flat dict for CSV (without the curve)."""
+        """A flat dict for CSV (without the per-point curves)."""
         d = asdict(self)
-        d.pop("curve")
+        for key in CURVES:
+            d.pop(key)
         return d
+
+
+CURVES = ("curve", "on_policy_reward", "kl")
+
+
+def learning_curves(db: Database) -> tuple[list[float | None], list[float | None], int]:
+    """Per-iteration on-policy mean reward and KL to base, and the count of KL-exceeded
+    steps, from the database (so resumed runs are measured whole)."""
+    rewards: list[float | None] = []
+    for _, members in db.groups():
+        valid = [m["reward"] for m in members
+                 if m.get("source") == "on_policy" and m.get("reward") is not None]
+        rewards.append(sum(valid) / len(valid) if valid else None)
+    first: dict[int, float | None] = {}
+    exceeded = 0
+    for m in db.metrics():
+        exceeded += int(m.get("kl_exceeded", 0.0) > 0)
+        if m["step"] == 0:
+            first[m["iteration"]] = None if m.get("skipped") else m.get("kl")
+    iterations = [it for it, _ in db.groups()]
+    return rewards, [first.get(it) for it in iterations], exceeded
 
 
 def measure(
@@ -101,6 +131,7 @@ def measure(
 ) -> RunMetrics:
     records = db.records()
     scores = [r.score for r in records]
+    rewards, kl, exceeded = learning_curves(db)
     best = db.top(1)
     solved_at = next((r.seq + 1 for r in records if r.solved), None)
     empty_members = sum(
@@ -118,4 +149,5 @@ def measure(
         generate_s=seconds.get("ask", 0.0), train_s=seconds.get("train", 0.0),
         evaluate_s=seconds.get("evaluate", 0.0), total_s=seconds.get("total", 0.0),
         resumed=resumed, curve=best_so_far(scores, log_points(budget, log_every)),
+        on_policy_reward=rewards, kl=kl, kl_exceeded=exceeded,
     )

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from .config import BenchmarkConfig
-from .metrics import RunMetrics, log_points
+from .metrics import CURVES, RunMetrics, log_points
 
-ROW_FIELDS = ["key", *RunMetrics.__dataclass_fields__]
-ROW_FIELDS.remove("curve")
+ROW_FIELDS = [k for k in ("key", *RunMetrics.__dataclass_fields__) if k not in CURVES]
 
 
 def write_all(config: BenchmarkConfig, results: list[dict[str, Any]], out: str,

@@ -54,7 +54,7 @@ def _execute(cell: Cell, db_path: str) -> dict[str, Any]:
     db = SQLiteDatabase(db_path, study=cell.key)
     try:
         resumed = len(db) > 0
-        task = create("task", cell.task.task, **cell.task.options)
+        task = create("task", cell.task.task, **cell.task_options)
         opt = build_optimizer(cell, task, db)
         seconds: dict[str, float] = defaultdict(float)
 
@@ -84,12 +84,12 @@ def build_optimizer(cell: Cell, task: Task, db: SQLiteDatabase) -> Optimizer:
     common: dict[str, Any] = {"database": db, "seed": cell.seed, "budget": cell.budget}
     if m.optimizer is not None:
         return create("optimizer", m.optimizer, task, **common, **cell.options)  # type: ignore[no-any-return]
-    policy = create("policy", m.policy, **m.policy_options)
     grpo = None
-    if m.grpo:
+    if m.grpo:  # checked before the policy loads
         from migrate_opt.grpo import GRPOConfig
 
-        grpo = GRPOConfig(**m.grpo)
+        grpo = GRPOConfig.of(m.grpo)
+    policy = create("policy", m.policy, **m.policy_options)
     return Migrate(task, policy=policy, method=m.llm or "migrate", grpo=grpo, **common,
                    **cell.options)
 

@@ -10,7 +10,7 @@ import contextlib
 import logging
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,70 +18,15 @@ import torch
 
 from ..errors import ConfigError
 from ..values import Member
+from . import hf_train
 from .base import Generation, Policy, SamplingConfig
 from .hf_loading import eos_ids, load_pretrained, resolve_dtype
+from .hf_train import TrainBatch
+from .lora import LoRAConfig
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SAMPLING = SamplingConfig()
-
-
-@dataclass(frozen=True)
-class LoRAConfig:
-    """The LoRA adapter trained at test time (METHOD.md: rank 64, alpha 16 on q and v)."""
-
-    rank: int = 64
-    """Rank r of the low-rank update; more rank, more trainable parameters."""
-    alpha: int = 16
-    """Scale numerator: the update is multiplied by alpha / rank (an integer, as in peft)."""
-    dropout: float = 0.0
-    """Dropout on the adapter's input while training (0 keeps training deterministic)."""
-    target_modules: tuple[str, ...] = ("q_proj", "v_proj")
-    """Names of the linear layers that get an adapter (Llama attention query and value)."""
-
-    def __post_init__(self) -> None:
-        if isinstance(self.rank, bool) or not isinstance(self.rank, int) or self.rank < 1:
-            raise ConfigError(f"LoRA rank must be an integer >= 1, got {self.rank!r}")
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, int) or self.alpha < 1:
-            raise ConfigError(f"LoRA alpha must be an integer >= 1, got {self.alpha!r}")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"LoRA dropout must be in [0, 1), got {self.dropout!r}")
-        if isinstance(self.target_modules, str):
-            # A bare string would be iterated letter by letter; wrap it instead.
-            object.__setattr__(self, "target_modules", (self.target_modules,))
-        if not self.target_modules or not all(
-            isinstance(m, str) and m for m in self.target_modules
-        ):
-            raise ConfigError(
-                f"LoRA target_modules must be non-empty module names, got {self.target_modules!r}"
-            )
-        object.__setattr__(self, "target_modules", tuple(self.target_modules))
-
-
-@dataclass
-class TrainBatch:
-    """Members re-tokenised as completions of one prompt, ready for a forward pass.
-
-    The prompt is shared, so the completions are right-padded after it and one forward pass
-    scores them all; row ``i`` is ``members[i]`` of :meth:`HFPolicy.encode`."""
-
-    input_ids: torch.Tensor
-    """[B, P + T] prompt then completion tokens, right-padded."""
-    attention_mask: torch.Tensor
-    """[B, P + T] 1 on real tokens."""
-    completion_mask: torch.Tensor
-    """[B, T] float, 1 on completion tokens that count in the loss."""
-    prompt_length: int
-    """P, the number of prompt tokens."""
-    behaviour_logprobs: torch.Tensor
-    """[B, T] log-probs recorded when the member was sampled (0 where unknown)."""
-    off_prompt: torch.Tensor
-    """[B] bool: the member was sampled, with recorded log-probs, from another prompt
-    than this one (neighbourhood, OPRO): importance weights apply to these rows only."""
-
-    @property
-    def completion_length(self) -> int:
-        return int(self.completion_mask.shape[1])
 
 
 class HFPolicy(Policy):
@@ -98,7 +43,7 @@ class HFPolicy(Policy):
         model: Any,
         tokenizer: Any = None,
         *,
-        lora: LoRAConfig | None = None,
+        lora: LoRAConfig | Mapping[str, Any] | None = None,
         device: str = "cpu",
         dtype: str | torch.dtype | None = None,
         threads: int | None = 1,
@@ -109,7 +54,7 @@ class HFPolicy(Policy):
                 raise ConfigError(f"threads must be >= 1 or None, got {threads}")
             # Two busy cores ran 5-30x slower with two torch threads than with one.
             torch.set_num_threads(threads)
-        self.lora = lora or LoRAConfig()
+        self.lora = LoRAConfig.of(lora)
         self.device = torch.device(device)
         self.dtype = resolve_dtype(dtype)
         if isinstance(model, (str, Path)):
@@ -288,52 +233,30 @@ class HFPolicy(Policy):
     def encode(
         self, prompt: str, system: str | None, members: Sequence[Member], response_prefix: str = ""
     ) -> TrainBatch:
-        """Every member as a completion of the canonical ``prompt`` (METHOD.md)."""
+        """Every member as a completion of the canonical ``prompt`` (docs/method.md)."""
         if not members:
             raise ValueError("encode needs at least one member")
         head = self.prompt_ids(prompt, system, response_prefix)
         tails = [self.completion_ids(m, response_prefix) for m in members]
-        width = max(len(t) for t in tails)
-        pad = self.tokenizer.pad_token_id
-        rows = [head + t + [pad] * (width - len(t)) for t in tails]
-        completion_mask = torch.tensor([[1.0] * len(t) + [0.0] * (width - len(t)) for t in tails])
-        behaviour = torch.zeros(len(members), width)
-        off_prompt = torch.zeros(len(members), dtype=torch.bool)
-        for i, (m, t) in enumerate(zip(members, tails, strict=True)):
-            recorded = m.behaviour_logprobs
-            if m.token_ids and recorded and len(recorded) == len(t):
-                behaviour[i, : len(t)] = torch.tensor(recorded)
-                off_prompt[i] = m.prompt is not None and m.prompt != prompt
-        attention = torch.cat([torch.ones(len(members), len(head)), completion_mask], dim=1)
-        return TrainBatch(
-            input_ids=torch.tensor(rows, device=self.device),
-            attention_mask=attention.long().to(self.device),
-            completion_mask=completion_mask.to(self.device),
-            prompt_length=len(head),
-            behaviour_logprobs=behaviour.to(self.device),
-            off_prompt=off_prompt.to(self.device),
-        )
+        return hf_train.encode(head, tails, members, prompt, self.tokenizer.pad_token_id,
+                               self.device)
 
     def token_logprobs(self, batch: TrainBatch) -> torch.Tensor:
-        """[B, T] log-prob of each completion token under the current policy, with grad."""
-        width = batch.completion_length
-        # Only the logits that predict completion tokens: the vocabulary is large.
-        out = self.model(
-            input_ids=batch.input_ids,
-            attention_mask=batch.attention_mask,
-            logits_to_keep=width + 1,
-            use_cache=False,
-        )
-        logits = out.logits[:, :-1].float()
-        targets = batch.input_ids[:, batch.prompt_length :]
-        picked = logits.gather(-1, targets[..., None])[..., 0]
-        return picked - torch.logsumexp(logits, dim=-1)
+        """[B, T] log-prob of each completion token under the current policy, with grad;
+        the shared prompt is forwarded once (:mod:`.hf_train`)."""
+        return hf_train.shared_prompt_logprobs(self.model, batch)
 
     @contextlib.contextmanager
     def reference(self) -> Iterator[None]:
         """The base model without the adapter: the KL reference."""
         with self.model.disable_adapter():
             yield
+
+    @property
+    def hidden_size(self) -> int | None:
+        """The model's hidden size (the default learning rate depends on it)."""
+        size = getattr(self.model.config, "hidden_size", None)
+        return size if isinstance(size, int) else None
 
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
         return [p for p in self.model.parameters() if p.requires_grad]
