@@ -8,7 +8,7 @@ prompt; then two copies of the same policy (same adapter) each take ``GRPOUpdate
 (mu AdamW steps) on it, alternating, ``--repeats`` times after one warm-up each. The
 shared side is ``HFPolicy.token_logprobs``; the full side scores with
 ``hf_train.full_logprobs``. Also reported: the largest log-prob difference between the two
-passes and the loss of each side's first step (they must agree)."""
+passes, and the loss and gradient norm of each side's warm-up step (they must agree)."""
 
 from __future__ import annotations
 
@@ -87,13 +87,14 @@ def main(argv: list[str] | None = None) -> None:
     config = GRPOConfig(steps_per_group=args.mu, learning_rate=1e-4)
     sides = {"shared": (shared, GRPOUpdater(config)), "full": (FullPass(full), GRPOUpdater(config))}
     times: dict[str, list[float]] = {k: [] for k in sides}
-    first_loss = {}
+    first_loss: dict[str, dict[str, float]] = {}
     for rep in range(args.repeats + 1):
         for name, (policy, updater) in sides.items():
             start = time.perf_counter()
             metrics = updater.step(policy, *step_args)
-            if rep == 0:
-                first_loss[name] = metrics[0]["loss"]
+            if rep == 0:  # the last step's loss and the first's gradient norm must agree
+                first_loss[name] = {"loss": metrics[-1]["loss"],
+                                    "grad_norm": metrics[0]["grad_norm"]}
             else:  # the first step of each side warms up allocators
                 times[name].append(time.perf_counter() - start)
     mean = {k: statistics.fmean(v) for k, v in times.items()}
@@ -103,15 +104,16 @@ def main(argv: list[str] | None = None) -> None:
         "torch": torch.__version__, "model": args.model, "group_size": args.group_size,
         "mu": args.mu, "threads": args.threads, "prompt_tokens": batch.prompt_length,
         "completion_tokens": batch.completion_mask.sum(dim=1).tolist(),
-        "step_s": times, "mean_step_s": mean, "ratio_shared_over_full": mean["shared"] / mean["full"],
-        "max_logprob_difference": max_diff, "first_step_loss": first_loss,
+        "step_s": times, "mean_step_s": mean,
+        "ratio_shared_over_full": mean["shared"] / mean["full"],
+        "max_logprob_difference": max_diff, "warm_up_metrics": first_loss,
     }
     write_markdown_and_json(Path(args.out), markdown(result), result)
     print(markdown(result))
 
 
 def markdown(r: dict[str, Any]) -> str:
-    m = r["mean_step_s"]
+    m, w = r["mean_step_s"], r["warm_up_metrics"]
     return (
         "# GRPO step: shared prompt against the full pass per member\n\n"
         f"`{r['command']}`: {r['model']}, group {r['group_size']}, mu {r['mu']}, "
@@ -122,9 +124,9 @@ def markdown(r: dict[str, Any]) -> str:
         + "".join(f"| {k} | {m[k]:.3f} | {', '.join(f'{t:.2f}' for t in r['step_s'][k])} |\n"
                   for k in m)
         + f"\n**shared / full = {r['ratio_shared_over_full']:.3f}**; largest log-prob "
-        f"difference {r['max_logprob_difference']:.2e}; first-step loss "
-        f"{r['first_step_loss']['shared']:.6f} (shared) vs "
-        f"{r['first_step_loss']['full']:.6f} (full).\n"
+        f"difference {r['max_logprob_difference']:.2e}. Warm-up step, shared vs full: "
+        f"last loss {w['shared']['loss']:.6f} vs {w['full']['loss']:.6f}, first gradient "
+        f"norm {w['shared']['grad_norm']:.6f} vs {w['full']['grad_norm']:.6f}.\n"
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from migrate_opt import Database, Task
+from migrate_opt.learning import learning_curve
 
 
 def top_k_mean(scores: Sequence[float | None], k: int) -> float:
@@ -107,31 +108,13 @@ class RunMetrics:
 CURVES = ("curve", "on_policy_reward", "kl")
 
 
-def learning_curves(db: Database) -> tuple[list[float | None], list[float | None], int]:
-    """Per-iteration on-policy mean reward and KL to base, and the count of KL-exceeded
-    steps, from the database (so resumed runs are measured whole)."""
-    rewards: list[float | None] = []
-    for _, members in db.groups():
-        valid = [m["reward"] for m in members
-                 if m.get("source") == "on_policy" and m.get("reward") is not None]
-        rewards.append(sum(valid) / len(valid) if valid else None)
-    first: dict[int, float | None] = {}
-    exceeded = 0
-    for m in db.metrics():
-        exceeded += int(m.get("kl_exceeded", 0.0) > 0)
-        if m["step"] == 0:
-            first[m["iteration"]] = None if m.get("skipped") else m.get("kl")
-    iterations = [it for it, _ in db.groups()]
-    return rewards, [first.get(it) for it in iterations], exceeded
-
-
 def measure(
     task: Task, db: Database, *, task_label: str, method: str, seed: int, budget: int,
     log_every: int, stopped: str, seconds: dict[str, float], resumed: bool,
 ) -> RunMetrics:
     records = db.records()
     scores = [r.score for r in records]
-    rewards, kl, exceeded = learning_curves(db)
+    learned = learning_curve(db)
     best = db.top(1)
     solved_at = next((r.seq + 1 for r in records if r.solved), None)
     empty_members = sum(
@@ -149,5 +132,6 @@ def measure(
         generate_s=seconds.get("ask", 0.0), train_s=seconds.get("train", 0.0),
         evaluate_s=seconds.get("evaluate", 0.0), total_s=seconds.get("total", 0.0),
         resumed=resumed, curve=best_so_far(scores, log_points(budget, log_every)),
-        on_policy_reward=rewards, kl=kl, kl_exceeded=exceeded,
+        on_policy_reward=learned.on_policy_reward, kl=learned.kl,
+        kl_exceeded=learned.kl_exceeded,
     )
