@@ -79,6 +79,7 @@ def test_shared_prompt_logprobs_and_gradients_equal_the_full_pass(targets):
     (shared, g_shared), (full, g_full) = results
     mask = batch.completion_mask.bool()
     torch.testing.assert_close(shared[mask], full[mask], **TOL)
+    assert (shared[~mask] == 0).all()
     assert any(g.abs().sum() > 0 for g in g_full)
     for a, b in zip(g_shared, g_full, strict=True):
         # float32 sums in another order: compare each gradient to its own norm

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from ..errors import ConfigError
 from ..values import Member
 
 
@@ -92,26 +93,45 @@ def _picked(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def shared_prompt_logprobs(model: Any, batch: TrainBatch) -> torch.Tensor:
-    """[B, T] log-prob of each completion token, the prompt forwarded once (with grad)."""
+    """[B, T] log-prob of each completion token, the prompt forwarded once (with grad).
+
+    The decoder runs the prompt (batch 1), then the completions over its expanded cache;
+    the LM head (a quarter of SmolLM2's compute per token) scores only the real, unpadded
+    completion positions."""
     from transformers import DynamicCache
 
+    decoder, lm_head = _decoder_and_head(model)
     rows, width = batch.completion_ids.shape
-    head = model(input_ids=batch.prompt_ids, use_cache=True, logits_to_keep=1)
-    first = _picked(head.logits[:, -1].expand(rows, -1), batch.completion_ids[:, 0])
-    if width == 1:
-        return first[:, None]
-    # expand is a view: the group shares the prompt's keys and values, and their gradient
-    # is the sum over rows, as in a full pass.
-    kv = [(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in _kv(head)]
-    # The last completion token predicts nothing: it is never fed.
-    inputs = batch.completion_ids[:, :-1]
-    mask = batch.attention_mask[:, :-1]
-    # transformers 5 names the argument `cache`; older versions `past_key_values`.
-    name = "cache" if "cache" in head else "past_key_values"
-    out = model(input_ids=inputs, attention_mask=mask, use_cache=True,
-                **{name: DynamicCache(kv)})
-    rest = _picked(out.logits, batch.completion_ids[:, 1:])
-    return torch.cat([first[:, None], rest], dim=1)
+    head = decoder(input_ids=batch.prompt_ids, use_cache=True)
+    hidden = head.last_hidden_state[:, -1:].expand(rows, -1, -1)
+    if width > 1:
+        # expand is a view: the group shares the prompt's keys and values, and their
+        # gradient is the sum over rows, as in a full pass.
+        kv = [(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in _kv(head)]
+        # transformers 5 names the argument `cache`; older versions `past_key_values`.
+        name = "cache" if "cache" in head else "past_key_values"
+        # The last completion token predicts nothing: it is never fed.
+        out = decoder(input_ids=batch.completion_ids[:, :-1],
+                      attention_mask=batch.attention_mask[:, :-1], use_cache=True,
+                      **{name: DynamicCache(kv)})
+        hidden = torch.cat([hidden, out.last_hidden_state], dim=1)
+    real = batch.completion_mask.bool()
+    picked = _picked(lm_head(hidden[real]), batch.completion_ids[real])
+    # Padding scores 0 (the loss masks it), as a full pass's values there are never used.
+    return torch.zeros(rows, width, dtype=picked.dtype, device=picked.device).masked_scatter(
+        real, picked)
+
+
+def _decoder_and_head(model: Any) -> tuple[Any, Any]:
+    """The transformer body and the LM head of a (peft-wrapped) causal LM. Models whose
+    forward changes the logits after the head (soft-capping, scaling) are refused."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    config = getattr(base, "config", None)
+    if any(getattr(config, k, None) not in (None, 1.0)
+           for k in ("final_logit_softcapping", "logit_scale")):
+        raise ConfigError(f"{type(base).__name__} post-processes its logits; the shared-prompt "
+                          "GRPO step does not support it yet")
+    return base.get_decoder(), base.get_output_embeddings()
 
 
 def _kv(out: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
