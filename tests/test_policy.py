@@ -55,6 +55,8 @@ def test_lora_config_all_linear_and_paper():
     from migrate_opt.policy.lora import ALL_LINEAR
 
     assert LoRAConfig(target_modules="all-linear").target_modules == ALL_LINEAR
+    # The measured small-model default (benchmarks/results/learning.md), not the paper's.
+    assert LoRAConfig() == LoRAConfig(rank=16, alpha=32, target_modules="all-linear")
     paper = LoRAConfig.paper()
     assert (paper.rank, paper.alpha, paper.target_modules) == (64, 16, ("q_proj", "v_proj"))
 
