@@ -11,6 +11,7 @@ import time
 
 import torch
 
+from migrate_opt.engines.decode import left_pad
 from migrate_opt.policy import load_policy
 
 
@@ -25,7 +26,8 @@ def main() -> None:
     torch.set_num_threads(1)
     policy = load_policy(args.model)
     prompts = ["Propose a molecule as a JSON list with one SMILES string."] * args.group_size
-    inputs, attention = policy._left_pad([policy.prompt_ids(p) for p in prompts])
+    inputs, attention = left_pad([policy.prompt_ids(p) for p in prompts],
+                                 policy.tokenizer.pad_token_id)
 
     def ours() -> None:
         policy.generate(prompts, max_new_tokens=args.tokens, seed=args.seed)

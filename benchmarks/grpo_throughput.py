@@ -107,8 +107,10 @@ def time_bare_generate(policy: Any, args: argparse.Namespace, seed: int) -> tupl
     sampling, without log-probs: the floor our generation is compared to."""
     import torch
 
+    from migrate_opt.engines.decode import left_pad
+
     ids = [policy.prompt_ids(PROMPT, SYSTEM)] * args.group_size
-    input_ids, attention = policy._left_pad(ids)  # the same tensors ours feeds the model
+    input_ids, attention = left_pad(ids, policy.tokenizer.pad_token_id)  # as ours pads
     start = time.perf_counter()
     with torch.no_grad():
         torch.manual_seed(seed)

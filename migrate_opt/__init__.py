@@ -14,6 +14,7 @@ from __future__ import annotations
 from .errors import (
     BudgetExhausted,
     ConfigError,
+    EngineError,
     MigrateOptError,
     PluginError,
     StorageError,
@@ -38,7 +39,8 @@ from .values import Candidate, Evaluation, Group, Member, Proposal, Record
 __version__ = "0.1.0"
 
 __all__ = [
-    "BudgetExhausted", "Candidate", "ConfigError", "DEFAULT_MODEL", "Database", "Evaluation",
+    "BudgetExhausted", "Candidate", "ConfigError", "DEFAULT_MODEL", "Database", "EngineError",
+    "Evaluation",
     "Executor", "GRPOConfig", "Generation", "Group", "GroupConfig", "METHOD_NAMES", "Member",
     "MemoryDatabase", "Method", "Migrate", "MigrateOptError", "Optimizer", "PluginError",
     "Policy", "ProcessConfig", "ProcessExecutor", "Proposal", "Record", "RunResult",

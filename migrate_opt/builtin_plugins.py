@@ -9,9 +9,10 @@ from .hookspecs import Register, hookimpl
 
 @hookimpl
 def register_samplers(register: Register) -> None:
+    from .puct import Puct
     from .samplers import BUILTIN_SAMPLERS
 
-    for name, cls in BUILTIN_SAMPLERS.items():
+    for name, cls in {**BUILTIN_SAMPLERS, Puct.name: Puct}.items():
         register(name, cls, description=(cls.__doc__ or "").strip().splitlines()[0])
 
 
@@ -61,3 +62,25 @@ def register_tasks(register: Register) -> None:
     from .testing.toy import ToyTask
 
     register("toy", ToyTask, description="guess a hidden digit string (testing)")
+
+
+@hookimpl
+def register_engines(register: Register) -> None:
+    def hf(**options: Any) -> Any:
+        from .engines.hf import HFEngine
+
+        return HFEngine(**options)
+
+    def openvino(**options: Any) -> Any:
+        from .engines.openvino import OpenVINOEngine
+
+        return OpenVINOEngine(**options)
+
+    def vllm(**options: Any) -> Any:
+        from .engines.vllm import VLLMEngine
+
+        return VLLMEngine(**options)
+
+    register("hf", hf, description="torch, shared-prefix prefill (default, the reference)")
+    register("openvino", openvino, description="OpenVINO on the CPU, live LoRA (extra: openvino)")
+    register("vllm", vllm, description="vLLM on a CUDA GPU, bf16 (extra: vllm)")

@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--iterations", type=int, default=None, help="stop after N groups")
     run.add_argument("--model", default="smollm2-135m-instruct",
                      help="model alias (smollm2-135m-instruct, tiny-random), HF id or path")
+    run.add_argument("--engine", default=None,
+                     help="generation engine: hf (default), openvino (CPU), vllm (GPU)")
     run.add_argument("--storage", default="runs/migrate.db", help="SQLite file")
     run.add_argument("--study", default=None, help="study name (default: TASK-METHOD-sSEED)")
     run.add_argument("--seed", type=int, default=0)
@@ -69,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("storage")
     resume.add_argument("--study", default=None, help="needed when the file holds several")
     resume.add_argument("--budget", type=int, default=None, help="raise the budget")
+    resume.add_argument("--engine", default=None,
+                        help="generate with another engine (records stay the same)")
     resume.add_argument("--no-progress", action="store_true")
 
     show = sub.add_parser("show", help="a study's settings and best records")
@@ -202,6 +206,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
                           "from Python with the same objects")
     if args.budget is not None:
         config["budget"] = args.budget
+    if args.engine is not None:
+        config["engine"] = args.engine
     config["no_progress"] = args.no_progress
     return _execute(config, resume=True)
 
@@ -253,8 +259,13 @@ def build_optimizer(config: dict[str, Any], db: Any) -> Any:
         from .grpo import GRPOConfig
 
         grpo = GRPOConfig(**tweaks)
-    policy = registry().entry("policy", config["model"]).factory() if config["model"] in (
+    engine = {"engine": config["engine"]} if config.get("engine") else {}
+    policy = registry().entry("policy", config["model"]).factory(**engine) if config["model"] in (
         registry().entries["policy"]) else config["model"]
+    if engine and isinstance(policy, str):
+        from .policy import load_policy
+
+        policy = load_policy(policy, **engine)
     return Migrate(
         task, policy=policy, method=config["method"], group_size=config.get("group_size"),
         top_k=config.get("top_k"), grpo=grpo, database=db, seed=config["seed"],

@@ -37,3 +37,7 @@ class TaskError(MigrateOptError, ValueError):
 
 class BudgetExhausted(MigrateOptError, RuntimeError):
     """``ask`` was called after the evaluation budget was spent."""
+
+
+class EngineError(MigrateOptError, RuntimeError):
+    """A generation engine cannot run here (not installed, no GPU, unsupported model)."""

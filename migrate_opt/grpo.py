@@ -89,7 +89,7 @@ class GRPOUpdater(Updater):
         start = time.perf_counter()
         trainable = self._check(policy)
         rewards = self.rewards(members)
-        adv = advantages(rewards, self.config.advantage)
+        adv = advantages(rewards, self.config.advantage, self.config.entropic_beta)
         keep = [i for i, a in enumerate(adv) if a is not None]
         summary = _reward_summary([rewards[i] for i in keep])
         if not any(adv[i] for i in keep):

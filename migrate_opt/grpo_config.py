@@ -48,8 +48,11 @@ class GRPOConfig:
     """The ratio is clipped above at 1 + clip_high ("clip-higher": [0.8, 1.28])."""
     kl_coef: float = 0.0
     """Weight of the k3 KL estimate to the base model (adapter disabled) in the loss."""
-    advantage: Literal["none", "std"] = "none"
-    """"none": reward minus group mean (the reference); "std": also divided by the group std."""
+    advantage: Literal["none", "std", "entropic"] = "none"
+    """"none": reward minus group mean (the reference); "std": also divided by the group std;
+    "entropic": max-seeking leave-one-out weights (``migrate_opt.entropic``)."""
+    entropic_beta: float | None = None
+    """Fixed beta of the "entropic" advantage; None picks it per group (KL to uniform ln 2)."""
     loss_aggregation: Literal["sequence-mean", "token-mean"] = "sequence-mean"
     """"sequence-mean": mean over tokens of each completion, then over completions (the
     reference); "token-mean": mean over all tokens of the group (long answers weigh more)."""
@@ -91,6 +94,15 @@ class GRPOConfig:
         _require(self.clip_high >= 0, f"clip_high must be >= 0, got {self.clip_high}")
         _require(self.kl_coef >= 0, f"kl_coef must be >= 0, got {self.kl_coef}")
         choice("advantage", self.advantage, ADVANTAGE_MODES)
+        _require(
+            self.entropic_beta is None
+            or (math.isfinite(self.entropic_beta) and self.entropic_beta >= 0),
+            f"entropic_beta must be a finite number >= 0 or None, got {self.entropic_beta!r}",
+        )
+        _require(
+            self.entropic_beta is None or self.advantage == "entropic",
+            'entropic_beta only applies with advantage="entropic": set both, or neither',
+        )
         choice("loss_aggregation", self.loss_aggregation, AGGREGATIONS)
         choice("repeat_reward", self.repeat_reward, REPEAT_REWARDS)
         choice("off_policy", self.off_policy, OFF_POLICY_MODES)

@@ -13,7 +13,7 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
-ADVANTAGE_MODES = ("none", "std")
+ADVANTAGE_MODES = ("none", "std", "entropic")
 AGGREGATIONS = ("sequence-mean", "token-mean")
 STD_EPS = 1e-4
 """Added to the group std (as TRL does) so a near-constant group cannot blow up."""
@@ -26,10 +26,17 @@ def choice(name: str, value: object, allowed: Sequence[str], extra: str = "") ->
         raise ConfigError(f"{name} must be {options}{extra}, got {value!r}")
 
 
-def advantages(rewards: Sequence[float | None], mode: str = "none") -> list[float | None]:
+def advantages(
+    rewards: Sequence[float | None], mode: str = "none", beta: float | None = None
+) -> list[float | None]:
     """Group-relative advantages; None rewards (masked members) stay None and are left out
-    of the mean and std. Fewer than two valid rewards give zeros: nothing to compare."""
+    of the mean and std. Fewer than two valid rewards give zeros: nothing to compare.
+    ``beta`` is the fixed beta of the "entropic" mode (None: adaptive)."""
     choice("advantage mode", mode, ADVANTAGE_MODES)
+    if mode == "entropic":
+        from .entropic import entropic_advantages
+
+        return entropic_advantages(rewards, beta)
     valid = [r for r in rewards if r is not None]
     if len(valid) < 2:
         return [None if r is None else 0.0 for r in rewards]

@@ -48,6 +48,11 @@ def register_executors(register: Register) -> None:
     """Register evaluation executors (serial, process, ray)."""
 
 
+@hookspec
+def register_engines(register: Register) -> None:
+    """Register generation engines (hf, openvino, vllm); factories take keyword options."""
+
+
 KINDS: dict[str, str] = {
     "task": "register_tasks",
     "sampler": "register_samplers",
@@ -55,6 +60,7 @@ KINDS: dict[str, str] = {
     "policy": "register_policies",
     "optimizer": "register_optimizers",
     "executor": "register_executors",
+    "engine": "register_engines",
 }
 
 __all__ = ["hookimpl", "hookspec", "KINDS", "PROJECT", "Register", "Any"]

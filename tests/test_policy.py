@@ -10,10 +10,12 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
+from migrate_opt.engines.decode import Sampled  # noqa: E402
 from migrate_opt.errors import ConfigError  # noqa: E402
 from migrate_opt.policy import load_policy  # noqa: E402
 from migrate_opt.policy.base import SamplingConfig  # noqa: E402
 from migrate_opt.policy.hf import HFPolicy, LoRAConfig  # noqa: E402
+from migrate_opt.policy.hf_generate import completion  # noqa: E402
 from migrate_opt.policy.tiny import tiny_policy  # noqa: E402
 from migrate_opt.values import Member  # noqa: E402
 
@@ -105,8 +107,8 @@ def test_behaviour_logprobs_match_a_forward_pass(policy):
 def test_generation_stops_at_eos_and_strips_special_tokens(policy):
     eos = policy.tokenizer.eos_token_id
     a, b = policy.tokenizer("ab cd", add_special_tokens=False)["input_ids"][:2]
-    tokens = torch.tensor([a, b, eos, 0, 0])
-    g = policy._generation(tokens, torch.arange(5.0), "", ())
+    g = completion(policy.tokenizer, policy.eos_ids,
+                   Sampled([a, b, eos, 0, 0], [0.0, 1.0, 2.0, 3.0, 4.0]), "", ())
     assert g.token_ids == (a, b, eos)
     assert g.logprobs == (0.0, 1.0, 2.0)
     assert "<eos>" not in g.text and g.text == policy.tokenizer.decode([a, b])
@@ -114,7 +116,8 @@ def test_generation_stops_at_eos_and_strips_special_tokens(policy):
 
 def test_a_stop_string_ends_the_completion_at_the_token_that_completes_it(policy):
     ids = policy.tokenizer('cat", "dog"] and more', add_special_tokens=False)["input_ids"]
-    g = policy._generation(torch.tensor(ids), torch.zeros(len(ids)), '["', ('"]',))
+    g = completion(policy.tokenizer, policy.eos_ids, Sampled(ids, [0.0] * len(ids)), '["',
+                   ('"]',))
     assert g.text.startswith('["cat", "dog"]') and "more" not in g.text
     assert policy.tokenizer.decode(g.token_ids).endswith(g.text[len('["') :])
     assert len(g.token_ids) == len(g.logprobs) < len(ids)

@@ -1,8 +1,9 @@
 """A transformers causal LM with a peft LoRA adapter: the trainable policy of MiGrATe.
 
-Generation records the behaviour log-prob of every sampled token from the logits that
-``generate`` already computed (no second forward pass). Training goes through
-:meth:`HFPolicy.encode` and :meth:`HFPolicy.token_logprobs`, which the GRPO updater calls."""
+Generation goes through an engine (``migrate_opt.engines``), which records the behaviour
+log-prob of every sampled token from the logits it already computed (no second pass).
+Training goes through :meth:`HFPolicy.encode` and :meth:`HFPolicy.token_logprobs`, which
+the GRPO updater calls."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ from typing import Any
 
 import torch
 
+from ..engines import Engine, require_cuda, resolve_engine
+from ..engines.decode import DecodeSpec
 from ..errors import ConfigError
 from ..values import Member
 from . import hf_train
 from .base import Generation, Policy, SamplingConfig
+from .hf_generate import completion, fit_context, stop_checker
 from .hf_loading import eos_ids, load_pretrained, resolve_dtype
 from .hf_train import TrainBatch
 from .lora import LoRAConfig
@@ -34,7 +38,9 @@ class HFPolicy(Policy):
 
     ``model`` is a Hugging Face id in the local cache, a local folder, or an already built
     ``PreTrainedModel`` (then pass its ``tokenizer``). The base weights are frozen; only the
-    adapter trains, and :meth:`state_dict` holds only the adapter."""
+    adapter trains, and :meth:`state_dict` holds only the adapter. ``engine`` samples the
+    completions (``hf`` by default; ``openvino``, ``vllm`` or an Engine object): whichever
+    it is, training scores the sampled tokens with this torch model."""
 
     trainable = True
 
@@ -48,6 +54,7 @@ class HFPolicy(Policy):
         dtype: str | torch.dtype | None = None,
         threads: int | None = 1,
         name: str | None = None,
+        engine: Engine | str | None = None,
     ) -> None:
         if threads is not None:
             if threads < 1:
@@ -55,6 +62,8 @@ class HFPolicy(Policy):
             # Two busy cores ran 5-30x slower with two torch threads than with one.
             torch.set_num_threads(threads)
         self.lora = LoRAConfig.of(lora)
+        if str(device).startswith("cuda"):
+            require_cuda(f"device {device!r}")
         self.device = torch.device(device)
         self.dtype = resolve_dtype(dtype)
         if isinstance(model, (str, Path)):
@@ -69,6 +78,8 @@ class HFPolicy(Policy):
         self.eos_ids = eos_ids(model, tokenizer)
         self.model = self._wrap(model.to(device=self.device, dtype=self.dtype))
         self.model.eval()  # generation and scoring both run without dropout in the base
+        self.context_length: int | None = getattr(model.config, "max_position_embeddings", None)
+        self.engine = resolve_engine(engine)
 
     def _wrap(self, model: Any) -> Any:
         from peft import LoraConfig, get_peft_model
@@ -116,7 +127,6 @@ class HFPolicy(Policy):
         return list(self.tokenizer(text, add_special_tokens=plain)["input_ids"])
 
     # -- generation ----------------------------------------------------------------------
-    @torch.no_grad()
     def generate(
         self,
         prompts: Sequence[str],
@@ -128,7 +138,7 @@ class HFPolicy(Policy):
         response_prefix: str = "",
         stop: Sequence[str] = (),
     ) -> list[Generation]:
-        """One completion per prompt, sampled in one left-padded batch.
+        """One completion per prompt, sampled by the engine under the current adapter.
 
         ``Generation.logprobs`` are log-probs of the model's own (temperature 1, untruncated)
         distribution, the quantity :meth:`token_logprobs` computes: with the default
@@ -137,85 +147,21 @@ class HFPolicy(Policy):
             return []
         max_new = sampling.max_new_tokens or max_new_tokens
         ids = [self.prompt_ids(p, system, response_prefix) for p in prompts]
-        input_ids, attention = self._left_pad(ids)
-        torch.manual_seed(seed)
-        out = self.model.generate(
-            input_ids=input_ids,
-            attention_mask=attention,
-            max_new_tokens=max_new,
-            min_new_tokens=0,
-            return_dict_in_generate=True,
-            output_logits=True,
-            pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=list(self.eos_ids),
-            **({"stop_strings": list(stop), "tokenizer": self.tokenizer} if stop else {}),
-            **self._sampling_kwargs(sampling),
+        ids = fit_context(ids, self.context_length, max_new)
+        spec = self._decode_spec(sampling, max_new, seed, stop)
+        sampled = self.engine.generate(self, ids, spec)
+        return [completion(self.tokenizer, self.eos_ids, s, response_prefix, stop)
+                for s in sampled]
+
+    def _decode_spec(
+        self, sampling: SamplingConfig, max_new: int, seed: int, stop: Sequence[str]
+    ) -> DecodeSpec:
+        # A grammar would add its logits processors here (DecodeSpec.processors).
+        return DecodeSpec(
+            max_new_tokens=max_new, eos_ids=self.eos_ids, pad_id=self.tokenizer.pad_token_id,
+            temperature=sampling.temperature, top_p=sampling.top_p, seed=seed,
+            stop=tuple(stop), stopped=stop_checker(self.tokenizer, stop),
         )
-        new_tokens = out.sequences[:, input_ids.shape[1] :]
-        # Raw logits of each step (before warping): log p(token) = logit - logsumexp, one
-        # step at a time, so no [B, T, V] stack or full log-softmax is ever allocated.
-        logprobs = torch.stack(
-            [
-                step.float().gather(-1, new_tokens[:, t, None])[:, 0]
-                - torch.logsumexp(step.float(), dim=-1)
-                for t, step in enumerate(out.logits)
-            ],
-            dim=1,
-        )
-        return [
-            self._generation(row, lp, response_prefix, stop)
-            for row, lp in zip(new_tokens, logprobs, strict=True)
-        ]
-
-    def _sampling_kwargs(self, sampling: SamplingConfig) -> dict[str, Any]:
-        if sampling.temperature == 0:
-            return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-        return {
-            "do_sample": True,
-            "temperature": sampling.temperature,
-            "top_p": sampling.top_p,
-            "top_k": None,  # transformers defaults to top_k=50; the method samples the full softmax
-        }
-
-    def _left_pad(self, ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        width = max(len(row) for row in ids)
-        pad = self.tokenizer.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in ids], device=self.device)
-        mask = torch.tensor(
-            [[0] * (width - len(r)) + [1] * len(r) for r in ids], device=self.device
-        )
-        return input_ids, mask
-
-    def _generation(
-        self, tokens: torch.Tensor, logprobs: torch.Tensor, prefix: str, stop: Sequence[str]
-    ) -> Generation:
-        token_ids = tokens.tolist()
-        end = len(token_ids)
-        for i, tok in enumerate(token_ids):
-            if tok in self.eos_ids:
-                end = i + 1  # keep the EOS: training must learn to stop too
-                break
-        if stop:
-            end = self._stop_end(token_ids[:end], stop)
-        token_ids = token_ids[:end]
-        text = self.tokenizer.decode(token_ids, skip_special_tokens=True)
-        return Generation(prefix + text, tuple(token_ids), tuple(logprobs[:end].tolist()))
-
-    def _stop_end(self, token_ids: list[int], stop: Sequence[str]) -> int:
-        """Tokens up to the first one that completes a stop string (the rest is padding
-        after the row stopped); binary search, as containment only grows with length."""
-
-        def stopped(n: int) -> bool:
-            text = self.tokenizer.decode(token_ids[:n], skip_special_tokens=True)
-            return any(s in text for s in stop)
-
-        if not stopped(len(token_ids)):
-            return len(token_ids)
-        lo, hi = 1, len(token_ids)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if stopped(mid) else (mid + 1, hi)
-        return lo
 
     # -- training ------------------------------------------------------------------------
     def completion_ids(self, member: Member, response_prefix: str = "") -> list[int]:

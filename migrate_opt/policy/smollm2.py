@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .model_cache import cache_root, cached_folder
 
 log = logging.getLogger(__name__)
 
@@ -42,30 +40,13 @@ def gguf_path() -> Path:
     )
 
 
-def cache_root() -> Path:
-    """``$MIGRATE_OPT_CACHE`` or ``~/.cache/migrate-opt``."""
-    root = os.environ.get("MIGRATE_OPT_CACHE") or "~/.cache/migrate-opt"
-    return Path(root).expanduser()
-
-
 def converted_path() -> Path:
-    """The cached plain checkpoint, converting the GGUF on first use."""
+    """The cached plain checkpoint, converting the GGUF on first use (~20 s)."""
     target = cache_root() / "models" / CACHE_NAME
     if (target / _COMPLETE).is_file():
         return target
     source = gguf_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    log.info("converting %s to a plain checkpoint in %s (once, ~20 s)", source.name, target)
-    # Write beside the target and rename: a killed conversion leaves only a temp folder,
-    # never a half-written cache that would load as a broken model.
-    staging = Path(tempfile.mkdtemp(prefix=f".{CACHE_NAME}-", dir=target.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
-    try:
-        _convert(source, staging)
-        _publish(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return cached_folder(target, _COMPLETE, lambda folder: _convert(source, folder), source.name)
 
 
 def _convert(source: Path, folder: Path) -> None:
@@ -85,17 +66,6 @@ def _convert(source: Path, folder: Path) -> None:
         raise ConfigError(f"the tokenizer of {source.name} lost its chat template")
     fresh.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-
-
-def _publish(staging: Path, target: Path) -> None:
-    if target.exists() and not (target / _COMPLETE).is_file():
-        shutil.rmtree(target)  # leftovers of an interrupted manual copy
-    try:
-        staging.rename(target)
-    except OSError:
-        # Another process published first; its copy is as good as ours.
-        if not (target / _COMPLETE).is_file():
-            raise
 
 
 def load(**kwargs: Any) -> Any:

@@ -1,12 +1,13 @@
-"""The demo: MiGrATe with the embedded SmolLM2-135M-Instruct plays Semantle (GloVe).
+"""The demo: MiGrATe with the embedded SmolLM2-135M-Instruct plays Semantle.
 
     python -m migrate_opt_semantle.demo [--target computer] [--budget 200] [--iterations 30]
 
 It warm-starts with 20 random common words (as the paper does), runs MiGrATe with the
 paper's Semantle mix (every completion a neighbourhood sample around one of the top 3
 guesses, a GRPO step after each group), shows a progress bar, and ends with the best
-guesses. The run is stored in SQLite: run the same command again to resume it, and
-``migrate-opt show runs/demo.db`` to look at it."""
+guesses. Guesses score as the task's defaults do: the MiniLM sentence encoder on "What is
+a {word}?", dictionary words only, function words left out. The run is stored in SQLite:
+run the same command again to resume it, and ``migrate-opt show runs/demo.db`` to look at it."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--storage", default=DEFAULT_STORAGE, help="SQLite file of the run")
     p.add_argument("--model", default="smollm2-135m-instruct",
                    help="policy: smollm2-135m-instruct, tiny-random, or a local model folder")
+    p.add_argument("--engine", default=None,
+                   help="generation engine: hf or openvino (default: the fastest installed)")
     return p
 
 
@@ -58,10 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
     from migrate_opt import Migrate, MigrateOptError, SQLiteDatabase, run
+    from migrate_opt.engines import fastest_engine
+    from migrate_opt.policy import load_policy
 
     try:
-        task = SemantleTask(target=args.target, oracle="glove", warm_start=WARM_START,
-                            warm_start_seed=args.seed)
+        task = SemantleTask(target=args.target, warm_start=WARM_START, warm_start_seed=args.seed)
     except MigrateOptError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -70,10 +74,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     db = SQLiteDatabase(args.storage, study)
     resumed = len(db)
     print(f"Semantle: guess the hidden word {'*' * len(task.target)} "
-          f"(GloVe similarity; 1.0 is the word itself)")
-    print(f"loading {args.model} ...", flush=True)
+          f"(similarity of \"What is a <guess>?\" to \"What is a <word>?\"; 1.0 is the word "
+          "itself)")
+    engine = args.engine or fastest_engine()
+    print(f"loading {args.model}; generation engine: {engine}"
+          f"{'' if args.engine else ' (the fastest installed; --engine hf for torch)'} ...",
+          flush=True)
     start = time.perf_counter()
-    opt = Migrate(task, policy=args.model, method="migrate", top_k=3, database=db,
+    try:
+        policy = load_policy(args.model, engine=engine)
+    except MigrateOptError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    opt = Migrate(task, policy=policy, method="migrate", top_k=3, database=db,
                   seed=args.seed, budget=args.budget)
     if resumed:
         print(f"resuming study {study!r} in {args.storage}: {resumed} guesses already made")

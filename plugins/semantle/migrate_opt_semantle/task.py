@@ -11,6 +11,7 @@ import numpy as np
 
 from migrate_opt import Evaluation, Record, Task, TaskError
 
+from .dictionary import DICTIONARIES, FUNCTION_WORDS, load_dictionary
 from .oracles import ORACLES, Oracle, load_oracle
 from .parsing import parse_words
 from .space import NEIGHBOUR_ORACLE, WordSpace
@@ -31,10 +32,17 @@ class SemantleTask(Task):
     """Guess a hidden English word by meaning.
 
     Args:
-        target: the hidden word (one of the paper's ten, or any word the oracle can embed);
-            ``"random"`` draws a common word from the wordfreq list with ``target_seed``.
-        oracle: the embedding that scores guesses: ``glove`` (GloVe 6B 50-d, default),
-            ``minilm`` (a sentence encoder on "What is a {word}?") or ``word2vec`` (a file).
+        target: the hidden word (one of the paper's ten, or any dictionary word the oracle
+            can embed); ``"random"`` draws a common word from the wordfreq list with
+            ``target_seed``.
+        oracle: the embedding that scores guesses: ``minilm`` (default: the all-MiniLM-L6-v2
+            sentence encoder on "What is a {word}?", the paper's construction with MiniLM
+            standing in for its SimCSE), ``glove`` (GloVe 6B 50-d) or ``word2vec`` (a file).
+            MiniLM is the default: on the paper's ten targets GloVe scores stop words above a
+            typical vocabulary word (AUROC 0.59; "own" 0.64 and "how" 0.62 against
+            "computer", above "keyboard" 0.58), so a trained policy learns to answer with them,
+            and ranks a target's related words lower (median rank 88 against 49);
+            ``benchmarks/results/semantle_landscape.md``.
         oracle_model: the sentence-transformers folder for ``minilm`` (default: all-MiniLM-L6-v2
             from its wheel) or the vector file for ``word2vec``.
         words: words asked for in one completion; extra words in an answer are ignored, so a
@@ -46,6 +54,17 @@ class SemantleTask(Task):
         pool_size: entries of the wordfreq list forming the non-LLM search space.
         neighbours: the embedding whose neighbourhoods non-LLM baselines move in; ``auto``
             takes one different from the oracle (MiniLM for GloVe, GloVe otherwise).
+        dictionary: the words a guess must be one of, as the game rejects words it does not
+            know: ``wordfreq`` (default: wordfreq's large English list, about 289k words),
+            ``none`` (any word the oracle embeds; a sentence encoder embeds invented words
+            too) or the path of a text file with one word per line. Other guesses are
+            invalid, with the reason in ``info["error"]``, and cost no budget.
+        exclude_function_words: leave the closed-class words of
+            :data:`~migrate_opt_semantle.dictionary.FUNCTION_WORDS` ("the", "it",
+            "something") out of the vocabulary: they become invalid guesses and cost no
+            budget. On by default: even MiniLM scores "something" 0.59 and "what" 0.56
+            against "computer", above "calculator" (0.50), because "What is a something?"
+            reads like "What is a computer?".
     """
 
     name = "semantle"
@@ -65,7 +84,7 @@ class SemantleTask(Task):
     def __init__(
         self,
         target: str = "computer",
-        oracle: str = "glove",
+        oracle: str = "minilm",
         oracle_model: str | None = None,
         words: int = 2,
         warm_start: int = 0,
@@ -73,6 +92,8 @@ class SemantleTask(Task):
         warm_start_seed: int = 0,
         pool_size: int = 20_000,
         neighbours: str = "auto",
+        dictionary: str = "wordfreq",
+        exclude_function_words: bool = True,
     ) -> None:
         if oracle not in ORACLES:
             raise TaskError(f"unknown oracle {oracle!r}; choose one of {', '.join(ORACLES)}")
@@ -81,7 +102,16 @@ class SemantleTask(Task):
                             f"words={words}, pool_size={pool_size}, warm_start={warm_start}")
         if neighbours != "auto" and neighbours not in ("glove", "minilm"):
             raise TaskError(f"neighbours must be auto, glove or minilm, got {neighbours!r}")
+        if not isinstance(exclude_function_words, bool):
+            raise TaskError("exclude_function_words must be true or false, got "
+                            f"{exclude_function_words!r}")
+        if not isinstance(dictionary, str) or not dictionary.strip():
+            raise TaskError(f"dictionary must be {', '.join(DICTIONARIES)} or the path of a "
+                            f"word list, got {dictionary!r}")
         self.oracle_name = oracle
+        self.dictionary = dictionary
+        self.exclude_function_words = exclude_function_words
+        self._words = load_dictionary(dictionary)  # checks a file now, before any model
         self.oracle_model = oracle_model
         self.words = words
         self.warm_start = warm_start
@@ -97,14 +127,15 @@ class SemantleTask(Task):
     def _choose_target(self, target: str) -> str:
         if target == "random":
             lo, hi = RANDOM_TARGETS
-            choices = [w for w in common_words(hi)[lo:] if self.oracle.knows(w)]
+            choices = [w for w in common_words(hi)[lo:] if self.invalid_reason(w) is None]
             return random.Random(f"semantle-target:{self.target_seed}").choice(choices)
         word = target.strip().lower()
         if not is_word(word):
             raise TaskError(f"the target must be a single alphabetic word, got {target!r}")
-        if not self.oracle.knows(word):
-            raise TaskError(f"the {self.oracle_name} oracle cannot embed the target {word!r}; "
-                            f"choose another word (the paper's: {', '.join(PAPER_TARGETS)})")
+        reason = self.invalid_reason(word)
+        if reason is not None:
+            raise TaskError(f"the target {word!r} cannot be guessed: {reason}; choose another "
+                            f"word (the paper's: {', '.join(PAPER_TARGETS)})")
         return word
 
     # -- heavy state, loaded lazily and never pickled ----------------------------------------
@@ -120,8 +151,16 @@ class SemantleTask(Task):
             self._target_vector = self.oracle.vectors([self.target])[0]
         return self._target_vector
 
+    @property
+    def known_words(self) -> frozenset[str] | None:
+        """The dictionary's words (None: no dictionary, the oracle decides)."""
+        if self._words is None and self.dictionary != "none":
+            self._words = load_dictionary(self.dictionary)
+        return self._words
+
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_oracle": None, "_target_vector": None, "_space": None}
+        return {**self.__dict__, "_oracle": None, "_target_vector": None, "_space": None,
+                "_words": None}
 
     # -- prompts ----------------------------------------------------------------------------
     def _answer_format(self) -> str:
@@ -162,8 +201,13 @@ class SemantleTask(Task):
             return "not a single alphabetic word"
         if word != word.lower():
             return "not canonical (lower-case): canonicalize it first"
+        if self.exclude_function_words and word in FUNCTION_WORDS:
+            return "a function word, left out of the vocabulary (exclude_function_words)"
         if not self.oracle.knows(word):
             return f"the {self.oracle_name} oracle does not know this word"
+        words = self.known_words
+        if words is not None and word not in words:
+            return f"not a word of the {self.dictionary} dictionary"
         return None
 
     def canonicalize(self, solution: str) -> str | None:
@@ -209,7 +253,7 @@ class SemantleTask(Task):
 
     def search_space(self) -> WordSpace:
         if self._space is None:
-            pool = [w for w in common_words(self.pool_size) if self.oracle.knows(w)]
+            pool = [w for w in common_words(self.pool_size) if self.invalid_reason(w) is None]
             self._space = WordSpace(pool, self.neighbours)
         return self._space
 
@@ -224,4 +268,5 @@ class SemantleTask(Task):
             "task": self.name, "target": self.target, "oracle": self.oracle_name,
             "oracle_model": self.oracle_model, "words": self.words, "warm_start": self.warm_start,
             "target_seed": self.target_seed, "warm_start_seed": self.warm_start_seed,
+            "dictionary": self.dictionary, "exclude_function_words": self.exclude_function_words,
         }

@@ -1,0 +1,177 @@
+"""Converting the policy's Llama to an OpenVINO model of our own, cached on disk.
+
+We write the forward pass ourselves over the Hugging Face model's modules (so no exporter
+and no transformers pin is needed: ``openvino.convert_model`` traces it) with two choices
+that make the adapter *live*: the LoRA matrices are inputs of the model, not constants, so
+every call feeds the adapter as it is now (no swap, no stale prefix cache, no scale to get
+wrong), and the key/value cache is explicit inputs and outputs, so the shared-prefix decode
+loop of :mod:`migrate_opt.engines.decode` drives it like the torch model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import EngineError
+
+EXPORT_VERSION = "ov-v1"
+"""Bump when the exported graph changes: old cache folders are then never reused."""
+MODEL_FILE = "model.xml"
+INFO_FILE = "lora_inputs.json"
+"""Written last: the folder's completeness marker, and the order of the LoRA inputs."""
+_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def lora_modules(llama: Any) -> dict[str, Any]:
+    """The peft LoRA layers of the model by module name, in a fixed order."""
+    from peft.tuners.lora import LoraLayer
+
+    found = {n: m for n, m in llama.named_modules() if isinstance(m, LoraLayer)}
+    return dict(sorted(found.items()))
+
+
+class LlamaWithLiveLoRA(torch.nn.Module):
+    """The Llama forward with an explicit cache and the LoRA matrices as inputs.
+
+    ``forward(input_ids [B,T], attention_mask [B,S], position_ids [B,T], *cache, *lora)``:
+    ``cache`` is past key and value per layer [B, KVH, S-T, hd]; ``lora`` is A then B of each
+    adapted layer in :func:`lora_modules` order. Returns last-position logits [B, V] and the
+    updated cache."""
+
+    def __init__(self, llama: Any) -> None:
+        super().__init__()
+        if type(llama).__name__ not in ("LlamaForCausalLM",):
+            raise EngineError(
+                f"the openvino engine converts Llama models only, not {type(llama).__name__}: "
+                "use the hf engine for this model"
+            )
+        self.llama = llama
+        self.lora_names = list(lora_modules(llama))
+        self._slot = {name: i for i, name in enumerate(self.lora_names)}
+        self.n_layers = len(llama.model.layers)
+
+    def _proj(self, name: str, module: Any, x: torch.Tensor, lora: tuple[Any, ...]) -> Any:
+        slot = self._slot.get(name)
+        if slot is None:
+            return module(x)
+        a, b = lora[2 * slot], lora[2 * slot + 1]
+        scale = float(module.scaling["default"])
+        return module.base_layer(x) + scale * ((x @ a.transpose(0, 1)) @ b.transpose(0, 1))
+
+    def forward(self, input_ids: Any, attention_mask: Any, position_ids: Any, *flat: Any) -> Any:
+        from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+        cache, lora = flat[: 2 * self.n_layers], flat[2 * self.n_layers :]
+        h = self.llama.model.embed_tokens(input_ids)
+        cos, sin = self.llama.model.rotary_emb(h, position_ids)
+        bias = _attention_bias(attention_mask, input_ids.shape[1])
+        present = []
+        for i, layer in enumerate(self.llama.model.layers):
+            attn, prefix = layer.self_attn, f"model.layers.{i}."
+            x = layer.input_layernorm(h)
+            shape = (x.shape[0], x.shape[1], -1, attn.head_dim)
+            q, k, v = (
+                self._proj(f"{prefix}self_attn.{n}", getattr(attn, n), x, lora)
+                .reshape(shape).transpose(1, 2)
+                for n in ("q_proj", "k_proj", "v_proj")
+            )
+            q, k = apply_rotary_pos_emb(q, k, cos, sin)
+            k = torch.cat([cache[2 * i], k], dim=2)
+            v = torch.cat([cache[2 * i + 1], v], dim=2)
+            present += [k, v]
+            groups = attn.num_key_value_groups
+            o = torch.nn.functional.scaled_dot_product_attention(
+                q, k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1),
+                attn_mask=bias, scale=attn.scaling,
+            )
+            o = o.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1)
+            h = h + self._proj(f"{prefix}self_attn.o_proj", attn.o_proj, o, lora)
+            x, mlp = layer.post_attention_layernorm(h), layer.mlp
+            gate = self._proj(f"{prefix}mlp.gate_proj", mlp.gate_proj, x, lora)
+            up = self._proj(f"{prefix}mlp.up_proj", mlp.up_proj, x, lora)
+            h = h + self._proj(f"{prefix}mlp.down_proj", mlp.down_proj, mlp.act_fn(gate) * up,
+                               lora)
+        logits = self.llama.lm_head(self.llama.model.norm(h[:, -1:, :]))[:, 0]
+        return (logits, *present)
+
+
+def _attention_bias(mask: torch.Tensor, new: int) -> torch.Tensor:
+    """[B, 1, T, S] additive bias: a query sees real keys up to itself. Each position also
+    sees itself, so a padding row is never all-masked (that would be NaN)."""
+    index = torch.cumsum(torch.ones_like(mask), dim=-1) - 1  # [B, S] key positions
+    query = index[:, -new:]  # the new tokens are the last ones
+    visible = (index[:, None, :] <= query[:, :, None]) & (mask[:, None, :] > 0)
+    visible = visible | (index[:, None, :] == query[:, :, None])
+    zero = torch.zeros((), dtype=torch.float32)
+    return torch.where(visible, zero, zero - 1e9)[:, None]
+
+
+def export_key(llama: Any, name: str) -> str:
+    """Folder name for this model and adapter layout: the export version, the model's
+    config, the LoRA layers and scale, and a sample of the base weights."""
+    digest = hashlib.sha256(EXPORT_VERSION.encode())
+    digest.update(json.dumps(llama.config.to_dict(), sort_keys=True, default=str).encode())
+    for mod_name, module in lora_modules(llama).items():
+        digest.update(f"{mod_name}:{module.r['default']}:{module.scaling['default']}".encode())
+    for key, tensor in sorted(llama.state_dict().items()):
+        if "lora_" in key:
+            continue
+        flat = tensor.detach().reshape(-1)
+        digest.update(key.encode() + flat[:: max(1, flat.numel() // 256)].float().numpy().tobytes())
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(name).name)[:48]
+    return f"{slug or 'model'}-{EXPORT_VERSION}-{digest.hexdigest()[:12]}"
+
+
+def export(llama: Any, folder: Path) -> None:
+    """Trace the model into ``folder`` (fp32 weights; the info file last)."""
+    import openvino as ov
+
+    wrapper = LlamaWithLiveLoRA(llama).eval()
+    example = _example_inputs(wrapper)
+    with torch.no_grad(), warnings.catch_warnings():
+        # Tracing touches a transformers attribute deprecated in v5; nothing to do for users.
+        warnings.filterwarnings("ignore", ".*is_gradient_checkpointing", FutureWarning)
+        model = ov.convert_model(wrapper, example_input=example)
+    names = _input_names(wrapper)
+    for port, input_name in zip(model.inputs, names, strict=True):
+        port.get_tensor().set_names({input_name})
+    ov.save_model(model, str(folder / MODEL_FILE), compress_to_fp16=False)
+    (folder / INFO_FILE).write_text(json.dumps({"lora": wrapper.lora_names, "inputs": names}))
+
+
+def _input_names(wrapper: LlamaWithLiveLoRA) -> list[str]:
+    cache = [f"past_{kv}.{i}" for i in range(wrapper.n_layers) for kv in ("key", "value")]
+    lora = [f"{n}.lora_{ab}" for n in wrapper.lora_names for ab in ("A", "B")]
+    return ["input_ids", "attention_mask", "position_ids", *cache, *lora]
+
+
+def _example_inputs(wrapper: LlamaWithLiveLoRA) -> tuple[torch.Tensor, ...]:
+    llama = wrapper.llama
+    attn = llama.model.layers[0].self_attn
+    kv_heads = llama.config.num_key_value_heads
+    batch, past, new = 2, 3, 2
+    cache = [torch.zeros(batch, kv_heads, past, attn.head_dim)] * (2 * wrapper.n_layers)
+    lora = []
+    for module in lora_modules(llama).values():
+        lora += [module.lora_A["default"].weight.detach(), module.lora_B["default"].weight.detach()]
+    ids = torch.ones(batch, new, dtype=torch.long)
+    mask = torch.ones(batch, past + new, dtype=torch.long)
+    pos = torch.arange(past, past + new)[None].repeat(batch, 1)
+    return (ids, mask, pos, *cache, *lora)
+
+
+def lora_arrays(llama: Any) -> list[Any]:
+    """The live adapter as input arrays (sharing memory with the torch parameters)."""
+    arrays = []
+    for module in lora_modules(llama).values():
+        for part in (module.lora_A["default"].weight, module.lora_B["default"].weight):
+            arrays.append(part.detach().contiguous().numpy())
+    return arrays
+
+
+__all__ = ["LlamaWithLiveLoRA", "export", "export_key", "lora_arrays", "lora_modules"]

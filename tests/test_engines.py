@@ -1,0 +1,217 @@
+"""Generation engines on the tiny random model: shared-prefix decoding against the unshared
+reference, engines following the live adapter, and the bad-input paths."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import subprocess
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("peft")
+
+from migrate_opt import Migrate, SQLiteDatabase, run  # noqa: E402
+from migrate_opt.engines import Engine, resolve_engine  # noqa: E402
+from migrate_opt.engines.decode import DecodeSpec, decode  # noqa: E402
+from migrate_opt.engines.hf import HFEngine, TorchBackend  # noqa: E402
+from migrate_opt.errors import ConfigError, EngineError  # noqa: E402
+from migrate_opt.grpo import GRPOConfig, GRPOUpdater  # noqa: E402
+from migrate_opt.policy.base import SamplingConfig  # noqa: E402
+from migrate_opt.policy.tiny import tiny_policy  # noqa: E402
+from migrate_opt.registry import registry  # noqa: E402
+from migrate_opt.testing import ToyTask  # noqa: E402
+from migrate_opt.values import Member  # noqa: E402
+
+GREEDY = SamplingConfig(temperature=0.0)
+# A group like MiGrATe's: on-policy members share the task prompt, neighbourhood members
+# share their parent's prompt, and one prompt stands alone.
+GROUP = ["give a word"] * 4 + ["list two words, then a number please"] * 3 + ["one"]
+has_openvino = importlib.util.find_spec("openvino") is not None
+needs_openvino = pytest.mark.skipif(not has_openvino, reason="the openvino extra is not installed")
+
+
+@pytest.fixture
+def policy():
+    return tiny_policy(seed=0)
+
+
+def _perturb(policy, seed=1, scale=0.5):
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in policy.trainable_parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * scale)
+
+
+def _generate(policy, engine, sampling=SamplingConfig(), seed=7, prompts=GROUP):
+    policy.engine = engine
+    return policy.generate(prompts, system="be brief", sampling=sampling, max_new_tokens=16,
+                           seed=seed)
+
+
+# -- shared prefix ---------------------------------------------------------------------------
+@pytest.mark.parametrize("sampling", [SamplingConfig(), SamplingConfig(top_p=0.8), GREEDY])
+def test_shared_prefix_samples_what_the_unshared_path_samples(policy, sampling):
+    _perturb(policy)
+    shared = _generate(policy, HFEngine(share_prefix=True), sampling)
+    unshared = _generate(policy, HFEngine(share_prefix=False), sampling)
+    assert [g.token_ids for g in shared] == [g.token_ids for g in unshared]
+    assert [g.text for g in shared] == [g.text for g in unshared]
+    for a, b in zip(shared, unshared, strict=True):
+        assert len(a.logprobs) == len(a.token_ids) > 0
+        assert max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs)) < 1e-5
+
+
+class CountingBackend(TorchBackend):
+    def __init__(self, model):
+        super().__init__(model)
+        self.prefilled = []
+
+    def prefill(self, ids, mask):
+        self.prefilled.append(ids.shape[0])
+        return super().prefill(ids, mask)
+
+
+def test_each_distinct_prompt_is_prefilled_once(policy):
+    rows = [policy.prompt_ids(p) for p in GROUP]
+    spec = DecodeSpec(max_new_tokens=4, eos_ids=policy.eos_ids, pad_id=0)
+    for share, expected in ((True, [3]), (False, [len(GROUP)])):
+        backend = CountingBackend(policy.model)
+        with torch.no_grad():
+            out = decode(backend, rows, spec, share_prefix=share)
+        assert backend.prefilled == expected and len(out) == len(GROUP)
+
+
+def test_behaviour_logprobs_of_shared_members_match_a_training_forward_pass(policy):
+    _perturb(policy)
+    gens = _generate(policy, HFEngine())
+    for prompt, g in zip(GROUP, gens, strict=True):
+        member = Member("on_policy", g.text, (), prompt=prompt, token_ids=g.token_ids,
+                        behaviour_logprobs=g.logprobs)
+        batch = policy.encode(prompt, "be brief", [member])
+        with torch.no_grad():
+            scored = policy.token_logprobs(batch)[0]
+        assert torch.allclose(scored, torch.tensor(g.logprobs), atol=1e-4)
+
+
+def test_logits_processors_shape_the_draw_but_not_the_logprobs(policy):
+    banned = policy.prompt_ids("give a word")[-1]
+    seen = []
+
+    def ban(input_ids, scores):
+        seen.append(input_ids.shape)
+        return scores.index_fill(-1, torch.tensor([banned]), float("-inf"))
+
+    rows = [policy.prompt_ids(p) for p in GROUP]
+    spec = DecodeSpec(max_new_tokens=8, eos_ids=(), pad_id=0, seed=3, processors=(ban,))
+    with torch.no_grad():
+        out = decode(TorchBackend(policy.model), rows, spec)
+    assert all(banned not in s.token_ids for s in out)
+    width = max(len(r) for r in rows)
+    assert seen[0] == (len(GROUP), width) and seen[1] == (len(GROUP), width + 1)
+    assert all(lp < 0 for s in out for lp in s.logprobs)  # raw log-probs, not the masked ones
+
+
+# -- engines follow the adapter --------------------------------------------------------------
+@needs_openvino
+def test_openvino_follows_the_adapter_after_a_grpo_step(policy, tmp_path, monkeypatch):
+    monkeypatch.setenv("MIGRATE_OPT_CACHE", str(tmp_path))
+    from migrate_opt.engines.openvino import OpenVINOEngine
+
+    openvino, hf = OpenVINOEngine(), HFEngine()
+    before = [g.token_ids for g in _generate(policy, hf, GREEDY)]
+    assert [g.token_ids for g in _generate(policy, openvino, GREEDY)] == before
+    members = [Member("on_policy", g.text, (), prompt=GROUP[0], token_ids=g.token_ids,
+                      behaviour_logprobs=g.logprobs, reward=r)
+               for g, r in zip(_generate(policy, hf, seed=1, prompts=GROUP[:4]), (0, 1, 0, 1))]
+    GRPOUpdater(GRPOConfig(learning_rate=0.5, steps_per_group=2)).step(
+        policy, GROUP[0], "be brief", members)
+    after = [g.token_ids for g in _generate(policy, hf, GREEDY)]
+    assert after != before  # the step changed what the policy writes
+    assert [g.token_ids for g in _generate(policy, openvino, GREEDY)] == after
+    converted = list((tmp_path / "engines" / "openvino").iterdir())
+    assert len(converted) == 1 and (converted[0] / "lora_inputs.json").is_file()
+
+
+@needs_openvino
+def test_openvino_samples_like_hf_with_logprobs(policy, tmp_path, monkeypatch):
+    monkeypatch.setenv("MIGRATE_OPT_CACHE", str(tmp_path))
+    from migrate_opt.engines.openvino import OpenVINOEngine
+
+    _perturb(policy)
+    ours = _generate(policy, HFEngine())
+    theirs = _generate(policy, OpenVINOEngine())
+    assert [g.token_ids for g in ours] == [g.token_ids for g in theirs]
+    for a, b in zip(ours, theirs, strict=True):
+        assert max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs)) < 1e-3
+
+
+def _make_study(db, engine):
+    policy = tiny_policy(seed=0, engine=engine)
+    return Migrate(ToyTask(), policy=policy, method="migrate", group_size=4, database=db,
+                   seed=2, grpo=GRPOConfig(learning_rate=1e-2))
+
+
+def _records(db):
+    return [(r.iteration, r.source, r.completion, r.solution, r.score) for r in db.records()]
+
+
+@needs_openvino
+def test_a_study_resumed_with_another_engine_keeps_its_records(tmp_path, monkeypatch):
+    monkeypatch.setenv("MIGRATE_OPT_CACHE", str(tmp_path))
+    whole = SQLiteDatabase(str(tmp_path / "whole.db"))
+    run(_make_study(whole, "hf"), iterations=3, progress=False)
+    path = str(tmp_path / "switched.db")
+    run(_make_study(SQLiteDatabase(path), "hf"), iterations=1, progress=False)
+    resumed = _make_study(SQLiteDatabase(path), "openvino")
+    run(resumed, iterations=2, progress=False)
+    assert _records(SQLiteDatabase(path)) == _records(whole) and len(_records(whole)) > 4
+    assert SQLiteDatabase(path).settings() == whole.settings()
+
+
+# -- names and bad input ---------------------------------------------------------------------
+def test_engines_are_a_registry_kind():
+    assert {"hf", "openvino", "vllm"} <= set(registry().names("engine"))
+    assert isinstance(resolve_engine("hf"), HFEngine) and isinstance(resolve_engine(None), Engine)
+    with pytest.raises(KeyError, match="unknown engine 'hff'. Did you mean 'hf'"):
+        resolve_engine("hff")
+
+
+def test_an_engine_not_installed_names_its_extra(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "openvino" else real(name, *a))
+    with pytest.raises(EngineError, match=r"pip install 'migrate-opt\[openvino\]'"):
+        resolve_engine("openvino")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the machine has a GPU")
+def test_gpu_choices_without_a_gpu_are_one_clear_error():
+    with pytest.raises(EngineError, match="needs a CUDA GPU and torch sees none"):
+        resolve_engine("vllm")
+    with pytest.raises(EngineError, match="device 'cuda' needs a CUDA GPU"):
+        tiny_policy(device="cuda")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the machine has a GPU")
+def test_cli_engine_vllm_without_a_gpu_is_one_line(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "migrate_opt.cli", "run", "toy", "--model", "tiny-random",
+         "--engine", "vllm", "--storage", str(tmp_path / "x.db"), "--budget", "4"],
+        capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert "the vllm engine needs a CUDA GPU" in out.stderr
+
+
+def test_a_prompt_longer_than_the_context_is_cut_from_the_left_with_a_warning(policy, caplog):
+    context = policy.context_length
+    long_prompt = "give a word " * context
+    with caplog.at_level(logging.WARNING):
+        g = policy.generate([long_prompt, "one"], max_new_tokens=8, seed=1)
+    assert "does not fit the model's context" in caplog.text
+    assert len(g) == 2 and all(0 < len(x.token_ids) <= 8 for x in g)
+    with pytest.raises(ConfigError, match="lower max_new_tokens"):
+        policy.generate(["one"], max_new_tokens=context)
