@@ -168,14 +168,15 @@ def markdown(r: dict[str, Any]) -> str:
         "Gain: mean on-policy reward of the last quarter of iterations minus the first "
         "quarter; lift: gain minus the untrained twin's gain (same seed). KL: per-token KL "
         "to the base model at the last trained iteration.", "",
-        "| task | config | seeds | gain | untrained gain | lift | KL last | KL>max steps "
-        "| reward first 5 -> last 5 | best |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| task | config | seeds | gain | untrained gain | lift | lift per seed | KL last "
+        "| KL>max steps | reward first 5 -> last 5 | best |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in sorted(r["configs"], key=lambda c: (c["task"], -(c["lift"] or -9))):
         lines.append(
             f"| {c['task']} | {c['method']} | {c['seeds']} | {_f(c['reward_gain'])} | "
-            f"{_f(c['untrained_gain'])} | {_f(c['lift'])} | {_f(c['kl_last'], 2)} | "
+            f"{_f(c['untrained_gain'])} | {_f(c['lift'])} | "
+            f"{', '.join(_f(x) for x in c['lifts'])} | {_f(c['kl_last'], 2)} | "
             f"{c['kl_exceeded_steps']} | {_f(c['reward_first'], 3)} -> "
             f"{_f(c['reward_last'], 3)} | {_f(c['best_score'], 3)} |")
     d = r["default"]
