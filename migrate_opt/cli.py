@@ -193,22 +193,41 @@ def _run_study(opt: Any, config: dict[str, Any], resume: bool) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .learning import learning_curve
     from .storage import open_database, pick_study
 
     study = pick_study(args.storage, args.study)
     db = open_database(args.storage, study, readonly=True)
     settings = {k: v for k, v in db.settings().items() if k != "cli"}
     best = db.top(args.top)
+    curve = learning_curve(db)
     if args.json:
         print(json.dumps({"study": study, "settings": settings, "evaluations": len(db),
-                          "best": [_record_json(r) for r in best]}, indent=2, default=str))
+                          "learning": asdict(curve), "best": [_record_json(r) for r in best]},
+                         indent=2, default=str))
         return 0
     print(f"study {study!r} in {args.storage}: {len(db)} evaluations, "
           f"{db.last_iteration() + 1} iterations")
     for k, v in settings.items():
         print(f"  {k}: {json.dumps(v, default=str)}")
+    _print_learning(curve)
     _print_best(best)
     return 0
+
+
+def _print_learning(curve: Any) -> None:
+    """The last iterations' on-policy mean reward and KL to base: is the model learning?"""
+    if not curve.iterations:
+        return
+    rows = [(it, "-" if r is None else f"{r:.4f}", "-" if k is None else f"{k:.4f}")
+            for it, r, k in list(zip(curve.iterations, curve.on_policy_reward, curve.kl))[-8:]]
+    print("learning (last iterations):")
+    _table(["iteration", "on-policy reward", "KL to base"], rows)
+    if curve.kl_exceeded:
+        print(f"warning: {curve.kl_exceeded} GRPO step(s) had a KL to base past max_kl: the "
+              "policy drifted far from the base model (lower the learning rate)")
 
 
 def cmd_report(args: argparse.Namespace) -> int:

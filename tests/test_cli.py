@@ -37,6 +37,13 @@ def test_bad_options_are_one_clear_line(args, message):
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
+def test_a_learning_rate_that_cannot_work_is_refused_before_a_model_loads(tmp_path):
+    out = cli("run", "toy", "--learning-rate", "5", "--storage", str(tmp_path / "s.db"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "learning_rate must be in (0, 0.1]" in out.stderr
+    assert "Loading weights" not in out.stderr
+
+
 def test_task_options_are_coerced_by_type_hints():
     assert parse_task_options(ToyTask, ["--target", "12", "--length=3"]) == {
         "target": "12", "length": 3}

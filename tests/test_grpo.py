@@ -16,6 +16,7 @@ from migrate_opt.grpo import (  # noqa: E402
     GRPOUpdater,
     advantages,
     grpo_loss,
+    learning_rate_for,
     truncated_is_weights,
 )
 from migrate_opt.policy.hf import LoRAConfig  # noqa: E402
@@ -156,12 +157,46 @@ def test_config_rejects_bad_values_naming_the_field(field, value):
         GRPOConfig(**{field: value})
 
 
-def test_config_defaults_are_the_reference():
+def test_config_defaults_are_the_measured_small_model_ones_and_paper_is_the_reference():
     c = GRPOConfig()
-    assert (c.learning_rate, c.steps_per_group, c.clip_low, c.clip_high, c.kl_coef) == (
-        5e-5, 2, 0.2, 0.28, 0.0,
-    )  # fmt: skip
+    assert c.learning_rate is None  # chosen from the model by the measured rule
+    assert (c.steps_per_group, c.clip_low, c.clip_high, c.kl_coef) == (2, 0.2, 0.28, 0.0)
+    p = GRPOConfig.paper()
+    assert (p.learning_rate, p.steps_per_group, p.advantage, p.clip_high) == (
+        5e-5, 2, "none", 0.28)
     assert GRPOConfig(invalid=0.0).invalid == 0.0
+
+
+@pytest.mark.parametrize("lr", [0.0, -1e-4, 0.5, float("nan"), True, "1e-4"])
+def test_a_learning_rate_that_cannot_work_is_refused(lr):
+    with pytest.raises(ConfigError, match="learning_rate"):
+        GRPOConfig(learning_rate=lr)
+
+
+def test_max_kl_must_be_positive_or_none():
+    assert GRPOConfig(max_kl=None).max_kl is None
+    with pytest.raises(ConfigError, match="max_kl"):
+        GRPOConfig(max_kl=0.0)
+
+
+def test_config_from_a_table_names_unknown_fields():
+    assert GRPOConfig.of({"learning_rate": 1e-4}).learning_rate == 1e-4
+    assert GRPOConfig.of(None) == GRPOConfig()
+    with pytest.raises(ConfigError, match="unknown fields.*lr"):
+        GRPOConfig.of({"lr": 1e-4})
+    with pytest.raises(ConfigError, match="table"):
+        GRPOConfig.of(["learning_rate"])  # type: ignore[arg-type]
+
+
+def test_learning_rate_rule_scales_with_the_hidden_size():
+    from migrate_opt.grpo_config import LR_REFERENCE, LR_REFERENCE_HIDDEN
+
+    assert learning_rate_for(LR_REFERENCE_HIDDEN) == pytest.approx(LR_REFERENCE)
+    # Tinker's exponent: a 3B Llama (hidden 3072) gets about a quarter of SmolLM2's rate.
+    ratio = learning_rate_for(3072) / learning_rate_for(576)
+    assert ratio == pytest.approx((576 / 3072) ** 0.781)
+    with pytest.raises(ConfigError, match="hidden_size"):
+        learning_rate_for(0)
 
 
 # -- rewards -------------------------------------------------------------------------------
@@ -192,7 +227,8 @@ def _params(policy):
 def test_a_step_moves_the_adapter_and_not_the_base(policy):
     before = _params(policy)
     members = [_member(r, completion=c) for r, c in [(0.0, "a b"), (1.0, "1 2"), (0.5, "x")]]
-    metrics = GRPOUpdater(GRPOConfig(learning_rate=1e-2)).step(policy, PROMPT, None, members)
+    # A gentle step: a large one collapses at once and clips every token of the second.
+    metrics = GRPOUpdater(GRPOConfig(learning_rate=1e-3)).step(policy, PROMPT, None, members)
     assert len(metrics) == 2 and metrics[0]["skipped"] == 0.0
     assert metrics[0]["n_valid"] == 3 and metrics[0]["reward_mean"] == pytest.approx(0.5)
     assert metrics[1]["ratio_mean"] != pytest.approx(1.0, abs=1e-7)  # the policy moved
@@ -215,6 +251,34 @@ def test_kl_is_zero_against_the_untrained_adapter_then_grows(policy):
     metrics = updater.step(policy, PROMPT, None, members)
     assert metrics[0]["kl"] == pytest.approx(0.0, abs=1e-7)  # LoRA starts as the identity
     assert metrics[1]["kl"] > 0
+
+
+def test_the_default_learning_rate_follows_the_policy_hidden_size(policy):
+    members = [_member(0.0, completion="a b"), _member(1.0, completion="1 2")]
+    metrics = GRPOUpdater().step(policy, PROMPT, None, members)
+    assert policy.hidden_size == 64
+    assert metrics[0]["learning_rate"] == pytest.approx(learning_rate_for(64))
+
+
+def test_kl_to_base_is_monitored_without_a_kl_term(policy):
+    members = [_member(0.0, completion="a b"), _member(1.0, completion="1 2")]
+    metrics = GRPOUpdater(GRPOConfig(learning_rate=1e-2)).step(policy, PROMPT, None, members)
+    assert metrics[0]["kl"] == pytest.approx(0.0, abs=1e-7) and metrics[1]["kl"] > 0
+    off = GRPOUpdater(GRPOConfig(learning_rate=1e-2, monitor_kl=False))
+    assert all(m["kl"] == 0.0 for m in off.step(policy, PROMPT, None, members))
+
+
+def test_a_kl_past_max_kl_is_flagged_and_warned_once(policy, caplog):
+    members = [_member(0.0, completion="a b"), _member(1.0, completion="1 2 3 4")]
+    updater = GRPOUpdater(GRPOConfig(learning_rate=5e-2, steps_per_group=3, max_kl=1e-6))
+    with caplog.at_level("WARNING", logger="migrate_opt.grpo"):
+        first = updater.step(policy, PROMPT, None, members)
+        second = updater.step(policy, PROMPT, None, members)
+    assert first[0]["kl_exceeded"] == 0.0  # the untrained adapter is the base model
+    assert first[-1]["kl_exceeded"] == 1.0 and second[0]["kl_exceeded"] == 1.0
+    assert sum("past max_kl" in r.message for r in caplog.records) == 1
+    unbounded = GRPOUpdater(GRPOConfig(learning_rate=5e-2, steps_per_group=3, max_kl=None))
+    assert all(m["kl_exceeded"] == 0.0 for m in unbounded.step(policy, PROMPT, None, members))
 
 
 def test_optimizer_state_round_trips(policy):

@@ -53,6 +53,25 @@ def test_lora_config_accepts_a_single_module_name():
     assert LoRAConfig(target_modules="q_proj").target_modules == ("q_proj",)
 
 
+def test_lora_config_all_linear_and_paper():
+    from migrate_opt.policy.lora import ALL_LINEAR
+
+    assert LoRAConfig(target_modules="all-linear").target_modules == ALL_LINEAR
+    # The measured small-model default (benchmarks/results/learning.md), not the paper's.
+    assert LoRAConfig() == LoRAConfig(rank=16, alpha=32, target_modules="all-linear")
+    paper = LoRAConfig.paper()
+    assert (paper.rank, paper.alpha, paper.target_modules) == (64, 16, ("q_proj", "v_proj"))
+
+
+def test_lora_config_from_a_table_refuses_unknown_fields_and_huge_ranks():
+    assert LoRAConfig.of({"rank": 4, "target_modules": ["q_proj"]}).target_modules == (
+        "q_proj",)
+    with pytest.raises(ConfigError, match="unknown fields.*r\\b"):
+        LoRAConfig.of({"r": 4})
+    with pytest.raises(ConfigError, match="rank"):
+        LoRAConfig(rank=10**6)
+
+
 # -- generation ----------------------------------------------------------------------------
 def test_generation_is_reproducible_per_seed(policy):
     a = policy.generate(PROMPTS, system=SYSTEM, max_new_tokens=12, seed=3)

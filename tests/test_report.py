@@ -99,7 +99,8 @@ def test_report_has_every_section_and_is_self_contained(tmp_path):
     text = Path(out).read_text()
     page = Page(text)
     for heading in ("Settings", "Best score so far", "Scores per sampler source",
-                    "Training (GRPO) metrics per step", "Top 10 solutions",
+                    "Is the model learning?", "Training (GRPO) metrics per step",
+                    "Top 10 solutions",
                     "Why solutions were invalid"):
         assert heading in page.texts
     assert "script" not in page.tags and "link" not in page.tags and "img" not in page.tags
@@ -109,8 +110,9 @@ def test_report_has_every_section_and_is_self_contained(tmp_path):
     assert page.rows["top"] == 11  # header + 10 solutions
     best = db.top(1)[0]
     assert f"{best.score:.4f}" in text and best.solution in text
-    # one chart per GRPO metric, the best-so-far curve and the per-source chart
-    assert text.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == 2 + 5
+    # one chart per GRPO metric, the best-so-far curve, the per-source chart, and the
+    # on-policy reward and KL per iteration
+    assert text.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == 2 + 5 + 2
     for source in ("on_policy", "greedy", "neighborhood"):
         assert f"<td>{source}</td>" in text
     assert "reported invalid" in text  # the reasons table

@@ -58,6 +58,9 @@ class TaskSpec:
     metrics: str | None = None
     """Metric hook ``package.module:function``: ``function(task, records)`` returns extra
     numbers for the run (ARC: ``migrate_opt_arc:prediction_metrics``, pass@1/pass@2)."""
+    seed_options: tuple[str, ...] = ()
+    """Options set to the run's seed (e.g. Semantle's ``target_seed``: each seed meets
+    another random target, and a method and its untrained twin meet the same ones)."""
 
     def __post_init__(self) -> None:
         if self.metrics is not None and not HOOK.match(self.metrics):
@@ -109,6 +112,22 @@ class MethodSpec:
                               "to LLM methods (`llm = ...`) only")
         if self.max_iterations is not None and self.max_iterations < 1:
             raise ConfigError(f"method {self.label!r}: max_iterations must be >= 1")
+        _check_training(self)
+
+
+def _check_training(m: MethodSpec) -> None:
+    """A grid entry whose GRPO or LoRA settings cannot work fails here, before any run
+    loads a model."""
+    from migrate_opt.grpo import GRPOConfig
+    from migrate_opt.policy.lora import LoRAConfig
+
+    try:
+        if m.grpo:
+            GRPOConfig.of(m.grpo)
+        if "lora" in m.policy_options:
+            LoRAConfig.of(m.policy_options["lora"])
+    except (ConfigError, TypeError) as exc:
+        raise ConfigError(f"method {m.label!r}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -121,6 +140,11 @@ class Cell:
     budget: int
     log_every: int
     stop_when_solved: bool = False
+
+    @property
+    def task_options(self) -> dict[str, Any]:
+        """The task's options on this cell's seed."""
+        return {**self.task.options, **dict.fromkeys(self.task.seed_options, self.seed)}
 
     @property
     def options(self) -> dict[str, Any]:
@@ -231,9 +255,9 @@ def _table(raw: Mapping[str, Any], key: str) -> dict[str, dict[str, Any]]:
 
 
 def _task(label: str, spec: Mapping[str, Any]) -> TaskSpec:
-    _only(f"tasks.{label}", spec, {"task", "options", "metrics"})
+    _only(f"tasks.{label}", spec, {"task", "options", "metrics", "seed_options"})
     return TaskSpec(label, str(spec.get("task", label)), dict(spec.get("options", {})),
-                    spec.get("metrics"))
+                    spec.get("metrics"), tuple(spec.get("seed_options", ())))
 
 
 def _method(label: str, spec: Mapping[str, Any]) -> MethodSpec:

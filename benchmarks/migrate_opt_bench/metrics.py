@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from migrate_opt import ConfigError, Database, Record, Task
+from migrate_opt.learning import learning_curve
 from migrate_opt.metrics import (
     best_so_far_at,
     evaluations_to_solve,
@@ -54,12 +55,25 @@ class RunMetrics:
     """Best-so-far at each of ``log_points(budget, log_every)``."""
     extra: dict[str, Any] = field(default_factory=dict)
     """What the task's metric hook measured (ARC pass@1/pass@2, Semantle guesses...)."""
+    on_policy_reward: list[float | None] = field(default_factory=list)
+    """Per iteration, the mean reward of its valid on-policy members (None: none valid):
+    whether the policy itself is learning, apart from what the search kept."""
+    kl: list[float | None] = field(default_factory=list)
+    """Per iteration, the per-token KL to the base model at its first GRPO step (None: no
+    training, or the step was skipped)."""
+    kl_exceeded: int = 0
+    """GRPO steps whose KL to base was past the configured ``max_kl`` (collapse)."""
 
     def row(self) -> dict[str, Any]:
-        """A flat dict for CSV (without the curve; the hook's numbers as columns)."""
+        """A flat dict for CSV (without the per-point curves; the hook's numbers as
+        columns)."""
         d = asdict(self)
-        d.pop("curve")
+        for key in CURVES:
+            d.pop(key)
         return {**d, **d.pop("extra")}
+
+
+CURVES = ("curve", "on_policy_reward", "kl")
 
 
 def measure(
@@ -69,6 +83,7 @@ def measure(
 ) -> RunMetrics:
     records = db.records()
     scores = [r.score for r in records]
+    learned = learning_curve(db)
     best = db.top(1)
     solved_at = evaluations_to_solve(records)
     empty_members = sum(
@@ -87,6 +102,8 @@ def measure(
         evaluate_s=seconds.get("evaluate", 0.0), total_s=seconds.get("total", 0.0),
         resumed=resumed, curve=best_so_far_at(scores, log_points(budget, log_every)),
         extra=dict(resolve_hook(hook)(task, records)) if hook else {},
+        on_policy_reward=learned.on_policy_reward, kl=learned.kl,
+        kl_exceeded=learned.kl_exceeded,
     )
 
 

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from .config import BenchmarkConfig
-from .metrics import RunMetrics, log_points
+from .metrics import CURVES, RunMetrics, log_points
 
-ROW_FIELDS = ["key", *RunMetrics.__dataclass_fields__]
-ROW_FIELDS.remove("curve")
-ROW_FIELDS.remove("extra")
+ROW_FIELDS = [k for k in ("key", *RunMetrics.__dataclass_fields__)
+              if k not in (*CURVES, "extra")]
 
 
 def _flat(r: dict[str, Any]) -> dict[str, Any]:

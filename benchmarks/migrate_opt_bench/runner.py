@@ -49,7 +49,7 @@ def _execute(cell: Cell, db_path: str) -> dict[str, Any]:
     db = SQLiteDatabase(db_path, study=cell.key)
     try:
         resumed = len(db) > 0
-        task = create("task", cell.task.task, **cell.task.options)
+        task = create("task", cell.task.task, **cell.task_options)
         opt = build_optimizer(cell, task, db)
         seconds: dict[str, float] = defaultdict(float)
 
@@ -83,8 +83,15 @@ def build_optimizer(cell: Cell, task: Task, db: SQLiteDatabase) -> Optimizer:
     common: dict[str, Any] = {"database": db, "seed": cell.seed, "budget": cell.budget}
     if m.optimizer is not None:
         return create("optimizer", m.optimizer, task, **common, **cell.options)  # type: ignore[no-any-return]
+    grpo = None
+    if m.grpo:  # checked before the policy loads
+        from migrate_opt.grpo import GRPOConfig
+
+        grpo = GRPOConfig.of(m.grpo)
     policy = create("policy", m.policy, **m.policy_options)
-    llm = {k: dict(v) for k, v in (("grpo", m.grpo), ("sampling", m.sampling)) if v}
+    llm: dict[str, Any] = {"grpo": grpo} if grpo is not None else {}
+    if m.sampling:
+        llm["sampling"] = dict(m.sampling)
     return create("optimizer", m.llm, task, policy=policy, **llm,  # type: ignore[no-any-return]
                   **common, **cell.options)
 

@@ -38,11 +38,25 @@ def test_cells_cover_the_grid_and_method_task_filters() -> None:
         ({"optimizer": "ga", "tasks": ["zzz"]}, "unknown tasks"),
         ({"optimizer": "ga", "task_options": {"zzz": {}}}, "unknown tasks"),
         ({"optimizer": "ga", "task_options": {"a": 3}}, "task_options"),
+        ({"llm": "grpo", "grpo": {"learning_rate": 3.0}}, "learning_rate"),
+        ({"llm": "grpo", "grpo": {"lr": 1e-4}}, "unknown fields"),
+        ({"llm": "grpo", "policy_options": {"lora": {"rank": 0}}}, "rank"),
+        ({"llm": "grpo", "policy_options": {"lora": {"rnk": 8}}}, "unknown fields"),
     ],
 )
 def test_bad_methods_are_refused(method: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_config(_raw(m=method))
+
+
+def test_seed_options_give_each_seed_its_own_task() -> None:
+    raw = _raw()
+    raw["tasks"]["a"] = {"task": "toy", "options": {"target": "1"},
+                         "seed_options": ["target_seed"]}
+    cells = parse_config(raw).cells()
+    assert [c.task_options for c in cells if c.task.label == "a"] == [
+        {"target": "1", "target_seed": 0}, {"target": "1", "target_seed": 1}]
+    assert all(c.task_options == {} for c in cells if c.task.label == "b")
 
 
 def test_overrides_and_missing_budget() -> None:

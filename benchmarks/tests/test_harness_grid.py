@@ -59,6 +59,9 @@ def test_tiny_grid_end_to_end(tmp_path: Path) -> None:
         assert r["top10_auc"] <= r["top1_auc"]
         assert len(r["curve"]) == 6 and r["curve"][-1] == r["best_score"]
         assert r["curve"] == sorted(r["curve"])  # best-so-far never falls
+        if r["method"] == "scripted-migrate":  # one on-policy mean per group, no training
+            assert len(r["on_policy_reward"]) == r["iterations"] > 0
+            assert r["kl"] == [None] * r["iterations"] and r["kl_exceeded"] == 0
 
     from migrate_opt_bench.report import write_all
 

@@ -10,6 +10,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..grammar import Grammar
 from ..values import Member
+from .lora import LoRAConfig as LoRAConfig  # re-exported: the torch-free home is .lora
 
 
 @dataclass(frozen=True)
@@ -30,38 +31,6 @@ class SamplingConfig:
             raise ConfigError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
-
-
-@dataclass(frozen=True)
-class LoRAConfig:
-    """The LoRA adapter trained at test time (docs/method.md: rank 64, alpha 16 on q and v)."""
-
-    rank: int = 64
-    """Rank r of the low-rank update; more rank, more trainable parameters."""
-    alpha: int = 16
-    """Scale numerator: the update is multiplied by alpha / rank (an integer, as in peft)."""
-    dropout: float = 0.0
-    """Dropout on the adapter's input while training (0 keeps training deterministic)."""
-    target_modules: tuple[str, ...] = ("q_proj", "v_proj")
-    """Names of the linear layers that get an adapter (Llama attention query and value)."""
-
-    def __post_init__(self) -> None:
-        if isinstance(self.rank, bool) or not isinstance(self.rank, int) or self.rank < 1:
-            raise ConfigError(f"LoRA rank must be an integer >= 1, got {self.rank!r}")
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, int) or self.alpha < 1:
-            raise ConfigError(f"LoRA alpha must be an integer >= 1, got {self.alpha!r}")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"LoRA dropout must be in [0, 1), got {self.dropout!r}")
-        if isinstance(self.target_modules, str):
-            # A bare string would be iterated letter by letter; wrap it instead.
-            object.__setattr__(self, "target_modules", (self.target_modules,))
-        if not self.target_modules or not all(
-            isinstance(m, str) and m for m in self.target_modules
-        ):
-            raise ConfigError(
-                f"LoRA target_modules must be non-empty module names, got {self.target_modules!r}"
-            )
-        object.__setattr__(self, "target_modules", tuple(self.target_modules))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -23,40 +23,17 @@ from ..engines.decode import DecodeSpec
 from ..errors import ConfigError
 from ..grammar import Grammar
 from ..values import Member
-from .base import Generation, LoRAConfig, Policy, SamplingConfig
+from . import hf_train
+from .base import Generation, Policy, SamplingConfig
 from .constrained import GrammarConstraints
 from .hf_generate import completion, fit_context, stop_checker
 from .hf_loading import eos_ids, load_pretrained, resolve_dtype
+from .hf_train import TrainBatch
+from .lora import LoRAConfig
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SAMPLING = SamplingConfig()
-
-
-@dataclass
-class TrainBatch:
-    """Members re-tokenised as completions of one prompt, ready for a forward pass.
-
-    The prompt is shared, so the completions are right-padded after it and one forward pass
-    scores them all; row ``i`` is ``members[i]`` of :meth:`HFPolicy.encode`."""
-
-    input_ids: torch.Tensor
-    """[B, P + T] prompt then completion tokens, right-padded."""
-    attention_mask: torch.Tensor
-    """[B, P + T] 1 on real tokens."""
-    completion_mask: torch.Tensor
-    """[B, T] float, 1 on completion tokens that count in the loss."""
-    prompt_length: int
-    """P, the number of prompt tokens."""
-    behaviour_logprobs: torch.Tensor
-    """[B, T] log-probs recorded when the member was sampled (0 where unknown)."""
-    off_prompt: torch.Tensor
-    """[B] bool: the member was sampled, with recorded log-probs, from another prompt
-    than this one (neighbourhood, OPRO): importance weights apply to these rows only."""
-
-    @property
-    def completion_length(self) -> int:
-        return int(self.completion_mask.shape[1])
 
 
 class HFPolicy(Policy):
@@ -75,7 +52,7 @@ class HFPolicy(Policy):
         model: Any,
         tokenizer: Any = None,
         *,
-        lora: LoRAConfig | None = None,
+        lora: LoRAConfig | Mapping[str, Any] | None = None,
         device: str = "cpu",
         dtype: str | torch.dtype | None = None,
         threads: int | None = 1,
@@ -87,7 +64,7 @@ class HFPolicy(Policy):
                 raise ConfigError(f"threads must be >= 1 or None, got {threads}")
             # Two busy cores ran 5-30x slower with two torch threads than with one.
             torch.set_num_threads(threads)
-        self.lora = lora or LoRAConfig()
+        self.lora = LoRAConfig.of(lora)
         if str(device).startswith("cuda"):
             require_cuda(f"device {device!r}")
         self.device = torch.device(device)
@@ -223,47 +200,25 @@ class HFPolicy(Policy):
             raise ValueError("encode needs at least one member")
         head = self.prompt_ids(prompt, system, response_prefix)
         tails = [self.completion_ids(m, response_prefix) for m in members]
-        width = max(len(t) for t in tails)
-        pad = self.tokenizer.pad_token_id
-        rows = [head + t + [pad] * (width - len(t)) for t in tails]
-        completion_mask = torch.tensor([[1.0] * len(t) + [0.0] * (width - len(t)) for t in tails])
-        behaviour = torch.zeros(len(members), width)
-        off_prompt = torch.zeros(len(members), dtype=torch.bool)
-        for i, (m, t) in enumerate(zip(members, tails, strict=True)):
-            recorded = m.behaviour_logprobs
-            if m.token_ids and recorded and len(recorded) == len(t):
-                behaviour[i, : len(t)] = torch.tensor(recorded)
-                off_prompt[i] = m.prompt is not None and m.prompt != prompt
-        attention = torch.cat([torch.ones(len(members), len(head)), completion_mask], dim=1)
-        return TrainBatch(
-            input_ids=torch.tensor(rows, device=self.device),
-            attention_mask=attention.long().to(self.device),
-            completion_mask=completion_mask.to(self.device),
-            prompt_length=len(head),
-            behaviour_logprobs=behaviour.to(self.device),
-            off_prompt=off_prompt.to(self.device),
-        )
+        return hf_train.encode(head, tails, members, prompt, self.tokenizer.pad_token_id,
+                               self.device)
 
     def token_logprobs(self, batch: TrainBatch) -> torch.Tensor:
-        """[B, T] log-prob of each completion token under the current policy, with grad."""
-        width = batch.completion_length
-        # Only the logits that predict completion tokens: the vocabulary is large.
-        out = self.model(
-            input_ids=batch.input_ids,
-            attention_mask=batch.attention_mask,
-            logits_to_keep=width + 1,
-            use_cache=False,
-        )
-        logits = out.logits[:, :-1].float()
-        targets = batch.input_ids[:, batch.prompt_length :]
-        picked = logits.gather(-1, targets[..., None])[..., 0]
-        return picked - torch.logsumexp(logits, dim=-1)
+        """[B, T] log-prob of each completion token under the current policy, with grad;
+        the shared prompt is forwarded once (:mod:`.hf_train`)."""
+        return hf_train.shared_prompt_logprobs(self.model, batch)
 
     @contextlib.contextmanager
     def reference(self) -> Iterator[None]:
         """The base model without the adapter: the KL reference."""
         with self.model.disable_adapter():
             yield
+
+    @property
+    def hidden_size(self) -> int | None:
+        """The model's hidden size (the default learning rate depends on it)."""
+        size = getattr(self.model.config, "hidden_size", None)
+        return size if isinstance(size, int) else None
 
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
         return [p for p in self.model.parameters() if p.requires_grad]

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from ..learning import LearningCurve, learning_curve
 from ..metrics import improvements
 from ..storage import Database, open_database, pick_study
 from ..task import Task
@@ -36,7 +37,8 @@ h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;margin-top:28px;border-bo
 table{border-collapse:collapse;margin:8px 0;font-size:13px}
 td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f5f5f5} td.num{text-align:right;font-variant-numeric:tabular-nums}
-.muted{color:#777} .grid{display:flex;flex-wrap:wrap;gap:12px}
+.muted{color:#777} .warn{color:#a40000;font-weight:bold}
+.grid{display:flex;flex-wrap:wrap;gap:12px}
 pre{white-space:pre-wrap;word-break:break-all;margin:0;font-size:12px;max-width:560px}
 .picture{max-width:420px;overflow:auto} .picture svg{max-width:100%;height:auto}
 .summary span{display:inline-block;margin-right:18px}
@@ -77,6 +79,7 @@ def render_report(db: Database, *, source: str = "", top: int = 10) -> str:
         _section("Settings", _settings_table(settings)),
         _section("Best score so far", best_so_far_svg(records)),
         _section("Scores per sampler source", _sources(records, db.groups())),
+        _section("Is the model learning?", _learning(learning_curve(db))),
         _section("Training (GRPO) metrics per step", _metrics(metrics)),
         _section(f"Top {top} solutions", _top_table(db.top(top), task, task_note)),
         _section("Why solutions were invalid", _invalid_reasons(records)),
@@ -223,6 +226,28 @@ def _source_row(name: str, members: int, evaluated: Sequence[Record]) -> str:
             f"<td class=num>{len(evaluated)}</td><td class=num>{share}</td>"
             f"<td class=num>{_num(sum(scores) / len(scores) if scores else None)}</td>"
             f"<td class=num>{_num(max(scores) if scores else None)}</td></tr>")
+
+
+def _learning(curve: LearningCurve) -> str:
+    """On-policy mean reward and KL to base per iteration, and a warning on collapse."""
+    reward = [(it, r) for it, r in zip(curve.iterations, curve.on_policy_reward, strict=True)
+              if r is not None]
+    kl = [(it, k) for it, k in zip(curve.iterations, curve.kl, strict=True) if k is not None]
+    if not reward and not kl:
+        return '<p class="muted">no on-policy members or training steps yet</p>'
+    warning = ""
+    if curve.kl_exceeded:
+        warning = (f'<p class="warn">{curve.kl_exceeded} GRPO step(s) had a KL to the base '
+                   "model past max_kl: the policy collapsed away from what the base model "
+                   "would sample. Lower the learning rate or add kl_coef.</p>")
+    charts = [svg.line_chart({"on-policy": [(float(i), v) for i, v in reward]},
+                             title="on-policy mean reward", xlabel="iteration",
+                             ylabel="reward", width=340, height=220)]
+    if kl:
+        charts.append(svg.line_chart({"KL": [(float(i), v) for i, v in kl]},
+                                     title="KL to base (per token)", xlabel="iteration",
+                                     ylabel="KL", width=340, height=220))
+    return warning + f'<div class="grid metrics">{"".join(charts)}</div>'
 
 
 def _metrics(metrics: Sequence[Mapping[str, Any]]) -> str:

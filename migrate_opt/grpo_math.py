@@ -1,0 +1,112 @@
+"""The maths of the GRPO update: group advantages, importance weights and the clipped
+loss, pure functions tested by hand (docs/method.md, step 8). torch is imported inside the
+functions so that importing this module stays cheap."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+ADVANTAGE_MODES = ("none", "std", "entropic")
+AGGREGATIONS = ("sequence-mean", "token-mean")
+STD_EPS = 1e-4
+"""Added to the group std (as TRL does) so a near-constant group cannot blow up."""
+
+
+def choice(name: str, value: object, allowed: Sequence[str], extra: str = "") -> None:
+    """Refuse ``value`` unless it is one of ``allowed``, naming the options."""
+    if value not in allowed:
+        options = " or ".join(repr(a) for a in allowed)
+        raise ConfigError(f"{name} must be {options}{extra}, got {value!r}")
+
+
+def advantages(
+    rewards: Sequence[float | None], mode: str = "none", beta: float | None = None
+) -> list[float | None]:
+    """Group-relative advantages; None rewards (masked members) stay None and are left out
+    of the mean and std. Fewer than two valid rewards give zeros: nothing to compare.
+    ``beta`` is the fixed beta of the "entropic" mode (None: adaptive)."""
+    choice("advantage mode", mode, ADVANTAGE_MODES)
+    if mode == "entropic":
+        from .entropic import entropic_advantages
+
+        return entropic_advantages(rewards, beta)
+    valid = [r for r in rewards if r is not None]
+    if len(valid) < 2:
+        return [None if r is None else 0.0 for r in rewards]
+    mean = sum(valid) / len(valid)
+    scale = 1.0
+    if mode == "std":
+        # Sample std (ddof=1), as TRL's torch.std.
+        std = math.sqrt(sum((r - mean) ** 2 for r in valid) / (len(valid) - 1))
+        scale = std + STD_EPS
+    return [None if r is None else (r - mean) / scale for r in rewards]
+
+
+def truncated_is_weights(
+    logp: torch.Tensor, behaviour: torch.Tensor, rows: torch.Tensor, truncation: float
+) -> torch.Tensor:
+    """Per-token min(exp(logp - behaviour), truncation) on the selected ``rows`` (bool [B]),
+    1 elsewhere; detached: the weights correct the sampling, they are not trained."""
+    import torch
+
+    weights = torch.exp(logp.detach() - behaviour).clamp(max=truncation)
+    return torch.where(rows[:, None], weights, torch.ones_like(weights))
+
+
+def grpo_loss(
+    logp: torch.Tensor,
+    old_logp: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    clip_low: float,
+    clip_high: float,
+    aggregation: str = "sequence-mean",
+    ref_logp: torch.Tensor | None = None,
+    kl_coef: float = 0.0,
+    is_weights: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The clipped GRPO objective, negated to be minimised.
+
+    ``logp``, ``old_logp``, ``ref_logp``, ``mask``, ``is_weights``: [B, T] per token;
+    ``advantages``: [B]. Rows with an all-zero mask (masked members) are left out entirely.
+    The KL term is the k3 estimator exp(ref - logp) - (ref - logp) - 1."""
+    import torch
+
+    choice("loss aggregation", aggregation, AGGREGATIONS)
+    mask = mask.to(logp.dtype)
+    adv = advantages.to(logp.dtype)[:, None]
+    ratio = torch.exp(logp - old_logp)
+    clipped = ratio.clamp(1 - clip_low, 1 + clip_high)
+    per_token = -torch.min(ratio * adv, clipped * adv)
+    if is_weights is not None:
+        per_token = per_token * is_weights
+    kl = torch.zeros_like(logp)
+    if ref_logp is not None:
+        delta = ref_logp - logp
+        kl = torch.exp(delta) - delta - 1
+        per_token = per_token + kl_coef * kl
+    loss = _aggregate(per_token, mask, aggregation)
+    is_clipped = ((ratio > 1 + clip_high) & (adv > 0)) | ((ratio < 1 - clip_low) & (adv < 0))
+    tokens = mask.sum().clamp(min=1)
+    stats = {
+        "clip_fraction": float((is_clipped * mask).sum() / tokens),
+        "kl": float((kl.detach() * mask).sum() / tokens),
+        "ratio_mean": float((ratio.detach() * mask).sum() / tokens),
+    }
+    return loss, stats
+
+
+def _aggregate(per_token: torch.Tensor, mask: torch.Tensor, aggregation: str) -> torch.Tensor:
+    if aggregation == "token-mean":
+        return (per_token * mask).sum() / mask.sum().clamp(min=1)
+    lengths = mask.sum(dim=1)
+    rows = lengths > 0
+    per_sequence = (per_token * mask).sum(dim=1)[rows] / lengths[rows]
+    return per_sequence.mean() if per_sequence.numel() else per_token.sum() * 0

@@ -1,0 +1,155 @@
+"""Scoring completions for the GRPO step: every member of a group is trained as a completion
+of the same canonical prompt (docs/method.md), so the prompt is forwarded once and the
+completions run over its keys and values.
+
+:func:`shared_prompt_logprobs` forwards the prompt with batch 1, expands its key/value cache
+to the group and forwards only the completion tokens over it. Gradients flow through the
+expanded cache into the prompt's pass, so a LoRA adapter on q and v (which changes the
+prompt's keys and values) gets exactly the gradient of a full forward pass.
+:func:`full_logprobs` is that full pass (prompt and completion of every row together): the
+reference the equality tests and the step benchmark compare against."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..errors import ConfigError
+from ..values import Member
+
+
+@dataclass
+class TrainBatch:
+    """Members re-tokenised as completions of one prompt.
+
+    Row ``i`` is ``members[i]`` of :func:`encode`; the completions are right-padded."""
+
+    prompt_ids: torch.Tensor
+    """[1, P] the canonical prompt's tokens, shared by every row."""
+    completion_ids: torch.Tensor
+    """[B, T] completion tokens, right-padded."""
+    completion_mask: torch.Tensor
+    """[B, T] float, 1 on completion tokens that count in the loss."""
+    behaviour_logprobs: torch.Tensor
+    """[B, T] log-probs recorded when the member was sampled (0 where unknown)."""
+    off_prompt: torch.Tensor
+    """[B] bool: the member was sampled, with recorded log-probs, from another prompt
+    than this one (neighbourhood, OPRO): importance weights apply to these rows only."""
+
+    @property
+    def prompt_length(self) -> int:
+        """P, the number of prompt tokens."""
+        return int(self.prompt_ids.shape[1])
+
+    @property
+    def completion_length(self) -> int:
+        return int(self.completion_ids.shape[1])
+
+    @property
+    def input_ids(self) -> torch.Tensor:
+        """[B, P + T] prompt then completion tokens of every row."""
+        rows = self.completion_ids.shape[0]
+        return torch.cat([self.prompt_ids.expand(rows, -1), self.completion_ids], dim=1)
+
+    @property
+    def attention_mask(self) -> torch.Tensor:
+        """[B, P + T] 1 on real tokens."""
+        rows = self.completion_ids.shape[0]
+        prompt = torch.ones(rows, self.prompt_length, device=self.completion_mask.device)
+        return torch.cat([prompt, self.completion_mask], dim=1).long()
+
+
+def encode(
+    head: list[int], tails: Sequence[list[int]], members: Sequence[Member], prompt: str,
+    pad: int, device: torch.device,
+) -> TrainBatch:
+    """The batch of ``members`` whose completion tokens are ``tails``, after prompt ``head``."""
+    width = max(len(t) for t in tails)
+    completion = torch.tensor([t + [pad] * (width - len(t)) for t in tails])
+    completion_mask = torch.tensor([[1.0] * len(t) + [0.0] * (width - len(t)) for t in tails])
+    behaviour = torch.zeros(len(members), width)
+    off_prompt = torch.zeros(len(members), dtype=torch.bool)
+    for i, (m, t) in enumerate(zip(members, tails, strict=True)):
+        recorded = m.behaviour_logprobs
+        if m.token_ids and recorded and len(recorded) == len(t):
+            behaviour[i, : len(t)] = torch.tensor(recorded)
+            off_prompt[i] = m.prompt is not None and m.prompt != prompt
+    return TrainBatch(
+        prompt_ids=torch.tensor([head], device=device),
+        completion_ids=completion.to(device),
+        completion_mask=completion_mask.to(device),
+        behaviour_logprobs=behaviour.to(device),
+        off_prompt=off_prompt.to(device),
+    )
+
+
+def _picked(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log softmax(logits)[target] without materialising the full log-softmax."""
+    logits = logits.float()
+    return logits.gather(-1, targets[..., None])[..., 0] - torch.logsumexp(logits, dim=-1)
+
+
+def shared_prompt_logprobs(model: Any, batch: TrainBatch) -> torch.Tensor:
+    """[B, T] log-prob of each completion token, the prompt forwarded once (with grad).
+
+    The decoder runs the prompt (batch 1), then the completions over its expanded cache;
+    the LM head (a quarter of SmolLM2's compute per token) scores only the real, unpadded
+    completion positions."""
+    from transformers import DynamicCache
+
+    decoder, lm_head = _decoder_and_head(model)
+    rows, width = batch.completion_ids.shape
+    head = decoder(input_ids=batch.prompt_ids, use_cache=True)
+    hidden = head.last_hidden_state[:, -1:].expand(rows, -1, -1)
+    if width > 1:
+        # expand is a view: the group shares the prompt's keys and values, and their
+        # gradient is the sum over rows, as in a full pass.
+        kv = [(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in _kv(head)]
+        # transformers 5 names the argument `cache`; older versions `past_key_values`.
+        name = "cache" if "cache" in head else "past_key_values"
+        # The last completion token predicts nothing: it is never fed.
+        out = decoder(input_ids=batch.completion_ids[:, :-1],
+                      attention_mask=batch.attention_mask[:, :-1], use_cache=True,
+                      **{name: DynamicCache(kv)})
+        hidden = torch.cat([hidden, out.last_hidden_state], dim=1)
+    real = batch.completion_mask.bool()
+    picked = _picked(lm_head(hidden[real]), batch.completion_ids[real])
+    # Padding scores 0 (the loss masks it), as a full pass's values there are never used.
+    return torch.zeros(rows, width, dtype=picked.dtype, device=picked.device).masked_scatter(
+        real, picked)
+
+
+def _decoder_and_head(model: Any) -> tuple[Any, Any]:
+    """The transformer body and the LM head of a (peft-wrapped) causal LM. Models whose
+    forward changes the logits after the head (soft-capping, scaling) are refused."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    config = getattr(base, "config", None)
+    if any(getattr(config, k, None) not in (None, 1.0)
+           for k in ("final_logit_softcapping", "logit_scale")):
+        raise ConfigError(f"{type(base).__name__} post-processes its logits; the shared-prompt "
+                          "GRPO step does not support it yet")
+    return base.get_decoder(), base.get_output_embeddings()
+
+
+def _kv(out: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Each layer's (keys, values) of a forward pass's cache, whichever transformers."""
+    cache = out["cache"] if "cache" in out else out.past_key_values
+    if hasattr(cache, "layers"):
+        return [(layer.keys, layer.values) for layer in cache.layers]
+    return list(zip(cache.key_cache, cache.value_cache, strict=True))
+
+
+def full_logprobs(model: Any, batch: TrainBatch) -> torch.Tensor:
+    """[B, T] the same log-probs from one full pass per row (prompt recomputed per row)."""
+    width = batch.completion_length
+    # Only the logits that predict completion tokens: the vocabulary is large.
+    out = model(
+        input_ids=batch.input_ids,
+        attention_mask=batch.attention_mask,
+        logits_to_keep=width + 1,
+        use_cache=False,
+    )
+    return _picked(out.logits[:, :-1], batch.completion_ids)

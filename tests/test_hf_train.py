@@ -1,0 +1,128 @@
+"""The shared-prompt GRPO pass equals the full pass: log-probs, loss, gradients and the
+updater's steps, for every loss option, on the tiny random model."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("peft")
+
+from migrate_opt.grpo import GRPOConfig, GRPOUpdater  # noqa: E402
+from migrate_opt.policy import hf_train  # noqa: E402
+from migrate_opt.policy.hf import LoRAConfig  # noqa: E402
+from migrate_opt.policy.tiny import tiny_policy  # noqa: E402
+from migrate_opt.values import Member  # noqa: E402
+
+PROMPT = "give two words as a list, then stop"
+OTHER = "vary this answer please"
+SYSTEM = "be brief"
+TOL = {"rtol": 1e-4, "atol": 1e-5}
+
+
+class FullPassPolicy:
+    """The same policy scored the old way: one full forward pass per row."""
+
+    def __init__(self, policy):
+        self._policy = policy
+
+    def __getattr__(self, name):
+        return getattr(self._policy, name)
+
+    def token_logprobs(self, batch):
+        return hf_train.full_logprobs(self._policy.model, batch)
+
+
+def _policy(targets=("q_proj", "v_proj")):
+    policy = tiny_policy(seed=0, lora=LoRAConfig(rank=4, alpha=8, target_modules=targets))
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # B starts at 0 in peft: move it so the adapter matters
+        for p in policy.trainable_parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * 0.3)
+    return policy
+
+
+def _members(policy):
+    """Sampled members of different lengths (one from another prompt), a re-tokenised
+    replay, and one with no valid solution."""
+    gens = policy.generate([PROMPT] * 3 + [OTHER], system=SYSTEM, max_new_tokens=10, seed=2)
+    members = [
+        Member("on_policy" if i < 3 else "neighborhood", g.text, ("w",),
+               prompt=PROMPT if i < 3 else OTHER, token_ids=g.token_ids,
+               behaviour_logprobs=g.logprobs, reward=r, repeat=i == 2)
+        for i, (g, r) in enumerate(zip(gens, (0.9, 0.1, 0.5, 0.7), strict=True))
+    ]  # fmt: skip
+    members.append(Member("greedy", '["cat", "dog"]', ("cat",), reward=0.8))
+    members.append(Member("on_policy", "nothing", (), prompt=PROMPT, reward=None))
+    return members
+
+
+def _grads(policy):
+    return [p.grad.clone() for p in policy.trainable_parameters()]
+
+
+@pytest.mark.parametrize("targets", [("q_proj", "v_proj"), ("q_proj", "k_proj", "v_proj",
+                                     "o_proj", "gate_proj", "up_proj", "down_proj")])
+def test_shared_prompt_logprobs_and_gradients_equal_the_full_pass(targets):
+    policy = _policy(targets)
+    batch = policy.encode(PROMPT, SYSTEM, _members(policy))
+    assert len(set(batch.completion_mask.sum(dim=1).tolist())) > 1  # padding is exercised
+    weights = torch.linspace(-1, 1, batch.completion_length)
+    results = []
+    for score in (hf_train.shared_prompt_logprobs, hf_train.full_logprobs):
+        policy.model.zero_grad(set_to_none=True)
+        logp = score(policy.model, batch)
+        ((logp * weights * batch.completion_mask).sum()).backward()
+        results.append((logp.detach(), _grads(policy)))
+    (shared, g_shared), (full, g_full) = results
+    mask = batch.completion_mask.bool()
+    torch.testing.assert_close(shared[mask], full[mask], **TOL)
+    assert (shared[~mask] == 0).all()
+    assert any(g.abs().sum() > 0 for g in g_full)
+    for a, b in zip(g_shared, g_full, strict=True):
+        # float32 sums in another order: compare each gradient to its own norm
+        assert float((a - b).norm()) <= 1e-5 * float(b.norm()) + 1e-7
+
+
+def test_a_one_token_completion_is_scored_from_the_prompt_alone():
+    policy = _policy()
+    eos = policy.eos_ids[0]
+    batch = policy.encode(PROMPT, SYSTEM, [Member("on_policy", "", (), token_ids=(eos,)),
+                                           Member("on_policy", "", (), token_ids=(eos,))])
+    assert batch.completion_length == 1
+    torch.testing.assert_close(hf_train.shared_prompt_logprobs(policy.model, batch),
+                               hf_train.full_logprobs(policy.model, batch), **TOL)
+
+
+LOSS_OPTIONS = [
+    {},
+    {"advantage": "std"},
+    {"loss_aggregation": "token-mean"},
+    {"kl_coef": 0.1},
+    {"off_policy": "truncated-is", "is_truncation": 1.5},
+    {"invalid": 0.0},
+    {"repeat_reward": "zero"},
+    {"steps_per_group": 3, "clip_low": 0.05, "clip_high": 0.05, "learning_rate": 1e-2},
+]
+
+
+@pytest.mark.parametrize("options", LOSS_OPTIONS, ids=lambda o: ",".join(o) or "default")
+def test_updater_steps_equal_the_full_pass_for_every_loss_option(options):
+    config = GRPOConfig(**{"learning_rate": 1e-3, **options})
+    shared = _policy()
+    full = copy.deepcopy(shared)
+    members = _members(shared)
+    shared_metrics = GRPOUpdater(config).step(shared, PROMPT, SYSTEM, members)
+    full_metrics = GRPOUpdater(config).step(FullPassPolicy(full), PROMPT, SYSTEM, members)
+    assert len(shared_metrics) == config.steps_per_group
+    for a, b in zip(shared_metrics, full_metrics, strict=True):
+        assert a["skipped"] == b["skipped"] == 0.0
+        for key in ("loss", "grad_norm", "kl", "clip_fraction", "ratio_mean"):
+            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6), key
+    after_shared, after_full = shared.state_dict(), full.state_dict()
+    moved = any(not torch.equal(after_full[k], v) for k, v in _policy().state_dict().items())
+    assert moved
+    for k, v in after_shared.items():
+        torch.testing.assert_close(v, after_full[k], **TOL)
