@@ -81,3 +81,18 @@ def test_a_source_without_a_checkpoint_is_refused(tmp_path):
     sample.database.close()
     with pytest.raises(ConfigError, match="no adapter checkpoint"):
         make(SQLiteDatabase(str(tmp_path / "new.db")), init_adapter=f"{source}:s").restore()
+
+
+def test_the_report_shows_where_the_slots_went(tmp_path):
+    from migrate_opt.report.html import render_report
+    from migrate_opt.report.mix import slot_counts
+
+    path = str(tmp_path / "mix.db")
+    opt = make(SQLiteDatabase(path), adaptive_mix=AdaptiveMixConfig(floor=1))
+    run(opt, iterations=3, progress=False)
+    counts = slot_counts(opt.database.groups())
+    per_iteration = [sum(v for pts in counts.values() for it, v in pts if it == i)
+                     for i in range(3)]
+    assert per_iteration == [7.0, 7.0, 7.0]  # every member counted once, under its slot
+    assert set(counts) <= {"on_policy", "neighborhood", "greedy"}
+    assert "Adaptive group mix" in render_report(opt.database)

@@ -24,7 +24,7 @@ from ..metrics import improvements
 from ..storage import Database, open_database, pick_study
 from ..task import Task
 from ..values import Record
-from . import svg
+from . import mix, svg
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +72,16 @@ def render_report(db: Database, *, source: str = "", top: int = 10) -> str:
     records = db.records()
     settings = db.settings()
     metrics = db.metrics()
+    groups = db.groups()
     task, task_note = rebuild_task(settings)
     title = f"{db.study}: {settings.get('task', 'study')}"
     sections = [
         _summary(records, settings, source),
         _section("Settings", _settings_table(settings)),
         _section("Best score so far", best_so_far_svg(records)),
-        _section("Scores per sampler source", _sources(records, db.groups())),
+        _section("Scores per sampler source", _sources(records, groups)),
+        *([_section("Adaptive group mix", mix.mix_svg(groups))] if mix.is_adaptive(groups)
+          else []),
         _section("Is the model learning?", _learning(learning_curve(db))),
         _section("Training (GRPO) metrics per step", _metrics(metrics)),
         _section(f"Top {top} solutions", _top_table(db.top(top), task, task_note)),
