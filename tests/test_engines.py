@@ -126,7 +126,7 @@ def test_openvino_follows_the_adapter_after_a_grpo_step(policy, tmp_path, monkey
     members = [Member("on_policy", g.text, (), prompt=GROUP[0], token_ids=g.token_ids,
                       behaviour_logprobs=g.logprobs, reward=r)
                for g, r in zip(_generate(policy, hf, seed=1, prompts=GROUP[:4]), (0, 1, 0, 1))]
-    GRPOUpdater(GRPOConfig(learning_rate=0.5, steps_per_group=2)).step(
+    GRPOUpdater(GRPOConfig(learning_rate=0.1, steps_per_group=4)).step(
         policy, GROUP[0], "be brief", members)
     after = [g.token_ids for g in _generate(policy, hf, GREEDY)]
     assert after != before  # the step changed what the policy writes
