@@ -233,8 +233,9 @@ def test_chromium_renders_charts_tables_and_pictures(tmp_path, pictured):
     page = Path(write_report(str(tmp_path / "s.db"), None, str(tmp_path / "r.html")))
     seen = render_in_chromium(page)
     charts = {c["label"].split(":")[0]: c for c in seen["charts"]}
-    assert len(seen["charts"]) == 7
+    assert len(seen["charts"]) == 9
     for name in ("Best score so far (dots", "Reward of every group member, per source",
+                 "on-policy mean reward", "KL to base (per token)",
                  "loss", "reward_mean", "reward_std", "kl", "clip_fraction"):
         chart = next(c for label, c in charts.items() if label.startswith(name))
         assert chart["width"] > 200 and chart["height"] > 150
