@@ -21,6 +21,11 @@ class TestProcessPool(ExecutorContract):
         with ProcessExecutor(workers=2, timeout=2.0) as ex:
             yield ex
 
+    @pytest.fixture(scope="class")
+    def patient_executor(self):
+        with ProcessExecutor(workers=2, timeout=60.0) as ex:
+            yield ex
+
 
 def test_bad_config():
     with pytest.raises(ConfigError):

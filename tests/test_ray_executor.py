@@ -78,6 +78,11 @@ class TestRay(ExecutorContract):
         with RayExecutor(timeout=3.0, retries=1) as ex:
             yield ex
 
+    @pytest.fixture(scope="class")
+    def patient_executor(self, local_ray):
+        with RayExecutor(timeout=60, retries=1) as ex:
+            yield ex
+
 
 def test_evaluates_in_batches_without_owning_ray(local_ray):
     with RayExecutor(batch=3, timeout=60) as ex:
