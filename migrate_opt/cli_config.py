@@ -170,21 +170,14 @@ def llm_options(config: Mapping[str, Any]) -> dict[str, Any]:
     options = {k: config[k] for k in ("model", "engine", "group_size", "group", "top_k",
                                       "device", "dtype", "init_adapter")
                if config.get(k) is not None}
-    mix = config.get("adaptive_mix")
-    if mix:  # true (the defaults) or a table of AdaptiveMixConfig fields
-        from .adaptive_mix import AdaptiveMixConfig
-
-        if not isinstance(mix, Mapping):
-            mix = {}
-        try:
-            options["adaptive_mix"] = AdaptiveMixConfig(**mix)
-        except TypeError:
-            raise ConfigError(f"unknown adaptive_mix setting(s) in {dict(mix)}; known: "
-                              "floor, top_k, window, fixed") from None
     options.update(grpo=given("learning_rate", "steps_per_group", table="grpo"),
                    sampling=given("temperature", "max_new_tokens", table="sampling"),
                    lora=lora, sampler_options=dict(config.get("sampler_options") or {}))
-    return {k: v for k, v in options.items() if v not in ({}, None)}
+    options = {k: v for k, v in options.items() if v not in ({}, None)}
+    mix = config.get("adaptive_mix")
+    if mix:  # true (the defaults) or a table; MigrateConfig checks its fields
+        options["adaptive_mix"] = dict(mix) if isinstance(mix, Mapping) else {}
+    return options
 
 
 def build_optimizer(config: Mapping[str, Any], db: Any) -> Any:
