@@ -31,7 +31,7 @@ demo: install
 
 lint: install
 	$(VENV)/bin/ruff check migrate_opt plugins tests benchmarks conftest.py
-	$(VENV)/bin/mypy migrate_opt $(foreach p,$(PLUGIN_DIRS),$(p)/migrate_opt_$(notdir $(p)))
+	$(VENV)/bin/mypy migrate_opt $(foreach p,$(PLUGIN_DIRS),$(p)/migrate_opt_$(notdir $(p))) benchmarks/migrate_opt_bench
 
 clean:
 	rm -rf $(VENV) runs

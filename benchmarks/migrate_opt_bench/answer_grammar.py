@@ -157,9 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(RESULTS / "answer_grammar"))
     args = p.parse_args(argv)
     from migrate_opt.policy import load_policy
+    from migrate_opt.policy.hf import HFPolicy
 
     load_start = os.getloadavg()[0]
     policy = load_policy(args.model)
+    if not isinstance(policy, HFPolicy):
+        raise SystemExit(f"{args.model!r} is not a transformers policy: grammar timing needs one")
     start = time.perf_counter()
     timer = TimedProcessors(policy.grammar_constraints)  # built once per policy
     setup = time.perf_counter() - start

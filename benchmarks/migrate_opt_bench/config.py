@@ -61,8 +61,14 @@ class TaskSpec:
     seed_options: tuple[str, ...] = ()
     """Options set to the run's seed (e.g. Semantle's ``target_seed``: each seed meets
     another random target, and a method and its untrained twin meet the same ones)."""
+    max_iterations: int | None = None
+    """Cap on the groups of every LLM method on this task (the smaller of this and the
+    method's cap applies): a task where a small model's samples mostly repeat or fail
+    would otherwise take hours to spend its budget of new valid solutions."""
 
     def __post_init__(self) -> None:
+        if self.max_iterations is not None and self.max_iterations < 1:
+            raise ConfigError(f"task {self.label!r}: max_iterations must be >= 1")
         if self.metrics is not None and not HOOK.match(self.metrics):
             raise ConfigError(f"task {self.label!r}: metrics must name an installed function "
                               f"as package.module:function, got {self.metrics!r}")
@@ -150,6 +156,14 @@ class Cell:
     def options(self) -> dict[str, Any]:
         """The method's options on this cell's task."""
         return {**self.method.options, **self.method.task_options.get(self.task.label, {})}
+
+    @property
+    def max_iterations(self) -> int | None:
+        """The cap on groups: the method's, and on an LLM method also the task's (the
+        smaller applies)."""
+        task_cap = self.task.max_iterations if self.method.llm is not None else None
+        caps = [c for c in (task_cap, self.method.max_iterations) if c is not None]
+        return min(caps) if caps else None
 
     @property
     def key(self) -> str:
@@ -255,9 +269,11 @@ def _table(raw: Mapping[str, Any], key: str) -> dict[str, dict[str, Any]]:
 
 
 def _task(label: str, spec: Mapping[str, Any]) -> TaskSpec:
-    _only(f"tasks.{label}", spec, {"task", "options", "metrics", "seed_options"})
+    _only(f"tasks.{label}", spec,
+          {"task", "options", "metrics", "seed_options", "max_iterations"})
     return TaskSpec(label, str(spec.get("task", label)), dict(spec.get("options", {})),
-                    spec.get("metrics"), tuple(spec.get("seed_options", ())))
+                    spec.get("metrics"), tuple(spec.get("seed_options", ())),
+                    spec.get("max_iterations"))
 
 
 def _method(label: str, spec: Mapping[str, Any]) -> MethodSpec:

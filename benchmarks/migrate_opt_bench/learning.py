@@ -17,6 +17,7 @@ import argparse
 import os
 import platform
 import statistics
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ def settings(m: MethodSpec) -> dict[str, Any]:
             "grpo": dict(m.grpo), **({"options": dict(m.options)} if m.options else {})}
 
 
-def _mean(values: list[float | None]) -> float | None:
+def _mean(values: Sequence[float | None]) -> float | None:
     vals = [v for v in values if v is not None]
     return statistics.fmean(vals) if vals else None
 

@@ -8,6 +8,12 @@ the harness should not need scipy.
 
     python -m migrate_opt_bench.paired RESULTS_DIR [RESULTS_DIR ...] \\
         --pair migrate:untrained --family semantle=airbase,cement,... --out comparison
+
+Runs are read from each folder's ``runs/*.json`` (one file per finished cell), so a grid
+run in parts, with ``--tasks``/``--methods``, is compared whole; a fresh clone, which has
+only the committed ``runs.json``, reads that. Writes OUT.json and OUT.md
+with the command, machine and load, and OUT.png: the mean paired difference and its
+interval per comparison and family.
 """
 
 from __future__ import annotations
@@ -16,9 +22,13 @@ import argparse
 import json
 import math
 import random
+import shlex
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from .result_files import write_markdown_and_json
 
 
 def sign_test(wins: int, losses: int) -> float:
@@ -75,6 +85,7 @@ def compare(
         "mean_diff": sum(diffs) / len(diffs) if diffs else math.nan,
         "ci95": [lo, hi], f"{a}_mean": _mean(x for _, _, x, _ in rows),
         f"{b}_mean": _mean(y for _, _, _, y in rows),
+        "auc_mean": _mean(x for _, _, x, _ in rows),  # A's mean of ``metric`` on the pairs
     }
 
 
@@ -84,9 +95,17 @@ def _mean(values: Iterable[float]) -> float:
 
 
 def load_runs(folders: Sequence[str]) -> list[dict[str, Any]]:
+    """Every finished cell of the harness result ``folders``: the per-cell files where the
+    grid ran here, else the committed ``runs.json``."""
     out: list[dict[str, Any]] = []
-    for folder in folders:
-        out += json.loads((Path(folder) / "runs.json").read_text())["runs"]
+    for folder in map(Path, folders):
+        cells = sorted((folder / "runs").glob("*.json"))
+        if cells:
+            out += [json.loads(f.read_text()) for f in cells]
+        elif (folder / "runs.json").exists():
+            out += json.loads((folder / "runs.json").read_text())["runs"]
+        else:
+            raise SystemExit(f"no finished runs in {folder}: run the grid first")
     return out
 
 
@@ -121,10 +140,43 @@ def main(argv: list[str] | None = None) -> int:
         for pair in args.pair:
             a, _, b = pair.partition(":")
             results[name][f"{a}_vs_{b}"] = compare(runs, a, b, tasks.split(","), args.metric)
-    Path(args.out + ".json").write_text(json.dumps(results, indent=1) + "\n")
-    Path(args.out + ".md").write_text(markdown(results))
+    command = "python -m migrate_opt_bench.paired " + " ".join(
+        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    write_markdown_and_json(args.out, markdown(results), dict(results), command=command)
+    plot(results, args.out + ".png", args.metric)
     print(markdown(results))
     return 0
+
+
+def plot(results: Mapping[str, Mapping[str, Mapping[str, Any]]], path: str,
+         metric: str) -> None:
+    """One panel per family: each comparison's mean paired difference with its 95%
+    interval, and the line of no difference."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fams = [f for f in results if results[f]]
+    fig, axes = plt.subplots(1, len(fams), figsize=(5.5 * len(fams), 0.5 + 0.45 * max(
+        len(results[f]) for f in fams)), squeeze=False)
+    for ax, fam in zip(axes[0], fams, strict=True):
+        names = list(results[fam])
+        for y, name in enumerate(names):
+            s = results[fam][name]
+            lo, hi = s["ci95"]
+            ax.errorbar(s["mean_diff"], y, xerr=[[s["mean_diff"] - lo], [hi - s["mean_diff"]]],
+                        fmt="o", color="tab:blue" if s["p"] < 0.05 else "tab:gray", capsize=3)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(range(len(names)),
+                      [f"{n.replace('_vs_', ' vs ')} ({results[fam][n]['wins']}-"
+                       f"{results[fam][n]['losses']})" for n in names])
+        ax.invert_yaxis()
+        ax.set_title(f"{fam}: paired difference in {metric}")
+        ax.set_xlabel("A minus B, mean and 95% bootstrap interval (blue: sign test p < 0.05)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

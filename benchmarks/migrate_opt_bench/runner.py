@@ -58,8 +58,8 @@ def _execute(cell: Cell, db_path: str) -> dict[str, Any]:
                 seconds[k] += v
 
         iterations = None
-        if cell.method.max_iterations is not None:  # counted over the run's whole life
-            iterations = max(cell.method.max_iterations - len(db.groups()), 0)
+        if cell.max_iterations is not None:  # counted over the run's whole life
+            iterations = max(cell.max_iterations - len(db.groups()), 0)
         start = time.perf_counter()
         result = run(opt, budget=cell.budget, iterations=iterations,
                      stop_when_solved=cell.stop_when_solved, callbacks=[add_timings],
@@ -83,6 +83,7 @@ def build_optimizer(cell: Cell, task: Task, db: SQLiteDatabase) -> Optimizer:
     common: dict[str, Any] = {"database": db, "seed": cell.seed, "budget": cell.budget}
     if m.optimizer is not None:
         return create("optimizer", m.optimizer, task, **common, **cell.options)  # type: ignore[no-any-return]
+    assert m.llm is not None  # MethodSpec holds exactly one of optimizer and llm
     grpo = None
     if m.grpo:  # checked before the policy loads
         from migrate_opt.grpo import GRPOConfig

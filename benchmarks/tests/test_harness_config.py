@@ -85,3 +85,17 @@ def test_command_line_filters_keep_named_labels(tmp_path: Path) -> None:
         "rs": None, "ga": None, "llm": 2}
     with pytest.raises(ConfigError, match="no methods"):
         load_config(toml, methods=["gaa"])
+
+
+def test_a_task_caps_the_groups_of_llm_methods_a_method_caps_its_own() -> None:
+    raw = _raw(rs={"optimizer": "random-search"}, rs2={"optimizer": "ga", "max_iterations": 4},
+               llm={"llm": "random", "max_iterations": 9},
+               few={"llm": "random", "max_iterations": 3})
+    raw["tasks"]["b"]["max_iterations"] = 5
+    caps = {c.key: c.max_iterations for c in parse_config(raw).cells() if c.seed == 0}
+    assert caps == {"a__rs__seed0": None, "b__rs__seed0": None, "a__rs2__seed0": 4,
+                    "b__rs2__seed0": 4, "a__llm__seed0": 9,
+                    "b__llm__seed0": 5, "a__few__seed0": 3, "b__few__seed0": 3}
+    raw["tasks"]["b"]["max_iterations"] = 0
+    with pytest.raises(ConfigError, match="task 'b': max_iterations must be >= 1"):
+        parse_config(raw)

@@ -32,3 +32,44 @@ def test_compare_pairs_cells_and_counts_ties():
     assert (s["pairs"], s["wins"], s["losses"], s["ties"]) == (3, 1, 1, 1)
     assert s["mean_diff"] == pytest.approx(0.0)
     assert s["p"] == 1.0
+
+
+def test_main_reads_every_finished_cell_and_writes_tables_and_a_plot(tmp_path) -> None:
+    import json
+
+    from migrate_opt_bench.paired import main
+
+    runs = tmp_path / "grid" / "runs"
+    runs.mkdir(parents=True)
+    cells = [run("t1", s, m, auc) for s, (a, b) in enumerate([(0.5, 0.4), (0.6, 0.5),
+                                                               (0.3, 0.2)])
+             for m, auc in (("a", a), ("b", b))]
+    for c in cells:  # one file per cell, as the harness writes them
+        (runs / f"{c['task']}__{c['method']}__seed{c['seed']}.json").write_text(json.dumps(c))
+    out = tmp_path / "cmp"
+    assert main([str(tmp_path / "grid"), "--pair", "a:b", "--family", "f=t1",
+                 "--out", str(out)]) == 0
+    data = json.loads(out.with_suffix(".json").read_text())
+    s = data["f"]["a_vs_b"]
+    assert (s["wins"], s["losses"], s["pairs"]) == (3, 0, 3)
+    assert s["auc_mean"] == pytest.approx(0.4667, abs=1e-4)
+    assert "command" in data["provenance"]
+    assert "| f | a vs b | 3 | 3 | 0 |" in out.with_suffix(".md").read_text()
+    assert out.with_suffix(".png").stat().st_size > 1000
+
+
+def test_main_refuses_a_folder_without_runs(tmp_path) -> None:
+    from migrate_opt_bench.paired import main
+
+    with pytest.raises(SystemExit, match="no finished runs"):
+        main([str(tmp_path), "--pair", "a:b", "--family", "f=t1", "--out", str(tmp_path / "x")])
+
+
+def test_a_clone_without_per_cell_files_reads_runs_json(tmp_path) -> None:
+    import json
+
+    from migrate_opt_bench.paired import load_runs
+
+    cells = [run("t1", 0, "a", 0.5), run("t1", 0, "b", 0.4)]
+    (tmp_path / "runs.json").write_text(json.dumps({"runs": cells}))
+    assert load_runs([str(tmp_path)]) == cells
