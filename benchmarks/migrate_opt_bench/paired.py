@@ -115,6 +115,9 @@ def markdown(results: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
     for family, comparisons in results.items():
         for name, s in comparisons.items():
             a, b = name.split("_vs_")
+            if not s["pairs"]:
+                lines.append(f"| {family} | {a} vs {b} | 0 | not run | | | | | | |")
+                continue
             lo, hi = s["ci95"]
             lines.append(
                 f"| {family} | {a} vs {b} | {s['pairs']} | {s['wins']} | {s['losses']} | "
@@ -142,10 +145,19 @@ def main(argv: list[str] | None = None) -> int:
             results[name][f"{a}_vs_{b}"] = compare(runs, a, b, tasks.split(","), args.metric)
     command = "python -m migrate_opt_bench.paired " + " ".join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
-    write_markdown_and_json(args.out, markdown(results), dict(results), command=command)
+    write_markdown_and_json(args.out, markdown(results), _no_nan(results), command=command)
     plot(results, args.out + ".png", args.metric)
     print(markdown(results))
     return 0
+
+
+def _no_nan(value: Any) -> Any:
+    """``value`` with NaN (no pairs yet) as null, so the JSON stays standard."""
+    if isinstance(value, Mapping):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nan(v) for v in value]
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def plot(results: Mapping[str, Mapping[str, Mapping[str, Any]]], path: str,
@@ -157,7 +169,10 @@ def plot(results: Mapping[str, Mapping[str, Mapping[str, Any]]], path: str,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    results = {f: {n: s for n, s in c.items() if s["pairs"]} for f, c in results.items()}
     fams = [f for f in results if results[f]]
+    if not fams:
+        return
     fig, axes = plt.subplots(1, len(fams), figsize=(5.5 * len(fams), 0.5 + 0.45 * max(
         len(results[f]) for f in fams)), squeeze=False)
     for ax, fam in zip(axes[0], fams, strict=True):

@@ -47,13 +47,15 @@ def test_main_reads_every_finished_cell_and_writes_tables_and_a_plot(tmp_path) -
     for c in cells:  # one file per cell, as the harness writes them
         (runs / f"{c['task']}__{c['method']}__seed{c['seed']}.json").write_text(json.dumps(c))
     out = tmp_path / "cmp"
-    assert main([str(tmp_path / "grid"), "--pair", "a:b", "--family", "f=t1",
+    assert main([str(tmp_path / "grid"), "--pair", "a:b", "--pair", "a:c", "--family", "f=t1",
                  "--out", str(out)]) == 0
     data = json.loads(out.with_suffix(".json").read_text())
     s = data["f"]["a_vs_b"]
     assert (s["wins"], s["losses"], s["pairs"]) == (3, 0, 3)
     assert s["auc_mean"] == pytest.approx(0.4667, abs=1e-4)
     assert "command" in data["provenance"]
+    assert data["f"]["a_vs_c"]["pairs"] == 0 and data["f"]["a_vs_c"]["mean_diff"] is None
+    assert "| f | a vs c | 0 | not run |" in out.with_suffix(".md").read_text()
     assert "| f | a vs b | 3 | 3 | 0 |" in out.with_suffix(".md").read_text()
     assert out.with_suffix(".png").stat().st_size > 1000
 
