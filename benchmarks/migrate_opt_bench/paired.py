@@ -168,12 +168,13 @@ def plot(results: Mapping[str, Mapping[str, Mapping[str, Any]]], path: str,
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     results = {f: {n: s for n, s in c.items() if s["pairs"]} for f, c in results.items()}
     fams = [f for f in results if results[f]]
     if not fams:
         return
-    fig, axes = plt.subplots(1, len(fams), figsize=(5.5 * len(fams), 0.5 + 0.45 * max(
+    fig, axes = plt.subplots(1, len(fams), figsize=(6.5 * len(fams), 0.5 + 0.45 * max(
         len(results[f]) for f in fams)), squeeze=False)
     for ax, fam in zip(axes[0], fams, strict=True):
         names = list(results[fam])
@@ -183,12 +184,13 @@ def plot(results: Mapping[str, Mapping[str, Mapping[str, Any]]], path: str,
             ax.errorbar(s["mean_diff"], y, xerr=[[s["mean_diff"] - lo], [hi - s["mean_diff"]]],
                         fmt="o", color="tab:blue" if s["p"] < 0.05 else "tab:gray", capsize=3)
         ax.axvline(0, color="black", lw=0.8)
+        ax.xaxis.set_major_locator(MaxNLocator(6))
         ax.set_yticks(range(len(names)),
                       [f"{n.replace('_vs_', ' vs ')} ({results[fam][n]['wins']}-"
                        f"{results[fam][n]['losses']})" for n in names])
         ax.invert_yaxis()
-        ax.set_title(f"{fam}: paired difference in {metric}")
-        ax.set_xlabel("A minus B, mean and 95% bootstrap interval (blue: sign test p < 0.05)")
+        ax.set_title(f"{fam}: paired {metric} difference")
+        ax.set_xlabel("A - B: mean, 95% bootstrap CI (blue: p < 0.05)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
