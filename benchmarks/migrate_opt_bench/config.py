@@ -224,8 +224,24 @@ def load_config(path: str | Path, *, tasks: Sequence[str] | None = None,
     if llm_iterations is not None:
         kept = {k: {**v, "max_iterations": llm_iterations} if "llm" in v else v
                 for k, v in kept.items()}
+    if tasks is not None:  # a method's per-task settings of tasks left out do not apply
+        kept = {k: trimmed for k, v in kept.items()
+                if (trimmed := _for_tasks(v, set(tasks))) is not None}
     raw = {**raw, "tasks": _keep(raw, "tasks", tasks), "methods": kept}
     return parse_config(raw, default_name=Path(path).stem, **overrides)
+
+
+def _for_tasks(method: Mapping[str, Any], labels: set[str]) -> dict[str, Any] | None:
+    """``method`` with its ``tasks`` and ``task_options`` cut to ``labels``; None when it
+    runs on none of them."""
+    out = dict(method)
+    if "tasks" in out:
+        out["tasks"] = [t for t in out["tasks"] if t in labels]
+        if not out["tasks"]:
+            return None
+    if "task_options" in out:
+        out["task_options"] = {t: o for t, o in out["task_options"].items() if t in labels}
+    return out
 
 
 def _keep(raw: Mapping[str, Any], key: str, labels: Sequence[str] | None) -> Any:

@@ -99,3 +99,15 @@ def test_a_task_caps_the_groups_of_llm_methods_a_method_caps_its_own() -> None:
     raw["tasks"]["b"]["max_iterations"] = 0
     with pytest.raises(ConfigError, match="task 'b': max_iterations must be >= 1"):
         parse_config(raw)
+
+
+def test_a_task_filter_drops_per_task_settings_of_the_tasks_left_out(tmp_path: Path) -> None:
+    toml = tmp_path / "grid.toml"
+    toml.write_text(
+        '[benchmark]\nbudget = 10\nseeds = [0]\n[tasks.a]\ntask = "toy"\n[tasks.b]\n'
+        'task = "toy"\n[methods.rs]\noptimizer = "random-search"\n'
+        'task_options.b = { batch_size = 2 }\n[methods.only-b]\noptimizer = "ga"\n'
+        'tasks = ["b"]\n')
+    config = load_config(toml, tasks=["a"])
+    assert [c.key for c in config.cells()] == ["a__rs__seed0"]
+    assert load_config(toml, tasks=["b"]).cells()[0].options == {"batch_size": 2}
