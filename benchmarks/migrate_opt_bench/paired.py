@@ -79,13 +79,13 @@ def compare(
     wins = sum(d > tie for d in diffs)
     losses = sum(d < -tie for d in diffs)
     lo, hi = bootstrap_interval(diffs)
+    a_mean = _mean(x for _, _, x, _ in rows)
     return {
         "metric": metric, "pairs": len(rows), "wins": wins, "losses": losses,
         "ties": len(rows) - wins - losses, "p": sign_test(wins, losses),
         "mean_diff": sum(diffs) / len(diffs) if diffs else math.nan,
-        "ci95": [lo, hi], f"{a}_mean": _mean(x for _, _, x, _ in rows),
-        f"{b}_mean": _mean(y for _, _, _, y in rows),
-        "auc_mean": _mean(x for _, _, x, _ in rows),  # A's mean of ``metric`` on the pairs
+        "ci95": [lo, hi], f"{a}_mean": a_mean, f"{b}_mean": _mean(y for _, _, _, y in rows),
+        "auc_mean": a_mean,  # A's mean of ``metric`` on the pairs, under the name
     }
 
 

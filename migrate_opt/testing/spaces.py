@@ -113,6 +113,7 @@ class SearchSpaceContract:
             self._canonical(task, [space.decode(bad)])
 
     def test_pickles(self, task: Task, space: SearchSpace) -> None:
+        # round-trips an object this test built, in memory: nothing untrusted is read
         clone = pickle.loads(pickle.dumps(space))
         if space.supports("sample"):
             assert clone.sample(random.Random(5), 3) == space.sample(random.Random(5), 3)
