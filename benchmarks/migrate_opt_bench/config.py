@@ -102,6 +102,10 @@ class MethodSpec:
     max_iterations: int | None = None
     """Also stop after this many groups (bounds the CPU an LLM method may spend when its
     samples repeat); the curve is padded to the budget like any early stop."""
+    adapter_from: AdapterSource | None = None
+    """Start each run's LoRA adapter from another cell's last checkpoint (the transfer
+    probe); None: a fresh adapter. The method runs on the tasks it has sources for unless
+    ``tasks`` says otherwise."""
 
     def __post_init__(self) -> None:
         if (self.optimizer is None) == (self.llm is None):
@@ -118,7 +122,34 @@ class MethodSpec:
                               "to LLM methods (`llm = ...`) only")
         if self.max_iterations is not None and self.max_iterations < 1:
             raise ConfigError(f"method {self.label!r}: max_iterations must be >= 1")
+        if self.adapter_from is not None and self.llm is None:
+            raise ConfigError(f"method {self.label!r}: adapter_from applies to LLM methods "
+                              "(`llm = ...`) that train")
         _check_training(self)
+
+
+@dataclass(frozen=True)
+class AdapterSource:
+    """Where a method's runs take their starting adapter: the run of ``method`` on the task
+    ``tasks[label]`` with the same seed (its ``runs/<key>.db``, which must have finished or
+    at least checkpointed first)."""
+
+    method: str
+    """Label of the source method (it may be left out of this invocation: its runs are read
+    from disk)."""
+    tasks: Mapping[str, str]
+    """Task label -> the label of the task whose run gives the adapter."""
+
+    def __post_init__(self) -> None:
+        if not LABEL.match(self.method) or not self.tasks or not all(
+            isinstance(k, str) and isinstance(v, str) and k != v for k, v in self.tasks.items()
+        ):
+            raise ConfigError("adapter_from needs `method` (a method label) and `tasks` (a "
+                              "table mapping each task label to another task's label)")
+
+    def key(self, task: str, seed: int) -> str:
+        """File-name stem of the run that gives ``task``'s adapter on ``seed``."""
+        return f"{self.tasks[task]}__{self.method}__seed{seed}"
 
 
 def _check_training(m: MethodSpec) -> None:
@@ -170,6 +201,12 @@ class Cell:
         """File-name stem of the run's database and metrics."""
         return f"{self.task.label}__{self.method.label}__seed{self.seed}"
 
+    @property
+    def adapter_source(self) -> str | None:
+        """File-name stem of the run whose adapter this run starts from, if any."""
+        source = self.method.adapter_from
+        return None if source is None else source.key(self.task.label, self.seed)
+
 
 @dataclass(frozen=True)
 class BenchmarkConfig:
@@ -197,9 +234,14 @@ class BenchmarkConfig:
             raise ConfigError("a benchmark needs at least one seed, task and method")
         labels = {t.label for t in self.tasks}
         for m in self.methods:
-            unknown = (set(m.tasks) | set(m.task_options)) - labels
+            carried = set(m.adapter_from.tasks) if m.adapter_from else set()
+            unknown = (set(m.tasks) | set(m.task_options) | carried) - labels
             if unknown:
                 raise ConfigError(f"method {m.label!r} names unknown tasks {sorted(unknown)}")
+            sourceless = set(m.tasks) - carried if m.adapter_from else set()
+            if sourceless:
+                raise ConfigError(f"method {m.label!r}: adapter_from gives no source for tasks "
+                                  f"{sorted(sourceless)}")
 
     def cells(self) -> list[Cell]:
         """Every run of the grid, task-major (so partial results cover whole tasks)."""
@@ -241,6 +283,11 @@ def _for_tasks(method: Mapping[str, Any], labels: set[str]) -> dict[str, Any] | 
             return None
     if "task_options" in out:
         out["task_options"] = {t: o for t, o in out["task_options"].items() if t in labels}
+    if "adapter_from" in out:  # the source tasks may be left out: their runs are on disk
+        kept = {t: s for t, s in out["adapter_from"].get("tasks", {}).items() if t in labels}
+        if not kept:
+            return None
+        out["adapter_from"] = {**out["adapter_from"], "tasks": kept}
     return out
 
 
@@ -295,16 +342,32 @@ def _task(label: str, spec: Mapping[str, Any]) -> TaskSpec:
 def _method(label: str, spec: Mapping[str, Any]) -> MethodSpec:
     _only(f"methods.{label}", spec,
           {"optimizer", "llm", "policy", "policy_options", "grpo", "sampling", "options",
-           "tasks", "max_iterations", "task_options"})
+           "tasks", "max_iterations", "task_options", "adapter_from"})
+    adapter_from = _adapter_source(label, spec.get("adapter_from"))
+    tasks = spec.get("tasks", adapter_from.tasks if adapter_from else ())
     return MethodSpec(
         label=label, optimizer=spec.get("optimizer"), llm=spec.get("llm"),
         policy=str(spec.get("policy", MethodSpec.policy)),
         policy_options=dict(spec.get("policy_options", {})), grpo=dict(spec.get("grpo", {})),
         sampling=dict(spec.get("sampling", {})),
-        options=dict(spec.get("options", {})), tasks=tuple(spec.get("tasks", ())),
+        options=dict(spec.get("options", {})), tasks=tuple(tasks),
         max_iterations=spec.get("max_iterations"),
         task_options=dict(spec.get("task_options", {})),
+        adapter_from=adapter_from,
     )
+
+
+def _adapter_source(label: str, spec: Any) -> AdapterSource | None:
+    if spec is None:
+        return None
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"[methods.{label}] adapter_from is a table: "
+                          '{ method = "migrate", tasks = { target = "source-task" } }')
+    _only(f"methods.{label}.adapter_from", spec, {"method", "tasks"})
+    try:
+        return AdapterSource(str(spec.get("method", "")), dict(spec.get("tasks", {})))
+    except ConfigError as exc:
+        raise ConfigError(f"[methods.{label}] {exc}") from None
 
 
 def _only(where: str, spec: Mapping[str, Any], keys: set[str]) -> None:

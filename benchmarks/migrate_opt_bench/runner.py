@@ -17,7 +17,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from migrate_opt import Group, Optimizer, Record, SQLiteDatabase, Task, create, run
+from migrate_opt import ConfigError, Group, Optimizer, Record, SQLiteDatabase, Task, create, run
 
 from .config import BenchmarkConfig, Cell
 from .metrics import measure
@@ -50,7 +50,8 @@ def _execute(cell: Cell, db_path: str) -> dict[str, Any]:
     try:
         resumed = len(db) > 0
         task = create("task", cell.task.task, **cell.task_options)
-        opt = build_optimizer(cell, task, db)
+        opt = build_optimizer(cell, task, db,
+                              init_adapter=_adapter_source(cell, Path(db_path).parent))
         seconds: dict[str, float] = defaultdict(float)
 
         def add_timings(_: Optimizer, group: Group, __: list[Record]) -> None:
@@ -74,11 +75,25 @@ def _execute(cell: Cell, db_path: str) -> dict[str, Any]:
         db.close()
 
 
-def build_optimizer(cell: Cell, task: Task, db: SQLiteDatabase) -> Optimizer:
+def _adapter_source(cell: Cell, runs: Path) -> str | None:
+    """``FILE:STUDY`` of the finished run whose adapter ``cell`` starts from, if any."""
+    key = cell.adapter_source
+    if key is None:
+        return None
+    if not (runs / f"{key}.json").exists():  # a run still going would give a moving target
+        assert cell.method.adapter_from is not None
+        raise ConfigError(f"{cell.key} starts from the adapter of {key}, which has not "
+                          f"finished: run method {cell.method.adapter_from.method!r} on task "
+                          f"{cell.method.adapter_from.tasks[cell.task.label]!r} first")
+    return f"{runs / key}.db:{key}"
+
+
+def build_optimizer(cell: Cell, task: Task, db: SQLiteDatabase, *,
+                    init_adapter: str | None = None) -> Optimizer:
     """The cell's optimizer through ``create``: a registered optimizer by name, or an LLM
-    preset with the cell's policy (built with its options), GRPO and sampling settings. The
-    one place the harness builds optimizers (the configs replacing the grid scripts all
-    come through here)."""
+    preset with the cell's policy (built with its options), GRPO and sampling settings, and
+    ``init_adapter`` (``FILE:STUDY``) as its starting adapter. The one place the harness
+    builds optimizers (the configs replacing the grid scripts all come through here)."""
     m = cell.method
     common: dict[str, Any] = {"database": db, "seed": cell.seed, "budget": cell.budget}
     if m.optimizer is not None:
@@ -93,6 +108,8 @@ def build_optimizer(cell: Cell, task: Task, db: SQLiteDatabase) -> Optimizer:
     llm: dict[str, Any] = {"grpo": grpo} if grpo is not None else {}
     if m.sampling:
         llm["sampling"] = dict(m.sampling)
+    if init_adapter is not None:
+        llm["init_adapter"] = init_adapter
     return create("optimizer", m.llm, task, policy=policy, **llm,  # type: ignore[no-any-return]
                   **common, **cell.options)
 

@@ -42,6 +42,16 @@ def test_cells_cover_the_grid_and_method_task_filters() -> None:
         ({"llm": "grpo", "grpo": {"lr": 1e-4}}, "unknown fields"),
         ({"llm": "grpo", "policy_options": {"lora": {"rank": 0}}}, "rank"),
         ({"llm": "grpo", "policy_options": {"lora": {"rnk": 8}}}, "unknown fields"),
+        ({"optimizer": "ga", "adapter_from": {"method": "x", "tasks": {"a": "b"}}},
+         "LLM methods"),
+        ({"llm": "grpo", "adapter_from": "x"}, "is a table"),
+        ({"llm": "grpo", "adapter_from": {"method": "x", "tasks": {"a": "a"}}}, "another"),
+        ({"llm": "grpo", "adapter_from": {"method": "x", "tasks": {}}}, "another"),
+        ({"llm": "grpo", "adapter_from": {"method": "x", "tasks": {"zzz": "a"}}},
+         "unknown tasks"),
+        ({"llm": "grpo", "tasks": ["a", "b"], "adapter_from": {"method": "x",
+                                                               "tasks": {"a": "b"}}},
+         "no source for tasks \\['b'\\]"),
     ],
 )
 def test_bad_methods_are_refused(method: dict, message: str) -> None:
@@ -111,3 +121,21 @@ def test_a_task_filter_drops_per_task_settings_of_the_tasks_left_out(tmp_path: P
     config = load_config(toml, tasks=["a"])
     assert [c.key for c in config.cells()] == ["a__rs__seed0"]
     assert load_config(toml, tasks=["b"]).cells()[0].options == {"batch_size": 2}
+
+
+def test_adapter_from_names_each_cell_its_source_run(tmp_path: Path) -> None:
+    carry = {"llm": "grpo", "adapter_from": {"method": "src", "tasks": {"b": "a"}}}
+    config = parse_config(_raw(src={"llm": "grpo"}, carry=carry))
+    by_key = {c.key: c for c in config.cells()}
+    assert [k for k in by_key if "carry" in k] == ["b__carry__seed0", "b__carry__seed1"]
+    assert by_key["b__carry__seed1"].adapter_source == "a__src__seed1"  # the same seed
+    assert by_key["a__src__seed0"].adapter_source is None
+
+    toml = tmp_path / "grid.toml"
+    toml.write_text('[benchmark]\nbudget = 10\n[tasks.a]\ntask = "toy"\n'
+                    '[tasks.b]\ntask = "toy"\n[methods.carry]\nllm = "grpo"\n'
+                    'adapter_from = { method = "src", tasks = { b = "a" } }\n')
+    # the source task may be left out: its runs are read from disk
+    assert [c.key for c in load_config(toml, tasks=["b"]).cells()] == ["b__carry__seed0"]
+    with pytest.raises(ConfigError, match=r"\[methods"):  # nothing left to run
+        load_config(toml, tasks=["a"])

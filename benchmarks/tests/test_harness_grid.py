@@ -145,6 +145,33 @@ def test_max_iterations_caps_a_method(tmp_path: Path) -> None:
         assert r["stopped"] == "iterations" and len(r["curve"]) == 6
 
 
+def test_a_run_starts_from_the_adapter_of_its_source_run(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    trained = {"llm": "grpo", "policy": "tiny-random", "max_iterations": 2,
+               "options": {"group_size": 3},
+               "policy_options": {"seed": 0, "lora": {"rank": 4, "alpha": 8}}}
+    raw = {**GRID, "benchmark": {**GRID["benchmark"], "seeds": [0]},
+           "tasks": {"toy": GRID["tasks"]["toy"],
+                     "toy2": {"task": "toy", "options": {"target": "777777"}}},
+           "methods": {"src": {**trained, "tasks": ["toy"]},
+                       "carry": {**trained, "adapter_from": {"method": "src",
+                                                             "tasks": {"toy2": "toy"}}}}}
+    config = cfg.parse_config(raw)
+    alone = cfg.parse_config({**raw, "methods": {"carry": raw["methods"]["carry"]}})
+    (missing,) = run_grid(alone, str(tmp_path))  # the source has not run here
+    assert "toy__src__seed0, which has not finished" in missing["error"]
+
+    results = run_grid(config, str(tmp_path))  # task-major: the source runs first
+    assert [r["key"] for r in results] == ["toy__src__seed0", "toy2__carry__seed0"]
+    assert not [r for r in results if "error" in r]
+    runs = tmp_path / "runs"
+    db = SQLiteDatabase(str(runs / "toy2__carry__seed0.db"), study="toy2__carry__seed0")
+    try:
+        assert db.settings()["init_adapter"] == f"{runs}/toy__src__seed0.db:toy__src__seed0"
+    finally:
+        db.close()
+
+
 @pytest.mark.slow
 def test_ray_mode_runs_each_cell_as_a_ray_task(tmp_path: Path) -> None:
     ray = pytest.importorskip("ray")
