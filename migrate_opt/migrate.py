@@ -134,7 +134,7 @@ class Migrate(Optimizer):
             if prompts
             else []
         )
-        self._generate_seconds = time.perf_counter() - start
+        self._ask_timings["generate"] = time.perf_counter() - start
         members = []
         for p in proposals:
             if p.replay is not None:
@@ -159,12 +159,6 @@ class Migrate(Optimizer):
     def parse(self, completion: str) -> tuple[tuple[str, ...], str | None]:
         """Canonical, distinct, valid solutions of a completion, and why there are none."""
         return parse_completion(self.task, completion)
-
-    def ask(self) -> Group:
-        self._generate_seconds = 0.0
-        group = super().ask()
-        group.timings["generate"] = self._generate_seconds
-        return group
 
     # -- learn ---------------------------------------------------------------------------
     def _after_tell(self, group: Group, records: list[Record]) -> None:

@@ -53,6 +53,13 @@ def test_ask_tell_stores_and_ranks():
     assert opt.iteration == 1
 
 
+def test_a_group_times_its_generation_within_its_ask():
+    opt = make(['["0000"]'] * 4, {"on_policy": 2})
+    for _ in range(2):  # each group times its own generation, none inherits the last
+        group, _ = step(opt)
+        assert 0 <= group.timings["generate"] <= group.timings["ask"]
+
+
 def test_several_solutions_per_completion_reward_is_best():
     opt = make(['["0000", "4200", "4213"]'], {"on_policy": 1})
     group, _ = step(opt)
