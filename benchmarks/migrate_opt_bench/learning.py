@@ -88,6 +88,8 @@ def per_config(config: BenchmarkConfig, runs: list[dict[str, Any]]) -> list[dict
                 "best_score": _mean([r["best_score"] for r in done]),
                 "reward_first": _mean([_mean(r["on_policy_reward"][:5]) for r in done]),
                 "reward_last": _mean([_mean(r["on_policy_reward"][-5:]) for r in done]),
+                "new_first": _mean([_mean(r.get("new_solutions", [])[:5]) for r in done]),
+                "new_last": _mean([_mean(r.get("new_solutions", [])[-5:]) for r in done]),
             })
     return rows
 
@@ -141,9 +143,9 @@ def main(argv: list[str] | None = None) -> None:
                  "tasks": [asdict(t) for t in config.tasks]},
         "default": choose_default(rows, args.max_kl), "configs": rows,
         "unfinished": [c.key for c in cells if c.key not in finished],
-        "runs": [{k: r[k] for k in ("key", "task", "method", "seed", "iterations",
-                                    "best_score", "on_policy_reward", "kl", "kl_exceeded",
-                                    "total_s")} for r in runs],
+        "runs": [{k: r.get(k) for k in ("key", "task", "method", "seed", "iterations",
+                                        "best_score", "on_policy_reward", "kl", "kl_exceeded",
+                                        "new_solutions", "total_s")} for r in runs],
     }
     out = Path(args.out).parent / "learning"
     write_markdown_and_json(out, markdown(result), result)
@@ -165,10 +167,12 @@ def markdown(r: dict[str, Any]) -> str:
         "(`untrained`).", "",
         "Gain: mean on-policy reward of the last quarter of iterations minus the first "
         "quarter; lift: gain minus the untrained twin's gain (same seed). KL: per-token KL "
-        "to the base model at the last trained iteration.", "",
+        "to the base model at the last trained iteration. New: solutions a group evaluated "
+        "for the first time (a policy that learns by repeating what it found falls to 0).",
+        "",
         "| task | config | seeds | gain | untrained gain | lift | lift per seed | KL last "
-        "| KL>max steps | reward first 5 -> last 5 | best |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| KL>max steps | reward first 5 -> last 5 | new per group first 5 -> last 5 | best |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in sorted(r["configs"], key=lambda c: (c["task"], -(c["lift"] or -9))):
         lines.append(
@@ -176,7 +180,8 @@ def markdown(r: dict[str, Any]) -> str:
             f"{_f(c['untrained_gain'])} | {_f(c['lift'])} | "
             f"{', '.join(_f(x) for x in c['lifts'])} | {_f(c['kl_last'], 2)} | "
             f"{c['kl_exceeded_steps']} | {_f(c['reward_first'], 3)} -> "
-            f"{_f(c['reward_last'], 3)} | {_f(c['best_score'], 3)} |")
+            f"{_f(c['reward_last'], 3)} | {_f(c.get('new_first'), 1)} -> "
+            f"{_f(c.get('new_last'), 1)} | {_f(c['best_score'], 3)} |")
     d = r["default"]
     lines += ["", "## Chosen default", ""]
     if d is None:
@@ -194,7 +199,7 @@ def markdown(r: dict[str, Any]) -> str:
 
 
 def plot(config: BenchmarkConfig, runs: list[dict[str, Any]], path: Path) -> None:
-    """Per task: on-policy mean reward (top) and KL to base (bottom) per iteration, mean
+    """Per task: on-policy mean reward, KL to base and new solutions per iteration, mean
     over seeds, one colour per configuration (untrained dashed black)."""
     import matplotlib
 
@@ -203,17 +208,20 @@ def plot(config: BenchmarkConfig, runs: list[dict[str, Any]], path: Path) -> Non
     import numpy as np
 
     tasks = [t.label for t in config.tasks]
-    fig, axes = plt.subplots(2, len(tasks), figsize=(6 * len(tasks) + 2.5, 7), squeeze=False)
+    rows = ("on_policy_reward", "kl", "new_solutions")
+    fig, axes = plt.subplots(len(rows), len(tasks), figsize=(6 * len(tasks) + 2.5, 10),
+                             squeeze=False)
     palette = plt.get_cmap("tab10")
     for col, task in enumerate(tasks):
         for i, m in enumerate(config.methods):
             mine = [r for r in runs if r["task"] == task and r["method"] == m.label]
-            for row, key in enumerate(("on_policy_reward", "kl")):
-                if not mine or (row == 1 and m.label == UNTRAINED):
+            for row, key in enumerate(rows):
+                curves = [r.get(key) or [] for r in mine]
+                if not any(curves) or (key == "kl" and m.label == UNTRAINED):
                     continue
-                width = max(len(r[key]) for r in mine)
-                data = np.array([[np.nan if v is None else v for v in r[key]]
-                                 + [np.nan] * (width - len(r[key])) for r in mine], dtype=float)
+                width = max(len(c) for c in curves)
+                data = np.array([[np.nan if v is None else v for v in c]
+                                 + [np.nan] * (width - len(c)) for c in curves], dtype=float)
                 with np.errstate(all="ignore"):
                     mean = np.nanmean(data, axis=0)
                 style = ("--", "black") if m.label == UNTRAINED else ("-", palette(i % 10))
@@ -223,6 +231,7 @@ def plot(config: BenchmarkConfig, runs: list[dict[str, Any]], path: Path) -> Non
         axes[0, col].set_ylabel("on-policy mean reward")
         axes[1, col].set_ylabel("KL to base (per token)")
         axes[1, col].set_yscale("symlog", linthresh=1e-3)
+        axes[2, col].set_ylabel("new solutions per group")
         for ax in axes[:, col]:
             ax.set_xlabel("iteration")
             ax.grid(alpha=0.3)

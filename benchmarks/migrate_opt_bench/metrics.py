@@ -6,6 +6,7 @@ report uses the same); a task may add its own numbers through a metric hook (the
 from __future__ import annotations
 
 import importlib
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -63,6 +64,9 @@ class RunMetrics:
     training, or the step was skipped)."""
     kl_exceeded: int = 0
     """GRPO steps whose KL to base was past the configured ``max_kl`` (collapse)."""
+    new_solutions: list[int] = field(default_factory=list)
+    """Per iteration, the solutions it evaluated for the first time: a policy that learns by
+    repeating what it already found shows here as a fall to zero."""
 
     def row(self) -> dict[str, Any]:
         """A flat dict for CSV (without the per-point curves; the hook's numbers as
@@ -73,7 +77,7 @@ class RunMetrics:
         return {**d, **d.pop("extra")}
 
 
-CURVES = ("curve", "on_policy_reward", "kl")
+CURVES = ("curve", "on_policy_reward", "kl", "new_solutions")
 
 
 def measure(
@@ -103,8 +107,14 @@ def measure(
         resumed=resumed, curve=best_so_far_at(scores, log_points(budget, log_every)),
         extra=dict(resolve_hook(hook)(task, records)) if hook else {},
         on_policy_reward=learned.on_policy_reward, kl=learned.kl,
-        kl_exceeded=learned.kl_exceeded,
+        kl_exceeded=learned.kl_exceeded, new_solutions=new_per_iteration(db, records),
     )
+
+
+def new_per_iteration(db: Database, records: Sequence[Record]) -> list[int]:
+    """Per stored group, how many records it evaluated first (warm starts are no group's)."""
+    first = Counter(r.iteration for r in records if r.source != "warm_start")
+    return [first.get(iteration, 0) for iteration, _ in db.groups()]
 
 
 def resolve_hook(name: str) -> Callable[[Task, Sequence[Record]], Mapping[str, Any]]:

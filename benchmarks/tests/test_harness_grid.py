@@ -62,6 +62,9 @@ def test_tiny_grid_end_to_end(tmp_path: Path) -> None:
         if r["method"] == "scripted-migrate":  # one on-policy mean per group, no training
             assert len(r["on_policy_reward"]) == r["iterations"] > 0
             assert r["kl"] == [None] * r["iterations"] and r["kl_exceeded"] == 0
+            # every evaluation is some group's first of its solution
+            assert len(r["new_solutions"]) == r["iterations"]
+            assert sum(r["new_solutions"]) == r["evaluations"]
 
     from migrate_opt_bench.report import write_all
 

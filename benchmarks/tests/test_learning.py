@@ -27,7 +27,7 @@ def _run(method: str, seed: int, rewards: list[float | None], kl: float | None) 
     return {"key": f"t__{method}__seed{seed}", "task": "t", "method": method, "seed": seed,
             "iterations": len(rewards), "best_score": max(r or 0 for r in rewards),
             "on_policy_reward": rewards, "kl": [kl] * len(rewards), "kl_exceeded": 0,
-            "total_s": 1.0}
+            "new_solutions": list(range(len(rewards), 0, -1)), "total_s": 1.0}
 
 
 def test_gain_is_last_quarter_minus_first_quarter() -> None:
@@ -69,5 +69,8 @@ def test_report_of_a_partial_grid_says_partial(tmp_path: Path, monkeypatch) -> N
     assert result["default"]["method"] == "fast"
     assert result["default"]["reward_gain"] == pytest.approx(0.2)
     assert set(result["unfinished"]) == {"t__untrained__seed1", "t__fast__seed1"}
+    fast = next(c for c in result["configs"] if c["method"] == "fast")
+    assert (fast["new_first"], fast["new_last"]) == (6, 3)  # 8..4 then 5..1 new per group
+    assert "| 6.0 -> 3.0 |" in (tmp_path / "results" / "learning.md").read_text()
     assert "partial" in (tmp_path / "results" / "learning.md").read_text()
     assert (tmp_path / "results" / "learning.png").read_bytes().startswith(b"\x89PNG")
