@@ -17,6 +17,7 @@ import argparse
 import os
 import platform
 import statistics
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -222,7 +223,8 @@ def plot(config: BenchmarkConfig, runs: list[dict[str, Any]], path: Path) -> Non
                 width = max(len(c) for c in curves)
                 data = np.array([[np.nan if v is None else v for v in c]
                                  + [np.nan] * (width - len(c)) for c in curves], dtype=float)
-                with np.errstate(all="ignore"):
+                with warnings.catch_warnings():  # an iteration no seed has (None) is NaN
+                    warnings.simplefilter("ignore", RuntimeWarning)
                     mean = np.nanmean(data, axis=0)
                 style = ("--", "black") if m.label == UNTRAINED else ("-", palette(i % 10))
                 axes[row, col].plot(np.arange(width), mean, style[0], color=style[1],
