@@ -221,10 +221,11 @@ def _print_learning(curve: Any) -> None:
     """The last iterations' on-policy mean reward and KL to base: is the model learning?"""
     if not curve.iterations:
         return
-    rows = [(it, "-" if r is None else f"{r:.4f}", "-" if k is None else f"{k:.4f}")
-            for it, r, k in list(zip(curve.iterations, curve.on_policy_reward, curve.kl))[-8:]]
+    rows = [(it, "-" if r is None else f"{r:.4f}", "-" if k is None else f"{k:.4f}", str(n))
+            for it, r, k, n in list(zip(curve.iterations, curve.on_policy_reward, curve.kl,
+                                        curve.new_solutions))[-8:]]
     print("learning (last iterations):")
-    _table(["iteration", "on-policy reward", "KL to base"], rows)
+    _table(["iteration", "on-policy reward", "KL to base", "new solutions"], rows)
     if curve.kl_exceeded:
         print(f"warning: {curve.kl_exceeded} GRPO step(s) had a KL to base past max_kl: the "
               "policy drifted far from the base model (lower the learning rate)")

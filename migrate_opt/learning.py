@@ -1,10 +1,12 @@
 """Is the policy learning? Per iteration, the mean reward of the on-policy members (what the
-policy itself now samples from the task prompt, apart from what the search kept) and the
-per-token KL to the base model; the progress bar, ``migrate-opt show``, the HTML report and
-the benchmarks all read them from here."""
+policy itself now samples from the task prompt, apart from what the search kept), the
+per-token KL to the base model, and how many solutions the group evaluated for the first
+time (a policy that learns by repeating what it found falls to 0). The progress bar,
+``migrate-opt show``, the HTML report and the benchmarks all read them from here."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +44,9 @@ class LearningCurve:
     kl: list[float | None] = field(default_factory=list)
     kl_exceeded: int = 0
     """GRPO steps whose KL to base was past the run's ``max_kl`` (collapse)."""
+    new_solutions: list[int] = field(default_factory=list)
+    """Solutions each group evaluated for the first time (its other members repeated known
+    ones, or failed)."""
 
     def summary(self, window: int = 5) -> dict[str, float | None]:
         """Mean on-policy reward of the first and last ``window`` iterations, last KL."""
@@ -58,8 +63,10 @@ def learning_curve(db: Any) -> LearningCurve:
         steps.setdefault(int(m["iteration"]), []).append(m)
         exceeded += int(float(m.get("kl_exceeded", 0.0)) > 0)
     curve = LearningCurve(kl_exceeded=exceeded)
+    first_seen = Counter(r.iteration for r in db.records())  # warm starts: iteration -1
     for iteration, members in db.groups():
         curve.iterations.append(iteration)
+        curve.new_solutions.append(first_seen.get(iteration, 0))
         curve.on_policy_reward.append(on_policy_reward(members))
         mine = sorted(steps.get(iteration, []), key=lambda m: int(m.get("step", 0)))
         curve.kl.append(iteration_kl(mine))

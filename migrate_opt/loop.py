@@ -138,6 +138,7 @@ def _update_bar(bar, opt: Optimizer, group: Group, new: int) -> None:  # type: i
             if best else "-",
             "it": group.iteration,
             "evals": opt.n_evaluations,
+            "new": new,  # falling to 0: the model repeats what it already found
             **_learning(opt, group),
             "sec": f"{group.timings.get('total', 0.0):.1f}",
         },

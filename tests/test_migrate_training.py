@@ -128,19 +128,21 @@ def test_learning_curve_progress_show_and_report_tell_a_collapse(tmp_path, capsy
     path = str(tmp_path / "s.db")
     collapsing = GRPOConfig(learning_rate=5e-2, steps_per_group=1, advantage="std", max_kl=1e-3)
     opt = make(SQLiteDatabase(path, study="digits"), grpo=collapsing)
-    seen = []
+    seen: list = []
     run(opt, iterations=4, progress=False,
-        callbacks=[lambda o, g, _: seen.append((on_policy_mean(g), _learning(o, g)))])
+        callbacks=[lambda o, g, _: seen.append((on_policy_mean(g), _learning(o, g),
+                                                len(g.pending)))])
     curve = learning_curve(opt.database)
     assert curve.iterations == [0, 1, 2, 3]
-    assert curve.on_policy_reward == pytest.approx([mean for mean, _ in seen])
+    assert curve.new_solutions == [pending for *_, pending in seen]
+    assert curve.on_policy_reward == pytest.approx([mean for mean, *_ in seen])
     assert curve.kl[0] == pytest.approx(0.0, abs=1e-7) and curve.kl[-1] > 1e-3
     assert curve.kl_exceeded >= 1
     assert seen[0][1]["on-policy"] == f"{seen[0][0]:.3f}"
     assert "too far" in seen[-1][1]["kl"] and "too far" not in seen[0][1]["kl"]
     assert main(["show", path]) == 0
     shown = capsys.readouterr().out
-    assert "on-policy reward" in shown and "past max_kl" in shown
+    assert "on-policy reward" in shown and "new solutions" in shown and "past max_kl" in shown
     html = open(write_report(path, "digits", str(tmp_path / "r.html"))).read()
     assert "Is the model learning?" in html and "past max_kl" in html
 

@@ -111,8 +111,9 @@ def test_report_has_every_section_and_is_self_contained(tmp_path):
     best = db.top(1)[0]
     assert f"{best.score:.4f}" in text and best.solution in text
     # one chart per GRPO metric, the best-so-far curve, the per-source chart, and the
-    # on-policy reward and KL per iteration
-    assert text.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == 2 + 5 + 2
+    # on-policy reward, KL and new solutions per iteration
+    assert text.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == 2 + 5 + 3
+    assert "new solutions per group" in text
     for source in ("on_policy", "greedy", "neighborhood"):
         assert f"<td>{source}</td>" in text
     assert "reported invalid" in text  # the reasons table
@@ -233,9 +234,9 @@ def test_chromium_renders_charts_tables_and_pictures(tmp_path, pictured):
     page = Path(write_report(str(tmp_path / "s.db"), None, str(tmp_path / "r.html")))
     seen = render_in_chromium(page)
     charts = {c["label"].split(":")[0]: c for c in seen["charts"]}
-    assert len(seen["charts"]) == 9
+    assert len(seen["charts"]) == 10
     for name in ("Best score so far (dots", "Reward of every group member, per source",
-                 "on-policy mean reward", "KL to base (per token)",
+                 "on-policy mean reward", "KL to base (per token)", "new solutions per group",
                  "loss", "reward_mean", "reward_std", "kl", "clip_fraction"):
         chart = next(c for label, c in charts.items() if label.startswith(name))
         assert chart["width"] > 200 and chart["height"] > 150

@@ -6,7 +6,6 @@ report uses the same); a task may add its own numbers through a metric hook (the
 from __future__ import annotations
 
 import importlib
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -107,14 +106,8 @@ def measure(
         resumed=resumed, curve=best_so_far_at(scores, log_points(budget, log_every)),
         extra=dict(resolve_hook(hook)(task, records)) if hook else {},
         on_policy_reward=learned.on_policy_reward, kl=learned.kl,
-        kl_exceeded=learned.kl_exceeded, new_solutions=new_per_iteration(db, records),
+        kl_exceeded=learned.kl_exceeded, new_solutions=learned.new_solutions,
     )
-
-
-def new_per_iteration(db: Database, records: Sequence[Record]) -> list[int]:
-    """Per stored group, how many records it evaluated first (warm starts are no group's)."""
-    first = Counter(r.iteration for r in records if r.source != "warm_start")
-    return [first.get(iteration, 0) for iteration, _ in db.groups()]
 
 
 def resolve_hook(name: str) -> Callable[[Task, Sequence[Record]], Mapping[str, Any]]:

@@ -232,7 +232,8 @@ def _source_row(name: str, members: int, evaluated: Sequence[Record]) -> str:
 
 
 def _learning(curve: LearningCurve) -> str:
-    """On-policy mean reward and KL to base per iteration, and a warning on collapse."""
+    """On-policy mean reward, KL to base and new solutions per iteration, and a warning on
+    collapse."""
     reward = [(it, r) for it, r in zip(curve.iterations, curve.on_policy_reward, strict=True)
               if r is not None]
     kl = [(it, k) for it, k in zip(curve.iterations, curve.kl, strict=True) if k is not None]
@@ -250,6 +251,11 @@ def _learning(curve: LearningCurve) -> str:
         charts.append(svg.line_chart({"KL": [(float(i), v) for i, v in kl]},
                                      title="KL to base (per token)", xlabel="iteration",
                                      ylabel="KL", width=340, height=220))
+    charts.append(svg.line_chart(
+        {"new": [(float(i), float(n)) for i, n in zip(curve.iterations, curve.new_solutions,
+                                                      strict=True)]},
+        title="new solutions per group (0: it repeats)", xlabel="iteration",
+        ylabel="new", width=340, height=220))
     return warning + f'<div class="grid metrics">{"".join(charts)}</div>'
 
 
