@@ -71,7 +71,7 @@ class GRPOUpdater(Updater):
                 reward is not None
                 and self.config.repeat_reward == "zero"
                 and not m.is_replay
-                and getattr(m, "repeat", False)
+                and m.repeat
             ):
                 reward = 0.0
             out.append(reward)

@@ -56,7 +56,7 @@ class GRPOConfig:
     loss_aggregation: Literal["sequence-mean", "token-mean"] = "sequence-mean"
     """"sequence-mean": mean over tokens of each completion, then over completions (the
     reference); "token-mean": mean over all tokens of the group (long answers weigh more)."""
-    invalid: str | float = "mask"
+    invalid: Literal["mask"] | float = "mask"
     """Members whose reward is None (no valid solution): "mask" leaves them out of the group
     statistics and of the loss (the reference); a number uses it as their reward."""
     repeat_reward: Literal["stored", "zero"] = "stored"

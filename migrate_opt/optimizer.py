@@ -68,7 +68,7 @@ class Optimizer(ABC):
     @property
     def solved(self) -> bool:
         best = self.database.top(1)
-        return bool(best) and self.task.is_solved(Evaluation(best[0].score, best[0].info))
+        return bool(best) and best[0].solved  # judged by the task when it was told
 
     def best(self, k: int = 1) -> list[Record]:
         """The ``k`` best distinct valid solutions found so far, best first."""
