@@ -7,6 +7,8 @@
     budget = 200          # evaluations of new unique solutions per run
     seeds = [0, 1, 2]
     log_every = 10        # best-so-far logged every this many evaluations (AUC, plots)
+    families = { digits = ["toy"] }   # named sets of tasks: paired statistics per family,
+                                      # and a method's task_options may name one
 
     [tasks.toy]           # a label; `task` is the registered name
     task = "toy"
@@ -226,6 +228,8 @@ class BenchmarkConfig:
     """Runs executing at once in local processes."""
     stop_when_solved: bool = False
     """End a run when the task's optimum is reached (the rest is padded with the best)."""
+    families: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Named sets of task labels (``paired --config`` reports per family)."""
 
     def __post_init__(self) -> None:
         if self.budget < 1 or self.log_every < 1 or self.workers < 1:
@@ -233,6 +237,10 @@ class BenchmarkConfig:
         if not self.seeds or not self.tasks or not self.methods:
             raise ConfigError("a benchmark needs at least one seed, task and method")
         labels = {t.label for t in self.tasks}
+        for name, members in self.families.items():
+            if not members or set(members) - labels:
+                raise ConfigError(f"family {name!r} needs task labels of this config, got "
+                                  f"{list(members)}")
         for m in self.methods:
             carried = set(m.adapter_from.tasks) if m.adapter_from else set()
             unknown = (set(m.tasks) | set(m.task_options) | carried) - labels
@@ -262,6 +270,7 @@ def load_config(path: str | Path, *, tasks: Sequence[str] | None = None,
     of every LLM method."""
     with open(path, "rb") as f:
         raw = tomllib.load(f)
+    raw = _expand_families(raw)
     kept = _keep(raw, "methods", methods)
     if llm_iterations is not None:
         kept = {k: {**v, "max_iterations": llm_iterations} if "llm" in v else v
@@ -269,8 +278,44 @@ def load_config(path: str | Path, *, tasks: Sequence[str] | None = None,
     if tasks is not None:  # a method's per-task settings of tasks left out do not apply
         kept = {k: trimmed for k, v in kept.items()
                 if (trimmed := _for_tasks(v, set(tasks))) is not None}
+        families = {name: kept_tasks for name, members in _families(raw).items()
+                    if (kept_tasks := [t for t in members if t in tasks])}
+        raw = {**raw, "benchmark": {**raw.get("benchmark", {}), "families": families}}
     raw = {**raw, "tasks": _keep(raw, "tasks", tasks), "methods": kept}
     return parse_config(raw, default_name=Path(path).stem, **overrides)
+
+
+def _families(raw: Mapping[str, Any]) -> dict[str, list[str]]:
+    families = raw.get("benchmark", {}).get("families", {})
+    if not isinstance(families, Mapping) or not all(
+        isinstance(v, list) and all(isinstance(t, str) for t in v) for v in families.values()
+    ):
+        raise ConfigError("[benchmark] families maps a name to a list of task labels, e.g. "
+                          'families = { molecules = ["qed", "celecoxib"] }')
+    return {str(k): list(v) for k, v in families.items()}
+
+
+def _expand_families(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``raw`` with each method's ``task_options`` for a family copied to its tasks (a
+    task's own entry is laid over the family's)."""
+    families = _families(raw)
+    if not families or not isinstance(raw.get("methods"), Mapping):
+        return dict(raw)
+    clash = sorted(set(families) & set(raw.get("tasks") or {}))
+    if clash:
+        raise ConfigError(f"families {clash} have the names of tasks: rename them")
+    methods = {}
+    for label, spec in raw.get("methods", {}).items():
+        options = spec.get("task_options") if isinstance(spec, Mapping) else None
+        if isinstance(options, Mapping) and set(options) & set(families):
+            expanded: dict[str, Any] = {}
+            ordered = sorted(options, key=lambda k: k not in families)  # families first
+            for key in ordered:
+                for task in families.get(key, [key]):
+                    expanded[task] = {**expanded.get(task, {}), **options[key]}
+            spec = {**spec, "task_options": expanded}
+        methods[label] = spec
+    return {**raw, "methods": methods}
 
 
 def _for_tasks(method: Mapping[str, Any], labels: set[str]) -> dict[str, Any] | None:
@@ -303,11 +348,12 @@ def _keep(raw: Mapping[str, Any], key: str, labels: Sequence[str] | None) -> Any
 
 def parse_config(raw: Mapping[str, Any], default_name: str = "benchmark",
                  **overrides: Any) -> BenchmarkConfig:
+    raw = _expand_families(raw)
     top = dict(raw.get("benchmark", {}))
     top.update({k: v for k, v in overrides.items() if v is not None})
     tasks = tuple(_task(label, spec) for label, spec in _table(raw, "tasks").items())
     methods = tuple(_method(label, spec) for label, spec in _table(raw, "methods").items())
-    known = {"name", "budget", "seeds", "log_every", "workers", "stop_when_solved"}
+    known = {"name", "budget", "seeds", "log_every", "workers", "stop_when_solved", "families"}
     unknown = set(top) - known
     if unknown:
         raise ConfigError(f"[benchmark] has unknown keys {sorted(unknown)}; known: {sorted(known)}")
@@ -318,6 +364,7 @@ def parse_config(raw: Mapping[str, Any], default_name: str = "benchmark",
         seeds=tuple(int(s) for s in top.get("seeds", (0,))), tasks=tasks, methods=methods,
         log_every=int(top.get("log_every", 10)), workers=int(top.get("workers", 2)),
         stop_when_solved=bool(top.get("stop_when_solved", False)),
+        families={k: tuple(v) for k, v in _families({"benchmark": top}).items()},
     )
 
 

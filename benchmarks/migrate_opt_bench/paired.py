@@ -8,6 +8,8 @@ the harness should not need scipy.
 
     python -m migrate_opt_bench.paired RESULTS_DIR [RESULTS_DIR ...] \\
         --pair migrate:untrained --family semantle=airbase,cement,... --out comparison
+    python -m migrate_opt_bench.paired RESULTS_DIR --config grid.toml --pair A:B --out X
+        # the families of the grid's [benchmark] families
 
 Runs are read from each folder's ``runs/*.json`` (one file per finished cell), so a grid
 run in parts, with ``--tasks``/``--methods``, is compared whole; a fresh clone, which has
@@ -131,14 +133,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", nargs="+", help="harness result folders (runs.json)")
     parser.add_argument("--pair", action="append", required=True, metavar="A:B")
-    parser.add_argument("--family", action="append", required=True, metavar="NAME=T1,T2")
+    parser.add_argument("--family", action="append", default=[], metavar="NAME=T1,T2")
+    parser.add_argument("--config", help="a harness config: its [benchmark] families")
     parser.add_argument("--metric", default="top10_auc")
     parser.add_argument("--out", required=True, help="writes OUT.json and OUT.md")
     args = parser.parse_args(argv)
+    families = dict(fam.partition("=")[::2] for fam in args.family)
+    if args.config:
+        from .config import load_config
+
+        families.update({k: ",".join(v) for k, v in load_config(args.config).families.items()})
+    if not families:
+        parser.error("name the families: --family NAME=T1,T2 or --config with families")
     runs = load_runs(args.results)
     results: dict[str, dict[str, Any]] = {}
-    for fam in args.family:
-        name, _, tasks = fam.partition("=")
+    for name, tasks in families.items():
         results[name] = {}
         for pair in args.pair:
             a, _, b = pair.partition(":")

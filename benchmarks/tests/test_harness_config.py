@@ -139,3 +139,32 @@ def test_adapter_from_names_each_cell_its_source_run(tmp_path: Path) -> None:
     assert [c.key for c in load_config(toml, tasks=["b"]).cells()] == ["b__carry__seed0"]
     with pytest.raises(ConfigError, match=r"\[methods"):  # nothing left to run
         load_config(toml, tasks=["a"])
+
+
+def test_a_family_names_its_tasks_in_task_options(tmp_path: Path) -> None:
+    raw = _raw(rs={"optimizer": "random-search", "options": {"tries": 1},
+                   "task_options": {"b": {"batch_size": 2}, "ab": {"tries": 3}}})
+    raw["benchmark"]["families"] = {"ab": ["a", "b"]}
+    config = parse_config(raw)
+    assert config.families == {"ab": ("a", "b")}
+    options = {c.task.label: c.options for c in config.cells()}
+    assert options == {"a": {"tries": 3}, "b": {"tries": 3, "batch_size": 2}}  # task over family
+
+    toml = tmp_path / "grid.toml"
+    toml.write_text('[benchmark]\nbudget = 10\nfamilies = { ab = ["a", "b"] }\n'
+                    '[tasks.a]\ntask = "toy"\n[tasks.b]\ntask = "toy"\n[methods.rs]\n'
+                    'optimizer = "random-search"\ntask_options.ab = { tries = 3 }\n')
+    kept = load_config(toml, tasks=["b"])
+    assert kept.families == {"ab": ("b",)} and kept.cells()[0].options == {"tries": 3}
+
+
+@pytest.mark.parametrize("families, message", [
+    ({"a": ["b"]}, "names of tasks"),
+    ({"f": ["zzz"]}, "task labels of this config"),
+    ({"f": "a"}, "list of task labels"),
+])
+def test_bad_families_are_refused(families: dict, message: str) -> None:
+    raw = _raw()
+    raw["benchmark"]["families"] = families
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)

@@ -60,6 +60,31 @@ def test_main_reads_every_finished_cell_and_writes_tables_and_a_plot(tmp_path) -
     assert out.with_suffix(".png").stat().st_size > 1000
 
 
+def test_families_can_come_from_the_grid_config(tmp_path) -> None:
+    import json
+
+    from migrate_opt_bench.paired import main
+
+    runs = tmp_path / "grid" / "runs"
+    runs.mkdir(parents=True)
+    for task, seed, method, auc in [("t1", 0, "a", 0.5), ("t1", 0, "b", 0.4),
+                                    ("t2", 0, "a", 0.1), ("t2", 0, "b", 0.3)]:
+        cell = run(task, seed, method, auc)
+        (runs / f"{task}__{method}__seed{seed}.json").write_text(json.dumps(cell))
+    toml = tmp_path / "grid.toml"
+    toml.write_text('[benchmark]\nbudget = 10\nfamilies = { one = ["t1"], both = ["t1", "t2"] }'
+                    '\n[tasks.t1]\ntask = "toy"\n[tasks.t2]\ntask = "toy"\n'
+                    '[methods.a]\noptimizer = "ga"\n')
+    out = tmp_path / "cmp"
+    assert main([str(tmp_path / "grid"), "--config", str(toml), "--pair", "a:b",
+                 "--out", str(out)]) == 0
+    data = json.loads(out.with_suffix(".json").read_text())
+    assert (data["one"]["a_vs_b"]["wins"], data["one"]["a_vs_b"]["pairs"]) == (1, 1)
+    assert (data["both"]["a_vs_b"]["wins"], data["both"]["a_vs_b"]["losses"]) == (1, 1)
+    with pytest.raises(SystemExit):  # neither --family nor a config with families
+        main([str(tmp_path / "grid"), "--pair", "a:b", "--out", str(out)])
+
+
 def test_main_refuses_a_folder_without_runs(tmp_path) -> None:
     from migrate_opt_bench.paired import main
 
