@@ -16,6 +16,8 @@ from .values import Group, Record
 log = logging.getLogger(__name__)
 
 PARTS = ("generate", "evaluate", "train", "checkpoint", "store")
+RESULT_TOP = 10
+"""How many of the best records ``run`` returns."""
 """Where an iteration's wall time goes (``Group.timings`` keys)."""
 
 Callback = Callable[[Optimizer, Group, list[Record]], None]
@@ -25,6 +27,7 @@ Callback = Callable[[Optimizer, Group, list[Record]], None]
 @dataclass
 class RunResult:
     best: list[Record]
+    """The ``RESULT_TOP`` best distinct solutions, best first (the database holds all)."""
     evaluations: int
     iterations: int
     solved: bool
@@ -72,7 +75,7 @@ def run(
         if bar is not None:
             bar.close()
     seconds["other"] = seconds["total"] - sum(seconds[k] for k in PARTS)
-    return RunResult(opt.best(10), opt.n_evaluations, done, opt.solved, stopped, seconds)
+    return RunResult(opt.best(RESULT_TOP), opt.n_evaluations, done, opt.solved, stopped, seconds)
 
 
 def _stop_reason(opt: Optimizer, done: int, iterations: int | None, stale: int, patience: int,
