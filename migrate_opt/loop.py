@@ -16,9 +16,9 @@ from .values import Group, Record
 log = logging.getLogger(__name__)
 
 PARTS = ("generate", "evaluate", "train", "checkpoint", "store")
+"""Where an iteration's wall time goes (``Group.timings`` keys)."""
 RESULT_TOP = 10
 """How many of the best records ``run`` returns."""
-"""Where an iteration's wall time goes (``Group.timings`` keys)."""
 
 Callback = Callable[[Optimizer, Group, list[Record]], None]
 """Called after every tell with the optimizer, the group and its new records."""

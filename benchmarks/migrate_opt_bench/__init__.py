@@ -5,7 +5,8 @@ grid in parallel (or on Ray),
 resumes what is done, and writes per-run metrics (CSV, JSON), a Markdown table of mean
 and spread per method and task, and best-so-far plots."""
 
-from .config import BenchmarkConfig, Cell, MethodSpec, TaskSpec, load_config
+from .config import BenchmarkConfig, Cell, MethodSpec, TaskSpec
+from .config_file import load_config
 from .metrics import RunMetrics, top_k_auc
 from .runner import run_cell, run_grid
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import load_config
+from .config_file import load_config
 from .report import write_all
 from .runner import run_grid
 

@@ -23,7 +23,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from migrate_opt_bench.config import BenchmarkConfig, MethodSpec, load_config
+from migrate_opt_bench.config import BenchmarkConfig, MethodSpec
+from migrate_opt_bench.config_file import load_config
 from migrate_opt_bench.result_files import command_line, write_markdown_and_json
 from migrate_opt_bench.runner import run_cell, run_grid
 
@@ -181,8 +182,8 @@ def markdown(r: dict[str, Any]) -> str:
             f"{_f(c['untrained_gain'])} | {_f(c['lift'])} | "
             f"{', '.join(_f(x) for x in c['lifts'])} | {_f(c['kl_last'], 2)} | "
             f"{c['kl_exceeded_steps']} | {_f(c['reward_first'], 3)} -> "
-            f"{_f(c['reward_last'], 3)} | {_f(c.get('new_first'), 1)} -> "
-            f"{_f(c.get('new_last'), 1)} | {_f(c['best_score'], 3)} |")
+            f"{_f(c['reward_last'], 3)} | {_f(c['new_first'], 1)} -> "
+            f"{_f(c['new_last'], 1)} | {_f(c['best_score'], 3)} |")
     d = r["default"]
     lines += ["", "## Chosen default", ""]
     if d is None:

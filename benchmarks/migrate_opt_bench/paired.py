@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     families = dict(fam.partition("=")[::2] for fam in args.family)
     if args.config:
-        from .config import load_config
+        from .config_file import load_config
 
         families.update({k: ",".join(v) for k, v in load_config(args.config).families.items()})
     if not families:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from migrate_opt_bench.config import load_config, parse_config
+from migrate_opt_bench.config_file import load_config, parse_config
 
 from migrate_opt import ConfigError
 

@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 
 import pytest
-from migrate_opt_bench import config as cfg
+from migrate_opt_bench import config_file as cfg
 from migrate_opt_bench.cli import main
 from migrate_opt_bench.runner import run_cell, run_grid
 

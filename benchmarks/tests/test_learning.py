@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from migrate_opt_bench import learning
-from migrate_opt_bench.config import parse_config
+from migrate_opt_bench.config_file import parse_config
 
 GRID = {
     "benchmark": {"name": "learning", "budget": 10, "seeds": [0, 1]},
