@@ -19,6 +19,7 @@ from migrate_opt.metrics import (
     top_k_auc,
     top_k_mean,
 )
+from migrate_opt.report.mix import is_adaptive, slot_counts
 
 __all__ = ["RunMetrics", "best_so_far_at", "log_points", "measure", "top_k_auc", "top_k_mean"]
 
@@ -66,6 +67,9 @@ class RunMetrics:
     new_solutions: list[int] = field(default_factory=list)
     """Per iteration, the solutions it evaluated for the first time: a policy that learns by
     repeating what it already found shows here as a fall to zero."""
+    mix: dict[str, list[int]] = field(default_factory=dict)
+    """Per sampler, the members its slots held in each iteration, for a run with an adaptive
+    mix (empty for a fixed one): where the mix moved the group."""
 
     def row(self) -> dict[str, Any]:
         """A flat dict for CSV (without the per-point curves; the hook's numbers as
@@ -76,7 +80,7 @@ class RunMetrics:
         return {**d, **d.pop("extra")}
 
 
-CURVES = ("curve", "on_policy_reward", "kl", "new_solutions")
+CURVES = ("curve", "on_policy_reward", "kl", "new_solutions", "mix")
 
 
 def measure(
@@ -89,12 +93,11 @@ def measure(
     learned = learning_curve(db)
     best = db.top(1)
     solved_at = evaluations_to_solve(records)
-    empty_members = sum(
-        1 for _, members in db.groups() for m in members if not m.get("solutions")
-    )
+    groups = db.groups()
+    empty_members = sum(1 for _, members in groups for m in members if not m.get("solutions"))
     return RunMetrics(
         task=task_label, method=method, seed=seed, budget=budget, evaluations=len(records),
-        iterations=len(db.groups()), stopped=stopped,
+        iterations=len(groups), stopped=stopped,
         best_score=best[0].score if best else None,
         best_solution=best[0].solution if best else None,
         solved=solved_at is not None, evals_to_solve=solved_at,
@@ -107,7 +110,16 @@ def measure(
         extra=dict(resolve_hook(hook)(task, records)) if hook else {},
         on_policy_reward=learned.on_policy_reward, kl=learned.kl,
         kl_exceeded=learned.kl_exceeded, new_solutions=learned.new_solutions,
+        mix=mix_per_iteration(groups),
     )
+
+
+def mix_per_iteration(groups: Sequence[tuple[int, Sequence[Mapping[str, Any]]]],
+                      ) -> dict[str, list[int]]:
+    """sampler -> members of its slots per iteration; empty unless the mix was adaptive."""
+    if not is_adaptive(groups):
+        return {}
+    return {name: [int(n) for _, n in points] for name, points in slot_counts(groups).items()}
 
 
 def resolve_hook(name: str) -> Callable[[Task, Sequence[Record]], Mapping[str, Any]]:

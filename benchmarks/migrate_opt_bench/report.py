@@ -126,6 +126,7 @@ def markdown(config: BenchmarkConfig, results: Sequence[dict[str, Any]], command
                 f"{_fmt(r['train_s'], 1)} | {_fmt(r['evaluate_s'], 1)} |"
             )
         lines += _extra_table([r for r in rows if r["task"] == task])
+    lines += mix_table(config, results)
     failed = [r for r in results if "error" in r]
     if failed:
         lines += ["", "## Failed runs", ""]
@@ -181,6 +182,34 @@ def plot(config: BenchmarkConfig, results: Sequence[dict[str, Any]], path: Path)
         fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+MIX_WINDOW = 5
+"""Groups at each end of a run that the mix table averages."""
+
+
+def mix_table(config: BenchmarkConfig, results: Sequence[dict[str, Any]]) -> list[str]:
+    """Where the adaptive mixes moved their groups: members per sampler at the start and the
+    end of each run, averaged over the runs of a method and family (a task outside every
+    family is its own)."""
+    family = {t: f for f, tasks in config.families.items() for t in tasks}
+    cells: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
+    for r in results:
+        for sampler, counts in (r.get("mix") or {}).items():
+            where = family.get(r["task"], r["task"])
+            cells.setdefault((r["method"], where, sampler), []).append(
+                (statistics.fmean(counts[:MIX_WINDOW]), statistics.fmean(counts[-MIX_WINDOW:])))
+    if not cells:
+        return []
+    lines = ["", "## Adaptive group mix", "",
+             f"Members per group held by each sampler's slots: mean over the first and the last "
+             f"{MIX_WINDOW} groups of a run, then over its runs.", "",
+             "| method | tasks | sampler | runs | first groups | last groups |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {method} | {where} | {sampler} | {len(v)} | "
+              f"{statistics.fmean(a for a, _ in v):.2f} | {statistics.fmean(b for _, b in v):.2f} |"
+              for (method, where, sampler), v in sorted(cells.items())]
+    return lines
 
 
 def _extra_table(rows: Sequence[dict[str, Any]]) -> list[str]:

@@ -65,6 +65,7 @@ def test_tiny_grid_end_to_end(tmp_path: Path) -> None:
             # every evaluation is some group's first of its solution
             assert len(r["new_solutions"]) == r["iterations"]
             assert sum(r["new_solutions"]) == r["evaluations"]
+            assert r["mix"] == {}  # a fixed mix has nothing to show
 
     from migrate_opt_bench.report import write_all
 
@@ -76,6 +77,26 @@ def test_tiny_grid_end_to_end(tmp_path: Path) -> None:
         assert f"| {method} | 2 |" in table
     png = paths["plot"].read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+def test_an_adaptive_mix_is_measured_and_tabled(tmp_path: Path) -> None:
+    adaptive = {"llm": "migrate", "policy": "scripted-digits", "options": {
+        "group": {"on_policy": 2, "neighborhood": 2}, "adaptive_mix": {"floor": 1},
+        "train": False}}
+    config = cfg.parse_config({**GRID, "benchmark": {**GRID["benchmark"], "seeds": [0]},
+                               "methods": {"adaptive": adaptive}})
+    [r] = run_grid(config, str(tmp_path))
+    assert set(r["mix"]) == {"on_policy", "neighborhood"}
+    assert all(len(counts) == r["iterations"] > 1 for counts in r["mix"].values())
+    groups = list(zip(*r["mix"].values(), strict=True))
+    assert all(sum(g) == 4 and min(g) >= 1 for g in groups)  # the group's size, the floor
+
+    from migrate_opt_bench.report import MIX_WINDOW, markdown
+
+    table = markdown(config, [r], "")
+    first = sum(r["mix"]["neighborhood"][:MIX_WINDOW]) / MIX_WINDOW
+    assert "## Adaptive group mix" in table
+    assert f"| adaptive | toy | neighborhood | 1 | {first:.2f} |" in table
 
 
 def test_finished_cells_are_not_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
