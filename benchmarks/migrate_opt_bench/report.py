@@ -195,7 +195,7 @@ def mix_table(config: BenchmarkConfig, results: Sequence[dict[str, Any]]) -> lis
     family = {t: f for f, tasks in config.families.items() for t in tasks}
     cells: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
     for r in results:
-        for sampler, counts in (r.get("mix") or {}).items():
+        for sampler, counts in _full_groups(r.get("mix") or {}).items():
             where = family.get(r["task"], r["task"])
             cells.setdefault((r["method"], where, sampler), []).append(
                 (statistics.fmean(counts[:MIX_WINDOW]), statistics.fmean(counts[-MIX_WINDOW:])))
@@ -203,13 +203,21 @@ def mix_table(config: BenchmarkConfig, results: Sequence[dict[str, Any]]) -> lis
         return []
     lines = ["", "## Adaptive group mix", "",
              f"Members per group held by each sampler's slots: mean over the first and the last "
-             f"{MIX_WINDOW} groups of a run, then over its runs.", "",
+             f"{MIX_WINDOW} full groups of a run (a last group the budget cut short is left "
+             "out), then over its runs.", "",
              "| method | tasks | sampler | runs | first groups | last groups |",
              "|---|---|---|---|---|---|"]
     lines += [f"| {method} | {where} | {sampler} | {len(v)} | "
               f"{statistics.fmean(a for a, _ in v):.2f} | {statistics.fmean(b for _, b in v):.2f} |"
               for (method, where, sampler), v in sorted(cells.items())]
     return lines
+
+
+def _full_groups(mix: dict[str, list[int]]) -> dict[str, list[int]]:
+    """``mix`` without the iterations whose group was smaller than the run's largest."""
+    sizes = [sum(g) for g in zip(*mix.values(), strict=True)]
+    keep = [i for i, size in enumerate(sizes) if size == max(sizes)]
+    return {name: [counts[i] for i in keep] for name, counts in mix.items()}
 
 
 def _extra_table(rows: Sequence[dict[str, Any]]) -> list[str]:

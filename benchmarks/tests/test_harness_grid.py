@@ -97,6 +97,9 @@ def test_an_adaptive_mix_is_measured_and_tabled(tmp_path: Path) -> None:
     first = sum(r["mix"]["neighborhood"][:MIX_WINDOW]) / MIX_WINDOW
     assert "## Adaptive group mix" in table
     assert f"| adaptive | toy | neighborhood | 1 | {first:.2f} |" in table
+    # a last group the budget cut short is left out of the table
+    cut = {**r, "mix": {"on_policy": [2, 2, 1, 1, 1, 1, 1], "neighborhood": [2, 2, 3, 3, 3, 3, 0]}}
+    assert "| adaptive | toy | neighborhood | 1 | 2.60 | 2.80 |" in markdown(config, [cut], "")
 
 
 def test_finished_cells_are_not_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
