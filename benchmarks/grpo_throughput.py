@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from migrate_opt_bench.result_files import command_line, provenance
+from migrate_opt_bench.result_files import command_line, provenance, shown_path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "grpo_throughput"
 PROMPT = ("Guess a secret English word. Answer with exactly 2 new single English words as a "
@@ -197,8 +197,9 @@ def main() -> None:
     theirs = time_trl(args)
     ours_group = [g + u for g, u in zip(ours["generate_s"], ours["update_s"])]
     result = {
-        "settings": {**vars(args), "torch": torch.__version__, "trl": trl.__version__,
-                     "transformers": transformers.__version__, "peft": peft.__version__,
+        "settings": {**vars(args), "out": shown_path(args.out), "torch": torch.__version__,
+                     "trl": trl.__version__, "transformers": transformers.__version__,
+                     "peft": peft.__version__,
                      "machine": platform.machine(), "cpu_threads": args.threads},
         "provenance": provenance(command_line(__file__, None)),
         "ours": ours, "trl": theirs,

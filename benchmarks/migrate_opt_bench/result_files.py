@@ -23,6 +23,17 @@ def command_line(script: str, argv: list[str] | None) -> str:
     return " ".join(["python", f"benchmarks/{Path(script).name}", *args])
 
 
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def shown_path(path: str | Path) -> str:
+    """``path`` as a result records it: relative to the repository when inside it, so a
+    committed result names no one's home folder."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(REPOSITORY)) if resolved.is_relative_to(REPOSITORY) \
+        else resolved.name
+
+
 def provenance(command: str) -> dict[str, Any]:
     """The command, the machine, its load average now and the installed versions."""
     versions = {}
