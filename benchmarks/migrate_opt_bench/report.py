@@ -216,7 +216,8 @@ def mix_table(config: BenchmarkConfig, results: Sequence[dict[str, Any]]) -> lis
 def _full_groups(mix: dict[str, list[int]]) -> dict[str, list[int]]:
     """``mix`` without the iterations whose group was smaller than the run's largest."""
     sizes = [sum(g) for g in zip(*mix.values(), strict=True)]
-    keep = [i for i, size in enumerate(sizes) if size == max(sizes)]
+    full = max(sizes, default=0)
+    keep = [i for i, size in enumerate(sizes) if size == full]
     return {name: [counts[i] for i in keep] for name, counts in mix.items()}
 
 

@@ -30,8 +30,9 @@ def shown_path(path: str | Path) -> str:
     """``path`` as a result records it: relative to the repository when inside it, so a
     committed result names no one's home folder."""
     resolved = Path(path).resolve()
-    return str(resolved.relative_to(REPOSITORY)) if resolved.is_relative_to(REPOSITORY) \
-        else resolved.name
+    if resolved.is_relative_to(REPOSITORY):
+        return str(resolved.relative_to(REPOSITORY))
+    return resolved.name
 
 
 def provenance(command: str) -> dict[str, Any]:
