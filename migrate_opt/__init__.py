@@ -11,7 +11,6 @@ Importing this package does not import torch."""
 
 from __future__ import annotations
 
-from .config import MigrateConfig, SamplerSpec
 from .errors import (
     BudgetExhausted,
     CheckpointError,
@@ -30,10 +29,11 @@ from .grpo import GRPOConfig
 from .hookspecs import hookimpl
 from .loop import RunResult, run, warm_start
 from .migrate import DEFAULT_MODEL, Migrate
+from .migrate.config import MigrateConfig, SamplerSpec
+from .migrate.presets import PRESET_NAMES
 from .optimizer import Optimizer
 from .paths import cache_dir
 from .policy.base import Generation, LoRAConfig, Policy, SamplingConfig, Updater
-from .presets import PRESET_NAMES
 from .registry import create, register_plugin, registry, unregister_plugin
 from .samplers import Sampler, SamplerContext
 from .storage import Database, MemoryDatabase, SQLiteDatabase

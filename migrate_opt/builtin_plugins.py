@@ -9,8 +9,8 @@ from .hookspecs import Register, hookimpl
 
 @hookimpl
 def register_samplers(register: Register) -> None:
-    from .puct import Puct
     from .samplers import BUILTIN_SAMPLERS
+    from .samplers.puct import Puct
 
     for name, cls in {**BUILTIN_SAMPLERS, Puct.name: Puct}.items():
         register(name, cls, description=(cls.__doc__ or "").strip().splitlines()[0])
@@ -26,7 +26,7 @@ def register_databases(register: Register) -> None:
 
 @hookimpl
 def register_optimizers(register: Register) -> None:
-    from .factory import preset_factories
+    from .migrate.factory import preset_factories
 
     for name, (factory, description) in preset_factories().items():
         register(name, factory, description=description)
@@ -35,7 +35,7 @@ def register_optimizers(register: Register) -> None:
 @hookimpl
 def register_executors(register: Register) -> None:
     from .executors import ProcessExecutor, SerialExecutor
-    from .ray_executor import RayExecutor  # ray itself is imported only when one is built
+    from .executors.ray import RayExecutor  # ray itself is imported only when one is built
 
     register("serial", SerialExecutor, description="in this process")
     register("process", ProcessExecutor, description="worker processes with timeouts")

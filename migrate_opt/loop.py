@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .executors import Executor, SerialExecutor
-from .learning import iteration_kl, on_policy_reward
+from .grpo.monitor import iteration_kl, on_policy_reward
 from .optimizer import Optimizer
 from .values import Group, Record
 

@@ -4,13 +4,13 @@ moves its slots to a scripted sampler that always improves."""
 import pytest
 
 from migrate_opt import Record
-from migrate_opt.adaptive_mix import (
+from migrate_opt.errors import ConfigError
+from migrate_opt.samplers.adaptive_mix import (
     AdaptiveMixConfig,
     adaptive_composition,
     allocate,
     hits_and_trials,
 )
-from migrate_opt.errors import ConfigError
 
 
 def test_allocate_by_hand():

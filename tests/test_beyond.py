@@ -5,11 +5,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from migrate_opt import SQLiteDatabase, create, run  # noqa: E402
-from migrate_opt.adaptive_mix import SLOT_TAG, AdaptiveMixConfig  # noqa: E402
 from migrate_opt.errors import ConfigError  # noqa: E402
 from migrate_opt.grpo import GRPOConfig  # noqa: E402
 from migrate_opt.policy import load_policy  # noqa: E402
 from migrate_opt.policy.hf import LoRAConfig  # noqa: E402
+from migrate_opt.samplers.adaptive_mix import SLOT_TAG, AdaptiveMixConfig  # noqa: E402
 from migrate_opt.testing.toy import DigitShareTask  # noqa: E402
 
 GRPO = GRPOConfig(learning_rate=5e-2, steps_per_group=1)

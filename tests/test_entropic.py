@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from migrate_opt.entropic import BETA_MAX, adaptive_beta, entropic_advantages, tilted_kl
+from migrate_opt.grpo.entropic import BETA_MAX, adaptive_beta, entropic_advantages, tilted_kl
 
 
 def close(xs, ys):

@@ -189,7 +189,7 @@ def test_config_from_a_table_names_unknown_fields():
 
 
 def test_learning_rate_rule_scales_with_the_hidden_size():
-    from migrate_opt.grpo_config import LR_REFERENCE, LR_REFERENCE_HIDDEN
+    from migrate_opt.grpo.config import LR_REFERENCE, LR_REFERENCE_HIDDEN
 
     assert learning_rate_for(LR_REFERENCE_HIDDEN) == pytest.approx(LR_REFERENCE)
     # Tinker's exponent: a 3B Llama (hidden 3072) gets about a quarter of SmolLM2's rate.

@@ -121,7 +121,7 @@ def test_answers_open_with_the_response_prefix_and_train_after_it():
 
 def test_learning_curve_progress_show_and_report_tell_a_collapse(tmp_path, capsys):
     from migrate_opt.cli import main
-    from migrate_opt.learning import learning_curve
+    from migrate_opt.grpo.monitor import learning_curve
     from migrate_opt.loop import _learning
     from migrate_opt.report import write_report
 

@@ -16,7 +16,7 @@ from migrate_opt import (
     create,
     run,
 )
-from migrate_opt.presets import preset, preset_config
+from migrate_opt.migrate.presets import preset, preset_config
 from migrate_opt.testing import ScriptedPolicy, ToyTask
 
 

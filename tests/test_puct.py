@@ -7,8 +7,8 @@ import pytest
 
 from migrate_opt import MemoryDatabase, Record
 from migrate_opt.errors import ConfigError
-from migrate_opt.puct import EXPANSION_TAG, Puct, Tree, choose_parents, puct_scores
 from migrate_opt.samplers import SamplerContext
+from migrate_opt.samplers.puct import EXPANSION_TAG, Puct, Tree, choose_parents, puct_scores
 from migrate_opt.testing import ToyTask
 from migrate_opt.testing.contracts import SamplerContract
 

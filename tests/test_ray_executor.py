@@ -16,7 +16,7 @@ from migrate_opt.testing.executors import ExecutorContract
 from migrate_opt.testing.hostile import HostileTask
 
 ray = pytest.importorskip("ray", reason="the ray executor needs `pip install migrate-opt[ray]`")
-from migrate_opt.ray_executor import RayConfig, RayExecutor, ray_map  # noqa: E402
+from migrate_opt.executors.ray import RayConfig, RayExecutor, ray_map  # noqa: E402
 
 # Tasks defined here travel to Ray workers by value: workers cannot import test modules.
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])

@@ -38,7 +38,7 @@ def test_custom_mix_snippet_builds():
 
 
 def test_config_file_example_is_accepted(tmp_path):
-    from migrate_opt.cli_config import read_config_file
+    from migrate_opt.cli.settings import read_config_file
 
     block = re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)[0]
     (tmp_path / "run.toml").write_text(block)

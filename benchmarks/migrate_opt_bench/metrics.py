@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from migrate_opt import ConfigError, Database, Record, Task
-from migrate_opt.learning import learning_curve
+from migrate_opt.grpo.monitor import learning_curve
 from migrate_opt.metrics import (
     best_so_far_at,
     evaluations_to_solve,

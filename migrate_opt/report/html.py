@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from ..learning import LearningCurve, learning_curve
+from ..grpo.monitor import LearningCurve, learning_curve
 from ..metrics import improvements
 from ..storage import Database, open_database, pick_study
 from ..task import Task

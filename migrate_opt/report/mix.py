@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..adaptive_mix import SLOT_TAG
+from ..samplers.adaptive_mix import SLOT_TAG
 from . import svg
 
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from .errors import ConfigError
-from .task import Task
-from .values import Evaluation
+from ..errors import ConfigError
+from ..task import Task
+from ..values import Evaluation
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ConfigError
+from ..task import Task
 from .config import MigrateConfig, SamplerSpec
-from .errors import ConfigError
-from .task import Task
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def _apply_top_k(specs: dict[str, SamplerSpec], top_k: int) -> None:
 
 def sampler_parameters(name: str) -> list[str]:
     """Keyword options the registered sampler ``name`` accepts."""
-    from .registry import registry
+    from ..registry import registry
 
     factory = registry().entry("sampler", name).factory
     return [k for k, v in inspect.signature(factory).parameters.items()

@@ -16,11 +16,11 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .errors import ConfigError
-from .grpo_config import GRPOConfig, learning_rate_for
-from .grpo_math import STD_EPS, advantages, grpo_loss, truncated_is_weights
-from .policy.base import Policy, Updater
-from .values import Member
+from ..errors import ConfigError
+from ..policy.base import Policy, Updater
+from ..values import Member
+from .config import GRPOConfig, learning_rate_for
+from .math import STD_EPS, advantages, grpo_loss, truncated_is_weights
 
 if TYPE_CHECKING:
     import torch

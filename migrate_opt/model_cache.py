@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from ..paths import cache_dir
+from .paths import cache_dir
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError
 
 
 def split_source(source: str) -> tuple[str, str | None]:
@@ -23,8 +23,8 @@ def split_source(source: str) -> tuple[str, str | None]:
 
 def load_source_adapter(source: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(adapter state, the source study's settings); errors say what to do."""
+    from ..storage.locate import open_database, pick_study
     from .checkpoint import decode
-    from .storage.locate import open_database, pick_study
 
     path, study = split_source(source)
     db = open_database(path, pick_study(path, study), readonly=True)

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigError
-from .executors import Executor, safe_evaluate
-from .task import Task
-from .values import Evaluation
+from ..errors import ConfigError
+from ..task import Task
+from ..values import Evaluation
+from . import Executor, safe_evaluate
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 A group is described in sampler terms: how many members each registered sampler
 contributes, with that sampler's own options, e.g.
 ``{"on_policy": 2, "greedy": 1, "neighborhood": {"n": 2, "top_k": 3}}`` is the paper's
-alpha/beta/gamma = 2/1/2 with parents from the top 3. Presets (``migrate_opt.presets``) turn
+alpha/beta/gamma = 2/1/2 with parents from the top 3. Presets (``migrate_opt.migrate.presets``) turn
 a name and a task into one of these; the optimizer factory turns it into objects."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .adaptive_mix import AdaptiveMixConfig
-from .errors import ConfigError
-from .grpo import GRPOConfig
-from .policy.base import LoRAConfig, SamplingConfig
+from ..errors import ConfigError
+from ..grpo import GRPOConfig
+from ..policy.base import LoRAConfig, SamplingConfig
+from ..samplers.adaptive_mix import AdaptiveMixConfig
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -84,7 +84,7 @@ class MigrateConfig:
     default (hf). Training always scores with the torch model."""
     adaptive_mix: AdaptiveMixConfig | None = None
     """Reallocate the slots of the generating samplers every iteration by what each has
-    found (``migrate_opt.adaptive_mix``); None keeps the counts of ``group`` fixed."""
+    found (``migrate_opt.samplers.adaptive_mix``); None keeps the counts of ``group`` fixed."""
     init_adapter: str | None = None
     """``FILE[:STUDY]``: start the adapter from that study's last checkpoint (same base
     model and LoRA shape) instead of from zero; only used when this study has none yet."""

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from .errors import ConfigError
-from .grpo_math import ADVANTAGE_MODES, AGGREGATIONS, choice
+from ..errors import ConfigError
+from .math import ADVANTAGE_MODES, AGGREGATIONS, choice
 
 REPEAT_REWARDS = ("stored", "zero")
 OFF_POLICY_MODES = ("none", "truncated-is")
@@ -50,7 +50,7 @@ class GRPOConfig:
     """Weight of the k3 KL estimate to the base model (adapter disabled) in the loss."""
     advantage: Literal["none", "std", "entropic"] = "none"
     """"none": reward minus group mean (the reference); "std": also divided by the group std;
-    "entropic": max-seeking leave-one-out weights (``migrate_opt.entropic``)."""
+    "entropic": max-seeking leave-one-out weights (``migrate_opt.grpo.entropic``)."""
     entropic_beta: float | None = None
     """Fixed beta of the "entropic" advantage; None picks it per group (KL to uniform ln 2)."""
     loss_aggregation: Literal["sequence-mean", "token-mean"] = "sequence-mean"

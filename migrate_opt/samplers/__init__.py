@@ -10,10 +10,10 @@ import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from .errors import ConfigError
-from .storage import Database
-from .task import Task
-from .values import Proposal, Record
+from ..errors import ConfigError
+from ..storage import Database
+from ..task import Task
+from ..values import Proposal, Record
 
 
 @dataclass(frozen=True)

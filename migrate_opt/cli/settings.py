@@ -14,7 +14,7 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 DEFAULTS: dict[str, Any] = {
     "method": "migrate", "budget": 100, "iterations": None, "storage": "runs/migrate.db",
@@ -116,7 +116,7 @@ def parse_group(text: str) -> dict[str, int]:
 def parse_sampler_options(pairs: Sequence[str]) -> dict[str, dict[str, Any]]:
     """``["neighborhood.top_k=3"]`` -> ``{"neighborhood": {"top_k": 3}}``, coerced by the
     registered sampler's type hints."""
-    from .registry import registry
+    from ..registry import registry
 
     out: dict[str, dict[str, Any]] = {}
     for pair in pairs:
@@ -182,7 +182,7 @@ def llm_options(config: Mapping[str, Any]) -> dict[str, Any]:
 
 def build_optimizer(config: Mapping[str, Any], db: Any) -> Any:
     """The optimizer a settings dict describes, through ``create``."""
-    from .registry import create, registry
+    from ..registry import create, registry
 
     task = create("task", config["task"], **config.get("task_options", {}))
     entry = registry().entry("optimizer", config["method"])
@@ -197,7 +197,7 @@ def build_optimizer(config: Mapping[str, Any], db: Any) -> Any:
 
 
 def build_executor(config: Mapping[str, Any]) -> Any:
-    from .registry import create
+    from ..registry import create
 
     return create("executor", config.get("executor", "serial"),
                   **dict(config.get("executor_options") or {}))

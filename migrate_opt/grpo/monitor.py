@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .values import Member
+from ..values import Member
 
 ON_POLICY = "on_policy"
 

@@ -10,14 +10,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ..errors import CheckpointError, ConfigError
+from ..optimizer import Optimizer, member_from_dict
+from ..policy.base import Policy, SamplingConfig, Updater
+from ..samplers import Sampler, SamplerContext
+from ..storage import Database
+from ..task import Task
+from ..values import Group, Member, Proposal, Record
 from .config import DEFAULT_MODEL, MigrateConfig
-from .errors import CheckpointError, ConfigError
-from .optimizer import Optimizer, member_from_dict
-from .policy.base import Policy, SamplingConfig, Updater
-from .samplers import Sampler, SamplerContext
-from .storage import Database
-from .task import Task
-from .values import Group, Member, Proposal, Record
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class Migrate(Optimizer):
         mix = self.config.adaptive_mix
         if mix is None:
             return counts
-        from .adaptive_mix import adaptive_composition
+        from ..samplers.adaptive_mix import adaptive_composition
 
         adapted = self.config.adapted_samplers()
         counts.update(adaptive_composition(
@@ -241,7 +241,7 @@ class Migrate(Optimizer):
 
 
 def _slotted(p: Proposal, slot: str) -> Proposal:
-    from .adaptive_mix import SLOT_TAG
+    from ..samplers.adaptive_mix import SLOT_TAG
 
     return Proposal(p.source, prompt=p.prompt, replay=p.replay, tags={**p.tags, SLOT_TAG: slot})
 

@@ -23,9 +23,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .errors import ConfigError
-from .samplers import Sampler, SamplerContext, _fresh
-from .values import Proposal, Record
+from ..errors import ConfigError
+from ..values import Proposal, Record
+from . import Sampler, SamplerContext, _fresh
 
 EXPANSION_TAG = "puct_parent"
 """Tag on every member proposed from a parent: one expansion of that parent."""

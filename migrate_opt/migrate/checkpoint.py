@@ -14,7 +14,7 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import CheckpointError
+from ..errors import CheckpointError
 
 FORMAT = "migrate-opt-checkpoint/1"
 _MAX_HEADER = 100 * 2**20

@@ -11,15 +11,15 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..errors import ConfigError
+from ..policy.base import Policy, Updater
+from ..registry import create
+from ..samplers import Sampler
+from ..storage import Database
+from ..task import Task
+from . import Migrate
 from .config import MigrateConfig
-from .errors import ConfigError
-from .migrate import Migrate
-from .policy.base import Policy, Updater
 from .presets import Preset, preset, preset_config
-from .registry import create
-from .samplers import Sampler
-from .storage import Database
-from .task import Task
 
 
 def build_migrate(
@@ -38,7 +38,7 @@ def build_migrate(
     """A :class:`Migrate` for ``preset_name`` (or ``config``, when given) on ``task``.
 
     ``policy`` is a Policy object or a registered name (then ``model`` need not be given);
-    ``options`` are :func:`~migrate_opt.presets.preset_config`'s: group_size, group, top_k,
+    ``options`` are :func:`~migrate_opt.migrate.presets.preset_config`'s: group_size, group, top_k,
     train, grpo, sampling, model, device, dtype, lora."""
     if isinstance(policy, str):
         if "model" in options and options["model"] != policy:
@@ -50,7 +50,7 @@ def build_migrate(
         raise ConfigError(f"give a MigrateConfig or options ({', '.join(options)}), not both")
     cfg = config or preset_config(preset(preset_name), task, **options)
     if policy is None:
-        from .policy import load_policy
+        from ..policy import load_policy
 
         policy = load_policy(cfg.model, **cfg.policy_options())
     elif cfg.policy_options():
@@ -65,7 +65,7 @@ def build_migrate(
                           "passed as objects: configure the objects instead")
     built = {k: given.get(k) or create("sampler", k, **s.options) for k, s in cfg.group.items()}
     if cfg.train and updater is None and policy.trainable:
-        from .grpo import GRPOUpdater
+        from ..grpo import GRPOUpdater
 
         updater = GRPOUpdater(cfg.grpo)
     return Migrate(task, policy=policy, config=cfg, samplers=built, updater=updater,

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConfigError
-from .values import Record
+from ..errors import ConfigError
+from ..values import Record
 
 
 @dataclass(frozen=True)

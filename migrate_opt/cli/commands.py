@@ -11,7 +11,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .cli_config import (
+from ..errors import ConfigError, MigrateOptError
+from .parser import build_parser
+from .settings import (
     DEFAULTS,
     build_executor,
     build_optimizer,
@@ -22,8 +24,6 @@ from .cli_config import (
     parse_sampler_options,
     read_config_file,
 )
-from .cli_parser import build_parser
-from .errors import ConfigError, MigrateOptError
 
 log = logging.getLogger("migrate_opt")
 
@@ -60,7 +60,7 @@ def parse_task_options(factory: Callable[..., Any], tokens: Sequence[str]) -> di
 
 # -- commands ------------------------------------------------------------------------------
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from .registry import registry
+    from ..registry import registry
 
     reg = registry()
     rows = [
@@ -75,7 +75,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
-    from .registry import registry
+    from ..registry import registry
 
     rows = [(e.name, "llm" if getattr(e.factory, "preset", None) else "optimizer",
              e.description) for e in registry().entries["optimizer"].values()]
@@ -84,7 +84,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
-    from .registry import registry
+    from ..registry import registry
 
     factory = registry().entry("task", args.task).factory
     if args.help_task:
@@ -97,7 +97,7 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     config["task_options"] = {**config["task_options"], **parse_task_options(factory, extra)}
     config["study"] = config["study"] or f"{args.task}-{config['method']}-s{config['seed']}"
     if config.get("device"):
-        from .policy import resolve_device
+        from ..policy import resolve_device
 
         resolve_device(config["device"])  # before a study file is touched
     return _execute(config, resume=False)
@@ -105,7 +105,7 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
 
 def run_config(args: argparse.Namespace) -> dict[str, Any]:
     """Defaults, then the --config file, then the flags given."""
-    from .registry import registry
+    from ..registry import registry
 
     flags = {k: v for k, v in vars(args).items() if v is not None and k not in (
         "command", "verbose", "config", "help_task", "help_executor", "group",
@@ -132,7 +132,7 @@ def _print_options(factory: Callable[..., Any]) -> None:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from .storage import open_database, pick_study
+    from ..storage import open_database, pick_study
 
     study = pick_study(args.storage, args.study)
     with open_database(args.storage, study, readonly=True) as reader:
@@ -156,7 +156,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _execute(config: dict[str, Any], *, resume: bool, discard_checkpoint: bool = False) -> int:
-    from .storage import open_database
+    from ..storage import open_database
 
     with open_database(config["storage"], config["study"]) as db:
         opt = build_optimizer(config, db)
@@ -167,7 +167,7 @@ def _execute(config: dict[str, Any], *, resume: bool, discard_checkpoint: bool =
 
 
 def _run_study(opt: Any, config: dict[str, Any], resume: bool) -> int:
-    from .loop import run
+    from ..loop import run
 
     executor = build_executor(config)
     verb = "resuming" if resume else "starting"
@@ -195,8 +195,8 @@ def _run_study(opt: Any, config: dict[str, Any], resume: bool) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from .learning import learning_curve
-    from .storage import open_database, pick_study
+    from ..grpo.monitor import learning_curve
+    from ..storage import open_database, pick_study
 
     study = pick_study(args.storage, args.study)
     db = open_database(args.storage, study, readonly=True)
@@ -232,7 +232,7 @@ def _print_learning(curve: Any) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import write_report
+    from ..report import write_report
 
     print(write_report(args.storage, args.study, args.output))
     return 0
@@ -287,6 +287,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"migrate-opt: error: {msg}", file=sys.stderr)
         return 2
 
-
-if __name__ == "__main__":
-    sys.exit(main())
