@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .executors import Executor, SerialExecutor
-from .grpo.monitor import iteration_kl, on_policy_reward
 from .optimizer import Optimizer
 from .values import Group, Record
 
@@ -142,24 +141,11 @@ def _update_bar(bar, opt: Optimizer, group: Group, new: int) -> None:  # type: i
             "it": group.iteration,
             "evals": opt.n_evaluations,
             "new": new,  # falling to 0: the model repeats what it already found
-            **_learning(opt, group),
+            **opt.progress(group),
             "sec": f"{group.timings.get('total', 0.0):.1f}",
         },
         refresh=False,
     )
-
-
-def _learning(opt: Optimizer, group: Group) -> dict[str, str]:
-    """On-policy mean reward of this group and, when it trained, the KL to base: whether
-    the model is learning (docs/method.md)."""
-    reward = on_policy_reward(group.members)
-    out = {"on-policy": "-" if reward is None else f"{reward:.3f}"}
-    if getattr(opt, "training", False):
-        steps = [m for m in opt.database.metrics() if m.get("iteration") == group.iteration]
-        kl = iteration_kl(steps)
-        exceeded = any(m.get("kl_exceeded") for m in steps)
-        out["kl"] = "-" if kl is None else f"{kl:.3f}" + (" (too far!)" if exceeded else "")
-    return out
 
 
 def _glimpse(solution: str, width: int = 24) -> str:

@@ -224,6 +224,15 @@ class Optimizer(ABC):
     def _after_tell(self, group: Group, records: list[Record]) -> None:
         """Learn from a stored group (GRPO step, population update). Default: nothing."""
 
+    def restore(self, *, discard_checkpoint: bool = False) -> None:
+        """Load what the optimizer keeps beside the records (a training checkpoint) before a
+        resumed run writes anything. Default: nothing; the records are the state."""
+
+    def progress(self, group: Group) -> dict[str, str]:
+        """What a progress bar shows about ``group`` besides the scores (Migrate: the
+        on-policy reward and the KL to base). Default: nothing."""
+        return {}
+
 
 def _check_storable(evaluations: Sequence[Evaluation]) -> None:
     for i, ev in enumerate(evaluations):

@@ -122,7 +122,6 @@ def test_answers_open_with_the_response_prefix_and_train_after_it():
 def test_learning_curve_progress_show_and_report_tell_a_collapse(tmp_path, capsys):
     from migrate_opt.cli import main
     from migrate_opt.grpo.monitor import learning_curve
-    from migrate_opt.loop import _learning
     from migrate_opt.report import write_report
 
     path = str(tmp_path / "s.db")
@@ -130,7 +129,7 @@ def test_learning_curve_progress_show_and_report_tell_a_collapse(tmp_path, capsy
     opt = make(SQLiteDatabase(path, study="digits"), grpo=collapsing)
     seen: list = []
     run(opt, iterations=4, progress=False,
-        callbacks=[lambda o, g, _: seen.append((on_policy_mean(g), _learning(o, g),
+        callbacks=[lambda o, g, _: seen.append((on_policy_mean(g), o.progress(g),
                                                 len(g.pending)))])
     curve = learning_curve(opt.database)
     assert curve.iterations == [0, 1, 2, 3]
@@ -148,9 +147,7 @@ def test_learning_curve_progress_show_and_report_tell_a_collapse(tmp_path, capsy
 
 
 def test_an_untrained_run_shows_its_on_policy_reward_without_kl():
-    from migrate_opt.loop import _learning
-
     opt = make(method="sample", grpo=None)
     group = opt.ask()
     opt.tell(group, opt.task.evaluate(group.solutions))
-    assert set(_learning(opt, group)) == {"on-policy"}
+    assert set(opt.progress(group)) == {"on-policy"}

@@ -160,8 +160,7 @@ def _execute(config: dict[str, Any], *, resume: bool, discard_checkpoint: bool =
 
     with open_database(config["storage"], config["study"]) as db:
         opt = build_optimizer(config, db)
-        if hasattr(opt, "restore"):  # load the checkpoint before anything is written
-            opt.restore(discard_checkpoint=discard_checkpoint)
+        opt.restore(discard_checkpoint=discard_checkpoint)  # before anything is written
         db.set_settings({**db.settings(), **opt.settings(), "cli": config})
         return _run_study(opt, config, resume)
 

@@ -171,6 +171,20 @@ class Migrate(Optimizer):
         group.timings["train"] = middle - start
         group.timings["checkpoint"] = time.perf_counter() - middle
 
+    def progress(self, group: Group) -> dict[str, str]:
+        """The on-policy mean reward of ``group`` and, when it trained, the KL to base:
+        whether the model is learning (docs/method.md)."""
+        from ..grpo.monitor import iteration_kl, on_policy_reward
+
+        reward = on_policy_reward(group.members)
+        out = {"on-policy": "-" if reward is None else f"{reward:.3f}"}
+        if self.training:
+            steps = [m for m in self.database.metrics() if m.get("iteration") == group.iteration]
+            kl = iteration_kl(steps)
+            exceeded = any(m.get("kl_exceeded") for m in steps)
+            out["kl"] = "-" if kl is None else f"{kl:.3f}" + (" (too far!)" if exceeded else "")
+        return out
+
     def _train(self, iteration: int, members: list[Member]) -> None:
         assert self.updater is not None
         metrics = self.updater.step(self.policy, self.task.prompt(), self.task.system_prompt,
