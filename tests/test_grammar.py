@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("llguidance")
 
 from migrate_opt.errors import ConfigError  # noqa: E402
-from migrate_opt.grammar import Grammar  # noqa: E402
+from migrate_opt.task.grammar import Grammar  # noqa: E402
 
 WORDS = json.dumps({"type": "array", "items": {"type": "string", "pattern": "^[a-z]{1,8}$"},
                     "minItems": 2, "maxItems": 2})  # fmt: skip

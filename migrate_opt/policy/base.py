@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from ..grammar import Grammar
+from ..task.grammar import Grammar
 from ..values import Member
 from .lora import LoRAConfig as LoRAConfig  # re-exported: the torch-free home is .lora
 

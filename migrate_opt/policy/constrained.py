@@ -1,6 +1,6 @@
 """Grammar-constrained sampling for the torch policy: Hugging Face-style logits processors
 (``processor(input_ids, scores) -> scores``) that leave only the tokens a
-:class:`~migrate_opt.grammar.Grammar` allows next, computed by llguidance.
+:class:`~migrate_opt.task.grammar.Grammar` allows next, computed by llguidance.
 
 One :class:`GrammarLogitsProcessor` serves one batch of a ``generate`` call: a matcher per
 row, started after the response prefix (forced: it is part of the prompt), advanced by the
@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError
-from ..grammar import Grammar
+from ..task.grammar import Grammar
 
 log = logging.getLogger(__name__)
 

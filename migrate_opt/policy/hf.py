@@ -21,7 +21,7 @@ import torch
 from ..engines import Engine, require_cuda, resolve_engine
 from ..engines.decode import DecodeSpec
 from ..errors import ConfigError
-from ..grammar import Grammar
+from ..task.grammar import Grammar
 from ..values import Member
 from . import hf_train
 from .base import Generation, Policy, SamplingConfig

@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 
 from ..errors import MigrateOptError
-from ..grammar import Grammar
-from ..grammar import available as grammars_available
 from ..samplers import Sampler, SamplerContext
 from ..storage import Database
 from ..task import Task
+from ..task.grammar import Grammar
+from ..task.grammar import available as grammars_available
 from ..values import Evaluation, Proposal, Record
 
 ADVERSARIAL_COMPLETIONS = [

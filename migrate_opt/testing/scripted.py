@@ -6,8 +6,8 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..grammar import Grammar
 from ..policy.base import Generation, Policy, SamplingConfig
+from ..task.grammar import Grammar
 
 
 class ScriptedPolicy(Policy):

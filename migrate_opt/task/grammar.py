@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 GrammarKind = Literal["json_schema", "regex", "ebnf"]
 KINDS: tuple[str, ...] = ("json_schema", "regex", "ebnf")

@@ -11,8 +11,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..values import Evaluation, Record
 from .grammar import Grammar
-from .values import Evaluation, Record
 
 
 class SearchSpace(ABC):
@@ -85,7 +85,7 @@ class Task(ABC):
     """Generation ends after the first of these (e.g. ``"]`` closing the JSON list)."""
     answer_grammar: Grammar | None = None
     """What an answer may be: generation then samples only tokens the grammar allows. It
-    describes the whole answer, ``response_prefix`` included (see :mod:`migrate_opt.grammar`);
+    describes the whole answer, ``response_prefix`` included (see :mod:`migrate_opt.task.grammar`);
     None samples freely."""
 
     # -- prompts -------------------------------------------------------------------------
