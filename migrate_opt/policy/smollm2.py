@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..model_cache import cache_root, cached_folder
+from ..paths import cache_root, cached_folder
 
 log = logging.getLogger(__name__)
 
