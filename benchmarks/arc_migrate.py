@@ -180,7 +180,7 @@ def main() -> None:
     start = time.perf_counter()
     model = None
     if args.policy == "smollm2":
-        from migrate_opt.policy import load_policy
+        from migrate_opt import load_policy
 
         model = load_policy("smollm2-135m-instruct")
         initial = {k: v.clone() for k, v in model.state_dict().items()}

@@ -180,9 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="smollm2-135m-instruct")
     p.add_argument("--out", default=str(RESULTS / "generation_engine"))
     args = p.parse_args(argv)
+    from migrate_opt import load_policy
     from migrate_opt.engines.hf import HFEngine
     from migrate_opt.engines.openvino import OpenVINOEngine
-    from migrate_opt.policy import load_policy
 
     torch.set_num_threads(1)
     policy = load_policy(args.model, threads=1)

@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 from migrate_opt_bench.result_files import command_line, write_markdown_and_json
 
+from migrate_opt import load_policy
 from migrate_opt.engines.decode import left_pad
-from migrate_opt.policy import load_policy
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -24,7 +24,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def iterations(engine: str, args: argparse.Namespace) -> dict[str, Any]:
     import migrate_opt
-    from migrate_opt.policy import load_policy
+    from migrate_opt import load_policy
     from migrate_opt.testing import ToyTask
 
     policy = load_policy(args.model, device="cuda", dtype="bfloat16", engine=engine)

@@ -69,9 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     import torch
 
-    from migrate_opt import create
+    from migrate_opt import create, load_policy
     from migrate_opt.grpo import GRPOConfig, GRPOUpdater
-    from migrate_opt.policy import hf_train, load_policy
+    from migrate_opt.policy import hf_train
 
     torch.set_num_threads(args.threads)
     task = create("task", "semantle", target="computer")

@@ -23,7 +23,7 @@ from generation_engine import TodayEngine
 from migrate_opt_bench.result_files import command_line, provenance
 
 import migrate_opt
-from migrate_opt.policy import load_policy
+from migrate_opt import load_policy
 from migrate_opt.testing import ToyTask
 
 PARTS = ("generate", "evaluate", "train", "store")

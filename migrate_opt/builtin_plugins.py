@@ -9,10 +9,11 @@ from .hookspecs import Register, hookimpl
 
 @hookimpl
 def register_samplers(register: Register) -> None:
-    from .samplers import BUILTIN_SAMPLERS
+    from .samplers import BUILTIN_SAMPLERS, Sampler
     from .samplers.puct import Puct
 
-    for name, cls in {**BUILTIN_SAMPLERS, Puct.name: Puct}.items():
+    samplers: dict[str, type[Sampler]] = {**BUILTIN_SAMPLERS, Puct.name: Puct}
+    for name, cls in samplers.items():
         register(name, cls, description=(cls.__doc__ or "").strip().splitlines()[0])
 
 

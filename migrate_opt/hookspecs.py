@@ -6,7 +6,7 @@ can grow without breaking plugins."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import pluggy
 
@@ -14,8 +14,12 @@ PROJECT = "migrate_opt"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-Register = Callable[..., None]
-"""``register(name: str, factory: Callable[..., Any], *, description: str = "")``."""
+class Register(Protocol):
+    """The callback every hook receives: ``register("semantle", SemantleTask,
+    description="...")``. ``description`` is the line ``migrate-opt plugins`` shows."""
+
+    def __call__(self, name: str, factory: Callable[..., Any], *,
+                 description: str = "") -> None: ...
 
 
 @hookspec

@@ -4,10 +4,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from migrate_opt import SQLiteDatabase, create, run  # noqa: E402
+from migrate_opt import (  # noqa: E402
+    SQLiteDatabase,
+    create,
+    load_policy,  # noqa: E402
+    run,
+)
 from migrate_opt.errors import ConfigError  # noqa: E402
 from migrate_opt.grpo import GRPOConfig  # noqa: E402
-from migrate_opt.policy import load_policy  # noqa: E402
 from migrate_opt.policy.hf import LoRAConfig  # noqa: E402
 from migrate_opt.samplers.adaptive_mix import SLOT_TAG, AdaptiveMixConfig  # noqa: E402
 from migrate_opt.testing.toy import DigitShareTask  # noqa: E402

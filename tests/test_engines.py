@@ -13,11 +13,12 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-from migrate_opt import SQLiteDatabase, create, run  # noqa: E402
-from migrate_opt.engines import Engine, resolve_engine  # noqa: E402
+from migrate_opt import SQLiteDatabase, create, load_policy, run  # noqa: E402
+from migrate_opt.engines import Engine  # noqa: E402
 from migrate_opt.engines.decode import DecodeSpec, decode  # noqa: E402
 from migrate_opt.engines.hf import HFEngine, TorchBackend  # noqa: E402
 from migrate_opt.errors import ConfigError, EngineError  # noqa: E402
+from migrate_opt.factory import create_engine  # noqa: E402
 from migrate_opt.grpo import GRPOConfig, GRPOUpdater  # noqa: E402
 from migrate_opt.policy.base import SamplingConfig  # noqa: E402
 from migrate_opt.policy.tiny import tiny_policy  # noqa: E402
@@ -149,7 +150,7 @@ def test_openvino_samples_like_hf_with_logprobs(policy, tmp_path, monkeypatch):
 
 
 def _make_study(db, engine):
-    policy = tiny_policy(seed=0, engine=engine)
+    policy = load_policy("tiny-random", seed=0, engine=engine)
     return create("optimizer", "migrate", ToyTask(), policy=policy, group_size=4, database=db,
                   seed=2, grpo=GRPOConfig(learning_rate=1e-2))
 
@@ -174,9 +175,9 @@ def test_a_study_resumed_with_another_engine_keeps_its_records(tmp_path, monkeyp
 # -- names and bad input ---------------------------------------------------------------------
 def test_engines_are_a_registry_kind():
     assert {"hf", "openvino", "vllm"} <= set(registry().names("engine"))
-    assert isinstance(resolve_engine("hf"), HFEngine) and isinstance(resolve_engine(None), Engine)
+    assert isinstance(create_engine("hf"), HFEngine) and isinstance(create_engine("hf"), Engine)
     with pytest.raises(KeyError, match="unknown engine 'hff'. Did you mean 'hf'"):
-        resolve_engine("hff")
+        create_engine("hff")
 
 
 def test_an_engine_not_installed_names_its_extra(monkeypatch):
@@ -184,13 +185,13 @@ def test_an_engine_not_installed_names_its_extra(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "openvino" else real(name, *a))
     with pytest.raises(EngineError, match=r"pip install 'migrate-opt\[openvino\]'"):
-        resolve_engine("openvino")
+        create_engine("openvino")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the machine has a GPU")
 def test_gpu_choices_without_a_gpu_are_one_clear_error():
     with pytest.raises(EngineError, match="needs a CUDA GPU and torch sees none"):
-        resolve_engine("vllm")
+        create_engine("vllm")
     with pytest.raises(EngineError, match="device 'cuda' needs a CUDA GPU"):
         tiny_policy(device="cuda")
 

@@ -37,8 +37,8 @@ class TestTinyGRPO(OptimizerContract):
     @pytest.fixture
     def make(self):
         pytest.importorskip("torch")
+        from migrate_opt import load_policy
         from migrate_opt.grpo import GRPOConfig
-        from migrate_opt.policy import load_policy
 
         fast = GRPOConfig(learning_rate=5e-2, steps_per_group=1, advantage="std")
         return lambda task, **kw: create("optimizer", "grpo", task, group_size=8, grpo=fast,

@@ -124,6 +124,39 @@ def test_register_plugin_in_code_and_unregister():
     assert "mine" not in migrate_opt.registry().names("sampler")
 
 
+def test_the_typed_facade_refuses_a_factory_that_builds_the_wrong_kind():
+    class Plugin:
+        @hookimpl
+        def register_tasks(self, register):
+            register("not-a-task", lambda **options: {"options": options})
+
+    p = Plugin()
+    migrate_opt.register_plugin(p)
+    try:
+        assert migrate_opt.create("task", "not-a-task", x=1) == {"options": {"x": 1}}
+        with pytest.raises(PluginError, match="task 'not-a-task' built a dict, not a Task"):
+            migrate_opt.create_task("not-a-task", x=1)
+        assert isinstance(migrate_opt.create_task("toy"), migrate_opt.Task)
+        assert isinstance(migrate_opt.create_sampler("greedy"), migrate_opt.Sampler)
+    finally:
+        migrate_opt.unregister_plugin(p)
+
+
+def test_an_old_import_path_warns_once_and_names_the_new_one():
+    import warnings
+
+    from migrate_opt import policy
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(UnknownNameError):
+            policy.load_policy("no-such-policy-anywhere", engine="hff")
+        with pytest.raises(UnknownNameError):
+            policy.load_policy("no-such-policy-anywhere", engine="hff")
+    moved = [str(w.message) for w in caught if w.category is DeprecationWarning]
+    assert moved == ["migrate_opt.policy.load_policy moved: use migrate_opt.load_policy"]
+
+
 def test_import_does_not_pull_heavy_modules():
     import subprocess
 

@@ -10,9 +10,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
+from migrate_opt import load_policy  # noqa: E402
 from migrate_opt.engines.decode import Sampled  # noqa: E402
 from migrate_opt.errors import ConfigError  # noqa: E402
-from migrate_opt.policy import load_policy  # noqa: E402
 from migrate_opt.policy.base import SamplingConfig  # noqa: E402
 from migrate_opt.policy.hf import HFPolicy, LoRAConfig  # noqa: E402
 from migrate_opt.policy.hf_generate import completion  # noqa: E402

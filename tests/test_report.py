@@ -285,8 +285,7 @@ def test_default_output_path_is_next_to_the_storage(tmp_path):
 def test_report_of_a_real_grpo_run(tmp_path):
     """The metrics the GRPO updater really logs get their charts."""
     pytest.importorskip("torch")
-    from migrate_opt import run
-    from migrate_opt.policy import load_policy
+    from migrate_opt import load_policy, run
 
     db = SQLiteDatabase(str(tmp_path / "g.db"), "grpo")
     opt = create("optimizer", "migrate", ToyTask(), policy=load_policy("tiny-random"), group_size=4,

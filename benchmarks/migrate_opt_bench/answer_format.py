@@ -50,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="smollm2-135m-instruct")
     p.add_argument("--out", default=str(RESULTS / "answer_format"))
     args = p.parse_args(argv)
-    from migrate_opt import create
-    from migrate_opt.policy import load_policy
+    from migrate_opt import create, load_policy
 
     policy = load_policy(args.model)
     rows = []

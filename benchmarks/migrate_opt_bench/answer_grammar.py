@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="smollm2-135m-instruct")
     p.add_argument("--out", default=str(RESULTS / "answer_grammar"))
     args = p.parse_args(argv)
-    from migrate_opt.policy import load_policy
+    from migrate_opt import load_policy
     from migrate_opt.policy.hf import HFPolicy
 
     load_start = os.getloadavg()[0]

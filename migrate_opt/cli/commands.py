@@ -97,7 +97,7 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     config["task_options"] = {**config["task_options"], **parse_task_options(factory, extra)}
     config["study"] = config["study"] or f"{args.task}-{config['method']}-s{config['seed']}"
     if config.get("device"):
-        from ..policy import resolve_device
+        from ..factory import resolve_device
 
         resolve_device(config["device"])  # before a study file is touched
     return _execute(config, resume=False)
@@ -132,7 +132,7 @@ def _print_options(factory: Callable[..., Any]) -> None:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from ..storage import open_database, pick_study
+    from ..factory import open_database, pick_study
 
     study = pick_study(args.storage, args.study)
     with open_database(args.storage, study, readonly=True) as reader:
@@ -156,7 +156,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _execute(config: dict[str, Any], *, resume: bool, discard_checkpoint: bool = False) -> int:
-    from ..storage import open_database
+    from ..factory import open_database
 
     with open_database(config["storage"], config["study"]) as db:
         opt = build_optimizer(config, db)
@@ -194,8 +194,8 @@ def _run_study(opt: Any, config: dict[str, Any], resume: bool) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from ..factory import open_database, pick_study
     from ..grpo.monitor import learning_curve
-    from ..storage import open_database, pick_study
 
     study = pick_study(args.storage, args.study)
     db = open_database(args.storage, study, readonly=True)

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, EngineError
+from ..errors import EngineError
 
 if TYPE_CHECKING:
     from .decode import DecodeSpec, Sampled
@@ -35,22 +35,6 @@ class Engine(ABC):
     def describe(self) -> dict[str, Any]:
         """JSON-able settings (not stored with a study: engines may change on resume)."""
         return {"engine": self.name}
-
-
-def resolve_engine(engine: Engine | str | None) -> Engine:
-    """An engine object, or one built by its registered name."""
-    if engine is None:
-        engine = DEFAULT_ENGINE
-    if isinstance(engine, Engine):
-        return engine
-    if not isinstance(engine, str):
-        raise ConfigError(f"engine must be an Engine or an engine name, got {engine!r}")
-    from ..registry import create
-
-    built = create("engine", engine)
-    if not isinstance(built, Engine):
-        raise ConfigError(f"engine {engine!r} built a {type(built).__name__}, not an Engine")
-    return built
 
 
 def fastest_engine() -> str:
@@ -79,5 +63,4 @@ def require_cuda(what: str) -> None:
         )
 
 
-__all__ = ["DEFAULT_ENGINE", "Engine", "fastest_engine", "require", "require_cuda",
-           "resolve_engine"]
+__all__ = ["DEFAULT_ENGINE", "Engine", "fastest_engine", "require", "require_cuda"]

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import ConfigError
+from ..factory import create_policy, create_sampler, takes_option
 from ..policy.base import Policy, Updater
-from ..registry import create
 from ..samplers import Sampler
 from ..storage import Database
 from ..task import Task
@@ -48,11 +48,10 @@ def build_migrate(
         policy = None
     if config is not None and options:
         raise ConfigError(f"give a MigrateConfig or options ({', '.join(options)}), not both")
-    cfg = config or preset_config(preset(preset_name), task, **options)
+    cfg = config or preset_config(preset(preset_name), task, **options,
+                                  takes_top_k=lambda s: takes_option("sampler", s, "top_k"))
     if policy is None:
-        from ..policy import load_policy
-
-        policy = load_policy(cfg.model, **cfg.policy_options())
+        policy = create_policy(cfg.model, **cfg.policy_options())
     elif cfg.policy_options():
         raise ConfigError(
             f"{', '.join(cfg.policy_options())} apply when migrate-opt loads the model; "
@@ -63,7 +62,7 @@ def build_migrate(
     if clash:
         raise ConfigError(f"options were given for sampler(s) {', '.join(clash)} that were "
                           "passed as objects: configure the objects instead")
-    built = {k: given.get(k) or create("sampler", k, **s.options) for k, s in cfg.group.items()}
+    built = {k: given.get(k) or create_sampler(k, **s.options) for k, s in cfg.group.items()}
     if cfg.train and updater is None and policy.trainable:
         from ..grpo import GRPOUpdater
 

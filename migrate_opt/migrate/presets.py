@@ -9,7 +9,6 @@ options override the task's, which override the preset's."""
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -90,12 +89,14 @@ def preset_config(
     top_k: int | None = None,
     train: bool | None = None,
     sampler_options: Mapping[str, Mapping[str, Any]] | None = None,
+    takes_top_k: Callable[[str], bool] = lambda sampler: False,
     **settings: Any,
 ) -> MigrateConfig:
     """The config of preset ``p`` on ``task``. ``group`` replaces the preset's composition;
     ``sampler_options`` (sampler -> options) and ``top_k`` (every sampler of the group that
-    takes it) add options; ``settings`` are the other :class:`MigrateConfig` fields (grpo,
-    sampling, model, device, dtype, lora)."""
+    takes it, as ``takes_top_k`` says: the factory asks the registry) add options;
+    ``settings`` are the other :class:`MigrateConfig` fields (grpo, sampling, model, device,
+    dtype, lora)."""
     if group is not None and group_size is not None:
         size = sum(SamplerSpec.of(k, v).n for k, v in group.items())
         if size != group_size:
@@ -109,7 +110,7 @@ def preset_config(
                               f"group ({', '.join(specs)}): add it to the group or drop them")
         specs[name] = SamplerSpec(specs[name].n, {**specs[name].options, **options})
     if top_k is not None:
-        _apply_top_k(specs, top_k)
+        _apply_top_k(specs, top_k, takes_top_k)
     group_out = {k: {"n": s.n, **s.options} for k, s in specs.items()}
     return MigrateConfig(group_out, train=p.train if train is None else train, preset=p.name,
                          **settings)
@@ -146,19 +147,11 @@ def _apply_task_options(specs: dict[str, SamplerSpec], task: Task) -> None:
             specs[name] = SamplerSpec(spec.n, {**options, **spec.options})
 
 
-def _apply_top_k(specs: dict[str, SamplerSpec], top_k: int) -> None:
-    takers = [k for k in specs if "top_k" in sampler_parameters(k)]
+def _apply_top_k(specs: dict[str, SamplerSpec], top_k: int,
+                 takes_top_k: Callable[[str], bool]) -> None:
+    takers = [k for k in specs if takes_top_k(k)]
     if not takers:
         raise ConfigError(f"top_k applies to samplers that pick parents, and this group "
                           f"({', '.join(specs)}) has none; drop top_k")
     for k in takers:
         specs[k] = SamplerSpec(specs[k].n, {**specs[k].options, "top_k": top_k})
-
-
-def sampler_parameters(name: str) -> list[str]:
-    """Keyword options the registered sampler ``name`` accepts."""
-    from ..registry import registry
-
-    factory = registry().entry("sampler", name).factory
-    return [k for k, v in inspect.signature(factory).parameters.items()
-            if v.kind in (v.KEYWORD_ONLY, v.POSITIONAL_OR_KEYWORD)]

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from ..engines import Engine, require_cuda, resolve_engine
+from ..engines import Engine, require_cuda
 from ..engines.decode import DecodeSpec
 from ..errors import ConfigError
 from ..task.grammar import Grammar
@@ -42,8 +42,8 @@ class HFPolicy(Policy):
     ``model`` is a Hugging Face id in the local cache, a local folder, or an already built
     ``PreTrainedModel`` (then pass its ``tokenizer``). The base weights are frozen; only the
     adapter trains, and :meth:`state_dict` holds only the adapter. ``engine`` samples the
-    completions (``hf`` by default; ``openvino``, ``vllm`` or an Engine object): whichever
-    it is, training scores the sampled tokens with this torch model."""
+    completions (an Engine object; None: ``HFEngine``; ``migrate_opt.create_engine`` builds
+    one by name): whichever it is, training scores the sampled tokens with this torch model."""
 
     trainable = True
 
@@ -57,7 +57,7 @@ class HFPolicy(Policy):
         dtype: str | torch.dtype | None = None,
         threads: int | None = 1,
         name: str | None = None,
-        engine: Engine | str | None = None,
+        engine: Engine | None = None,
     ) -> None:
         if threads is not None:
             if threads < 1:
@@ -82,7 +82,14 @@ class HFPolicy(Policy):
         self.model = self._wrap(model.to(device=self.device, dtype=self.dtype))
         self.model.eval()  # generation and scoring both run without dropout in the base
         self.context_length: int | None = getattr(model.config, "max_position_embeddings", None)
-        self.engine = resolve_engine(engine)
+        if engine is None:
+            from ..engines.hf import HFEngine
+
+            engine = HFEngine()
+        if not isinstance(engine, Engine):
+            raise ConfigError(f"engine must be an Engine object, got {engine!r}: "
+                              "migrate_opt.create_engine(name) builds one by name")
+        self.engine = engine
 
     def _wrap(self, model: Any) -> Any:
         from peft import LoraConfig, get_peft_model

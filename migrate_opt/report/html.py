@@ -19,9 +19,10 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from ..factory import create_task, open_database, pick_study
 from ..grpo.monitor import LearningCurve, learning_curve
 from ..metrics import improvements
-from ..storage import Database, open_database, pick_study
+from ..storage import Database
 from ..task import Task
 from ..values import Record
 from . import mix, svg
@@ -107,7 +108,7 @@ def rebuild_task(settings: Mapping[str, Any]) -> tuple[Task | None, str]:
         from ..registry import registry
 
         factory = registry().entry("task", name).factory
-        return factory(**task_options(settings, factory)), ""
+        return create_task(name, **task_options(settings, factory)), ""
     except Exception as exc:  # a missing plugin or data must not cost the whole report
         log.info("cannot rebuild task %r for pictures: %s", name, exc)
         return None, f"task {name!r} could not be rebuilt here ({type(exc).__name__}: {exc})"

@@ -1,11 +1,8 @@
-"""Databases of evaluated records: in-memory and SQLite, and which one a study file uses."""
+"""Databases of evaluated records: in-memory and SQLite. Which one a study file uses is
+resolved by name in ``migrate_opt.factory`` (``open_database``)."""
 
 from .base import Database
-from .locate import locate, open_database, pick_study
 from .memory import MemoryDatabase
 from .sqlite import SQLiteDatabase, list_studies
 
-__all__ = [
-    "Database", "MemoryDatabase", "SQLiteDatabase", "list_studies", "locate", "open_database",
-    "pick_study",
-]
+__all__ = ["Database", "MemoryDatabase", "SQLiteDatabase", "list_studies"]

@@ -91,7 +91,7 @@ class SQLiteDatabase(Database):
     as abandoned (the heartbeat thread beats every quarter of it)."""
 
     suffixes = (".db", ".sqlite", ".sqlite3")
-    """Plain paths with these extensions open as SQLite studies (``storage.locate``)."""
+    """Plain paths with these extensions open as SQLite studies (``factory.locate``)."""
     list_studies = staticmethod(list_studies)
 
     def __init__(

@@ -16,7 +16,7 @@ instead, and is then visibly incomplete."""
 
 from __future__ import annotations
 
-from migrate_opt.task.grammar import Grammar
+from migrate_opt import Grammar
 
 ELEMENTS = (
     "He Li Be Ne Na Mg Al Si Cl Ar Ca Sc Ti Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr Rb Sr Zr "

@@ -15,7 +15,7 @@ import json
 import re
 from typing import Any
 
-from migrate_opt.task.grammar import Grammar
+from migrate_opt import Grammar
 
 _FENCE = re.compile(r"```[a-zA-Z]*")
 _BRACKETS = re.compile(r"\[([^\[\]]*)\]")

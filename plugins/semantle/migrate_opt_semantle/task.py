@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from migrate_opt import Evaluation, Record, Task, TaskError
-from migrate_opt.metrics import evaluations_to_solve
+from migrate_opt import Evaluation, Record, Task, TaskError, evaluations_to_solve
 
 from .dictionary import DICTIONARIES, FUNCTION_WORDS, load_dictionary
 from .oracles import ORACLES, Oracle, load_oracle

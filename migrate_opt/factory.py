@@ -1,0 +1,190 @@
+"""Names to objects, in one place: the typed facade over the registry.
+
+Below the command line this is the only module that resolves a registered name; policies,
+engines, storage and presets receive objects. Each ``create_*`` checks what the plugin built,
+so a factory that returns the wrong kind fails here, in one line, not deep in a run."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError, PluginError
+from .registry import registry
+
+if TYPE_CHECKING:
+    from .engines import Engine
+    from .executors import Executor
+    from .optimizer import Optimizer
+    from .policy.base import Policy
+    from .samplers import Sampler
+    from .storage import Database
+    from .task import Task
+
+
+def _wrong(kind: str, name: str, obj: object, what: str) -> PluginError:
+    return PluginError(f"{kind} {name!r} built a {type(obj).__name__}, not a {what}: its "
+                       "plugin registered the wrong factory")
+
+
+def create_task(name: str, **options: Any) -> Task:
+    """The registered task ``name`` (``migrate-opt plugins`` lists them), built with its
+    options, e.g. ``create_task("semantle", target="computer")``."""
+    from .task import Task
+
+    built = registry().create("task", name, **options)
+    if not isinstance(built, Task):
+        raise _wrong("task", name, built, "Task")
+    return built
+
+
+def create_optimizer(name: str, task: Task, **options: Any) -> Optimizer:
+    """The registered optimizer ``name`` on ``task``: an LLM preset (``migrate``, ``grpo``,
+    ``sample``, ...; options are :class:`~migrate_opt.MigrateConfig`'s fields plus
+    ``policy``, ``database``, ``seed``, ``budget``) or a baseline (its own options)."""
+    from .optimizer import Optimizer
+
+    built = registry().create("optimizer", name, task, **options)
+    if not isinstance(built, Optimizer):
+        raise _wrong("optimizer", name, built, "Optimizer")
+    return built
+
+
+def create_sampler(name: str, **options: Any) -> Sampler:
+    """The registered sampler ``name`` (on_policy, greedy, neighborhood, opro, islands, puct,
+    a plugin's) with its options (``top_k``, ``history``, ...)."""
+    from .samplers import Sampler
+
+    built = registry().create("sampler", name, **options)
+    if not isinstance(built, Sampler):
+        raise _wrong("sampler", name, built, "Sampler")
+    return built
+
+
+def create_engine(name: str, **options: Any) -> Engine:
+    """The registered generation engine ``name`` (hf, openvino, vllm, a plugin's)."""
+    from .engines import Engine
+
+    built = registry().create("engine", name, **options)
+    if not isinstance(built, Engine):
+        raise _wrong("engine", name, built, "Engine")
+    return built
+
+
+def create_policy(name: str, *, engine: Engine | str | None = None, **options: Any) -> Policy:
+    """A registered policy (smollm2-135m-instruct, tiny-random, a plugin's), or else a Hugging
+    Face id in the local cache or a local folder (the registered ``hf`` policy). ``engine``
+    is an engine object or a registered name (None: hf); the other options go to the policy:
+    ``lora``, ``device`` (``auto`` picks CUDA when torch sees a GPU), ``dtype``, ``threads``;
+    ``seed`` for tiny-random."""
+    from .policy.base import Policy
+
+    if options.get("device") is not None:
+        options["device"] = resolve_device(options["device"])
+    if engine is not None:
+        options["engine"] = create_engine(engine) if isinstance(engine, str) else engine
+    reg = registry()
+    if name in reg.entries["policy"]:
+        built = reg.create("policy", name, **options)
+    else:
+        built = reg.create("policy", "hf", model=name, **options)
+    if not isinstance(built, Policy):
+        raise _wrong("policy", name, built, "Policy")
+    return built
+
+
+load_policy = create_policy
+"""The name the README has always used for :func:`create_policy`."""
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda`` without one is a
+    clear error rather than a stack trace from deep inside torch."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} was asked for, and torch sees no CUDA GPU here "
+                          "(torch.cuda.is_available() is False): use --device cpu or auto")
+    return device
+
+
+def create_executor(name: str, **options: Any) -> Executor:
+    """The registered executor ``name`` (serial, process, ray, a plugin's)."""
+    from .executors import Executor
+
+    built = registry().create("executor", name, **options)
+    if not isinstance(built, Executor):
+        raise _wrong("executor", name, built, "Executor")
+    return built
+
+
+def takes_option(kind: str, name: str, option: str) -> bool:
+    """Whether the registered ``kind`` ``name`` accepts the keyword ``option``."""
+    import inspect
+
+    params = inspect.signature(registry().entry(kind, name).factory).parameters
+    return option in params and params[option].kind in (
+        inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+# -- study files ---------------------------------------------------------------------------
+def locate(url: str) -> tuple[str, str | None]:
+    """``(database name, path)`` of a storage location: its scheme (``sqlite:///runs/a.db``,
+    ``memory:``) or, for a plain path, its extension (``.db`` -> sqlite). A database plugin
+    declares the extensions it owns with a ``suffixes`` attribute on its factory."""
+    table = registry().entries["database"]
+    scheme, sep, rest = url.partition(":")
+    if sep and scheme in table and (rest.startswith("//") or not rest):
+        path = rest[2:] if rest.startswith("//") else ""
+        return scheme, (path or None)
+    suffix = os.path.splitext(url)[1].lower()
+    for name, entry in table.items():
+        if suffix and suffix in getattr(entry.factory, "suffixes", ()):
+            return name, url
+    owned = sorted(s for e in table.values() for s in getattr(e.factory, "suffixes", ()))
+    raise ConfigError(
+        f"no database owns {url!r}: name a file ending in {', '.join(owned)}, or give the "
+        f"database as a scheme (NAME://path; installed: {', '.join(sorted(table))})"
+    )
+
+
+def open_database(url: str, study: str, *, readonly: bool = False) -> Database:
+    """The study ``study`` in the storage ``url``."""
+    from .storage import Database
+
+    name, path = locate(url)
+    options: dict[str, Any] = {"readonly": True} if readonly else {}
+    built = registry().create("database", name, path, study, **options)
+    if not isinstance(built, Database):
+        raise _wrong("database", name, built, "Database")
+    return built
+
+
+create_database = open_database
+
+
+def pick_study(url: str, study: str | None) -> str:
+    """``study``, checked to exist, or the storage's only study; errors name the studies."""
+    name, path = locate(url)
+    lister = getattr(registry().entry("database", name).factory, "list_studies", None)
+    if lister is None or path is None:
+        raise ConfigError(f"the {name} database cannot list its studies; give --study")
+    if not os.path.exists(path):
+        raise ConfigError(f"no such storage file: {path}")
+    studies = list(lister(path))
+    if study is not None:
+        if study not in studies:
+            raise ConfigError(f"no study {study!r} in {url}; studies: "
+                              f"{', '.join(studies) or 'none'}")
+        return study
+    if len(studies) != 1:
+        raise ConfigError(f"{url} holds {len(studies)} studies; pick one with "
+                          f"--study: {', '.join(studies) or 'none'}")
+    return studies[0]
+
+
+__all__ = ["create_database", "create_engine", "create_executor", "create_optimizer",
+           "create_policy", "create_sampler", "create_task", "load_policy", "locate",
+           "open_database", "pick_study", "resolve_device", "takes_option"]
