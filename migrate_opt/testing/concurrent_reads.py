@@ -71,7 +71,7 @@ def _holds_study(db: Path) -> bool:
 
 
 def _read_once(db_path: str, last: int, tally: ReadTally) -> int:
-    from migrate_opt import SQLiteDatabase
+    from ..storage import SQLiteDatabase
 
     db = SQLiteDatabase(db_path, STUDY, readonly=True)
     try:

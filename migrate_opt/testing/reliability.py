@@ -34,8 +34,11 @@ STUDY = "reliability"
 # -- the process that gets killed ------------------------------------------------------------
 def writer(db_path: str, journal_path: str, budget: int, delay: float, seed: int) -> None:
     """Run (or resume) the study to ``budget`` evaluations, journaling each stored record."""
-    from migrate_opt import SQLiteDatabase, create, run
-    from migrate_opt.testing import ScriptedPolicy, ToyTask
+    from ..factory import create_optimizer
+    from ..loop import run
+    from ..storage import SQLiteDatabase
+    from .scripted import ScriptedPolicy
+    from .toy import ToyTask
 
     class SlowToy(ToyTask):
         def evaluate(self, solutions):
@@ -46,7 +49,7 @@ def writer(db_path: str, journal_path: str, budget: int, delay: float, seed: int
         return f'["{rng.randrange(10**6):06d}"]' if rng.random() > 0.05 else "no idea"
 
     db = SQLiteDatabase(db_path, STUDY)
-    opt = create("optimizer", "migrate", SlowToy(length=6, target_seed=seed),
+    opt = create_optimizer("migrate", SlowToy(length=6, target_seed=seed),
                  policy=ScriptedPolicy(fn=guess), group_size=8, train=False, database=db,
                  seed=seed)
     print("ready", flush=True)  # the harness times its kill from here, not from start-up
@@ -92,7 +95,7 @@ class Tally:
 
 def snapshot(db_path: str) -> list[list]:
     """Every record of the study, in evaluation order, as comparable keys."""
-    from migrate_opt import SQLiteDatabase
+    from ..storage import SQLiteDatabase
 
     db = SQLiteDatabase(db_path, STUDY, readonly=True)
     try:
@@ -164,7 +167,7 @@ def cli_command(method: str = "ga", target: str = "12345678") -> Callable[..., l
 
 
 def _settings(db: Path) -> dict:
-    from migrate_opt import SQLiteDatabase
+    from ..storage import SQLiteDatabase
 
     with SQLiteDatabase(str(db), STUDY, readonly=True) as d:
         return d.settings()
