@@ -27,10 +27,11 @@ def register_databases(register: Register) -> None:
 
 @hookimpl
 def register_optimizers(register: Register) -> None:
+    from .migrate import MigrateConfig
     from .migrate.factory import preset_factories
 
     for name, (factory, description) in preset_factories().items():
-        register(name, factory, description=description)
+        register(name, factory, description=description, config=MigrateConfig)
 
 
 @hookimpl

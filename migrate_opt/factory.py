@@ -7,6 +7,7 @@ so a factory that returns the wrong kind fails here, in one line, not deep in a 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, PluginError
@@ -35,6 +36,10 @@ def create_task(name: str, **options: Any) -> Task:
     built = registry().create("task", name, **options)
     if not isinstance(built, Task):
         raise _wrong("task", name, built, "Task")
+    try:  # the study's record stores the options a task was built with, when known
+        built.built_with = dict(options)  # type: ignore[attr-defined]
+    except AttributeError:
+        pass
     return built
 
 
@@ -129,6 +134,61 @@ def takes_option(kind: str, name: str, option: str) -> bool:
         inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
+# -- the study's record --------------------------------------------------------------------
+RECORD_KEYS = ("optimizer", "config", "task", "task_options", "run")
+"""What a study stores about its run (``Optimizer.settings``): data only."""
+
+
+def study_record(settings: Mapping[str, Any], study: str) -> dict[str, Any] | None:
+    """The record stored with a study, checked to be data of the right shapes; None when the
+    study predates it. Nothing else stored with the study is read."""
+    if "run" not in settings or "config" not in settings:
+        return None
+    record = {k: settings.get(k) for k in RECORD_KEYS}
+    record["task_options"] = record["task_options"] or {}
+    run = record["run"]
+    bad = (not isinstance(record["optimizer"], str) or not isinstance(record["task"], str)
+           or not isinstance(record["config"], Mapping)
+           or not isinstance(record["task_options"], Mapping) or not isinstance(run, Mapping)
+           or set(run) - {"seed", "budget"} or not isinstance(run.get("seed"), int)
+           or not isinstance(run.get("budget", None), (int, type(None))))
+    if bad:
+        raise ConfigError(f"study {study!r} holds a malformed record (optimizer, config, task, "
+                          "task_options, run: {seed, budget}); it cannot be rebuilt")
+    return record
+
+
+def build_task(record: Mapping[str, Any]) -> Task:
+    """The record's task, built by name from its stored options. Options the task declares
+    as the environment's (limits, isolation, code) are refused: a file cannot set them."""
+    factory = registry().entry("task", record["task"]).factory
+    banned = sorted(set(record["task_options"]) & set(getattr(factory, "environment_options", ())))
+    if banned:
+        raise ConfigError(f"the stored task options set {', '.join(banned)}, which only the "
+                          "command line may set: the study file was edited; drop them")
+    return create_task(record["task"], **record["task_options"])
+
+
+def build_optimizer(record: Mapping[str, Any], database: Database, *, budget: int | None = None,
+                    as_options: bool = False) -> Optimizer:
+    """The optimizer a record describes, on ``database``. Its ``config`` goes back to the
+    registered factory as ``config=`` (or, ``as_options``, as keyword options: the shorthand
+    form of the command line and the harness)."""
+    run = record["run"]
+    options: dict[str, Any] = {"database": database, "seed": run["seed"],
+                               "budget": run.get("budget") if budget is None else budget}
+    config = dict(record["config"])
+    entry = registry().entry("optimizer", record["optimizer"])
+    if config and entry.config is None and as_options:
+        raise ConfigError(f"{', '.join(sorted(config))} apply to LLM presets, and "
+                          f"{record['optimizer']!r} is not one")
+    if as_options:
+        options.update(config)
+    elif config:
+        options["config"] = config
+    return create_optimizer(record["optimizer"], build_task(record), **options)
+
+
 # -- study files ---------------------------------------------------------------------------
 def locate(url: str) -> tuple[str, str | None]:
     """``(database name, path)`` of a storage location: its scheme (``sqlite:///runs/a.db``,
@@ -185,6 +245,7 @@ def pick_study(url: str, study: str | None) -> str:
     return studies[0]
 
 
-__all__ = ["create_database", "create_engine", "create_executor", "create_optimizer",
-           "create_policy", "create_sampler", "create_task", "load_policy", "locate",
-           "open_database", "pick_study", "resolve_device", "takes_option"]
+__all__ = ["RECORD_KEYS", "build_optimizer", "build_task", "create_database", "create_engine",
+           "create_executor", "create_optimizer", "create_policy", "create_sampler",
+           "create_task", "load_policy", "locate", "open_database", "pick_study",
+           "resolve_device", "study_record", "takes_option"]

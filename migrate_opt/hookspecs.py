@@ -16,10 +16,12 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 class Register(Protocol):
     """The callback every hook receives: ``register("semantle", SemantleTask,
-    description="...")``. ``description`` is the line ``migrate-opt plugins`` shows."""
+    description="...")``. ``description`` is the line ``migrate-opt plugins`` shows;
+    ``config`` is the dataclass an optimizer's factory takes as ``config=`` (its options as
+    data, stored with every study it runs)."""
 
-    def __call__(self, name: str, factory: Callable[..., Any], *,
-                 description: str = "") -> None: ...
+    def __call__(self, name: str, factory: Callable[..., Any], *, description: str = "",
+                 config: type | None = None) -> None: ...
 
 
 @hookspec

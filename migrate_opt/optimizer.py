@@ -75,20 +75,28 @@ class Optimizer(ABC):
         return self.database.top(k)
 
     def settings(self) -> dict[str, Any]:
-        """What is stored with the study (``migrate-opt show``)."""
+        """The study's record: data enough to build this run again (``migrate-opt resume``,
+        ``show`` and ``report`` read it, whoever wrote it): the registered optimizer, its
+        config with the effective values, the task and its data options, and the run's seed
+        and budget. Never an executor, a path to write or code to import."""
         return {
             "optimizer": self.name,
-            "seed": self.seed,
-            "budget": self.budget,
+            "config": self.config_mapping(),
             "task": self.task.name,
-            "task_settings": self.task.settings(),
+            "task_options": task_options_of(self.task),
+            "run": {"seed": self.seed, "budget": self.budget},
         }
 
+    def config_mapping(self) -> dict[str, Any]:
+        """This optimizer's options as data its registered factory takes back as
+        ``config=``. Default: none."""
+        return {}
+
     def write_settings(self) -> None:
-        """Store :meth:`settings` with the study, keeping keys others added (the CLI's).
-        The first ``ask`` or ``tell_unasked`` calls this, so building an optimizer on a
-        stored study changes nothing in it."""
-        self.database.set_settings({**self.database.settings(), **self.settings()})
+        """Store the record (:meth:`settings`) with the study, replacing an older one. The
+        first ``ask`` or ``tell_unasked`` calls this, so building an optimizer on a stored
+        study changes nothing in it."""
+        self.database.set_settings(self.settings())
         self._settings_written = True
 
     def set_budget(self, budget: int | None) -> None:
@@ -232,6 +240,17 @@ class Optimizer(ABC):
         """What a progress bar shows about ``group`` besides the scores (Migrate: the
         on-policy reward and the KL to base). Default: nothing."""
         return {}
+
+
+def task_options_of(task: Task) -> dict[str, Any]:
+    """The task's options as stored with a study: those it was built with by name
+    (``create_task``), else what its ``settings()`` reports; never its name or the options it
+    declares as the environment's (``Task.environment_options``: limits, isolation, code to
+    import), which whoever resumes gives again."""
+    given = getattr(task, "built_with", None)
+    options = given if isinstance(given, dict) else task.settings()
+    skip = {"task", *getattr(task, "environment_options", ())}
+    return {k: v for k, v in options.items() if k not in skip}
 
 
 def _check_storable(evaluations: Sequence[Evaluation]) -> None:

@@ -41,6 +41,9 @@ class Entry:
     distribution: str
     version: str
     description: str = ""
+    config: type | None = None
+    """The config dataclass the factory takes as ``config=`` (MigrateConfig for the LLM
+    presets), which a study stores as data; None: the factory takes loose options."""
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,13 @@ class Registry:
                 factory: Callable[..., Any],
                 *,
                 description: str = "",
+                config: type | None = None,
                 _plugin: str = plugin_name,
                 _dist: str = dist,
                 _version: str = version,
             ) -> None:
-                self._add(Entry(kind, name, factory, _plugin, _dist, _version, description))
+                self._add(Entry(kind, name, factory, _plugin, _dist, _version, description,
+                                config))
 
             impl.function(register=register)
 

@@ -58,6 +58,6 @@ def test_show_prints_settings_and_best(tmp_path, capsys):
     assert main(["show", path, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["study"] == "mine" and data["evaluations"] == 2
-    assert data["best"][0]["solution"] == "4210" and data["settings"]["method"] == "sample"
+    assert data["best"][0]["solution"] == "4210" and data["settings"]["optimizer"] == "sample"
     assert main(["show", path]) == 0
     assert "4210" in capsys.readouterr().out

@@ -99,9 +99,21 @@ def test_a_config_file_holds_the_settings_and_flags_override_it(installed):
                  "1", "--sampler-option", "echo.tag=flag", "--temperature", "0.7",
                  "--no-progress"]) == 0
     settings = SQLiteDatabase("c.db", "s", readonly=True).settings()
-    assert settings["group"]["echo"] == {"n": 1, "tag": "flag"}
-    assert settings["sampling"]["temperature"] == 0.7
-    assert settings["task_settings"]["target"] == "12" and settings["budget"] == 30
+    assert settings["config"]["group"]["echo"] == {"n": 1, "tag": "flag"}
+    assert settings["config"]["sampling"]["temperature"] == 0.7
+    assert settings["config"]["policy"]["name"] == "digits"
+    assert settings["task_options"] == {"target": "12"} and settings["run"]["budget"] == 30
+
+
+def test_set_reaches_any_config_key_and_a_typo_lists_the_known_ones(installed, capsys):
+    assert main(["run", "toy", "--method", "sample", "--model", "digits", "--storage", "d.db",
+                 "--study", "s", "--iterations", "1", "--no-progress", "--set",
+                 "sampling.top_p=0.5", "--set", "group={on_policy = 3}"]) == 0
+    config = SQLiteDatabase("d.db", "s", readonly=True).settings()["config"]
+    assert config["sampling"]["top_p"] == 0.5 and config["group"] == {"on_policy": {"n": 3}}
+    capsys.readouterr()
+    one_line_error(main(["run", "toy", "--model", "digits", "--storage", "e.db", "--set",
+                         "grpo.kl_cof=0.1"]), capsys, "unknown grpo setting(s) kl_cof; known:")
 
 
 def test_a_config_file_with_an_unknown_key_is_one_clear_line(tmp_path, capsys):
@@ -127,8 +139,9 @@ def test_executor_options_come_from_the_factory(tmp_path, capsys):
     assert main(["run", "toy", "--method", "random-search", "--storage", path, "--study", "s",
                  "--executor", "process", "--executor-option", "workers=1",
                  "--executor-option", "timeout=30", "--budget", "8", "--no-progress"]) == 0
-    cli = SQLiteDatabase(path, "s", readonly=True).settings()["cli"]
-    assert cli["executor_options"] == {"workers": 1, "timeout": 30.0}
+    stored = SQLiteDatabase(path, "s", readonly=True).settings()
+    assert set(stored) == {"optimizer", "config", "task", "task_options", "run"}
+    assert "workers" not in str(stored)  # the executor is this machine's, never the file's
     capsys.readouterr()
     one_line_error(main(["run", "toy", "--executor", "process", "--executor-option",
                          "wokers=2"]), capsys,
@@ -173,4 +186,4 @@ def test_python_resolves_the_same_names(installed):
                              group={"echo": {"n": 2, "tag": "py"}})
     group = opt.ask()
     assert [m.tags for m in group.members] == [{"tag": "py"}] * 2
-    assert opt.settings()["policy"] == "scripted"
+    assert opt.settings()["config"]["policy"]["name"] == "digits"

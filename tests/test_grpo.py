@@ -9,6 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
+from migrate_opt.configs import config_from  # noqa: E402
 from migrate_opt.errors import ConfigError  # noqa: E402
 from migrate_opt.grpo import (  # noqa: E402
     STD_EPS,
@@ -180,12 +181,12 @@ def test_max_kl_must_be_positive_or_none():
 
 
 def test_config_from_a_table_names_unknown_fields():
-    assert GRPOConfig.of({"learning_rate": 1e-4}).learning_rate == 1e-4
-    assert GRPOConfig.of(None) == GRPOConfig()
-    with pytest.raises(ConfigError, match="unknown fields.*lr"):
-        GRPOConfig.of({"lr": 1e-4})
+    assert config_from(GRPOConfig, {"learning_rate": 1e-4}, "grpo").learning_rate == 1e-4
+    assert config_from(GRPOConfig, None, "grpo") is None
+    with pytest.raises(ConfigError, match="unknown grpo setting.*lr; known: "):
+        config_from(GRPOConfig, {"lr": 1e-4}, "grpo")
     with pytest.raises(ConfigError, match="table"):
-        GRPOConfig.of(["learning_rate"])  # type: ignore[arg-type]
+        config_from(GRPOConfig, ["learning_rate"], "grpo")  # type: ignore[arg-type]
 
 
 def test_learning_rate_rule_scales_with_the_hidden_size():

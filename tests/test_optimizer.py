@@ -240,8 +240,8 @@ def test_settings_nest_the_task_and_record_the_run_budget():
     opt = make([f'["{i:04d}"]' for i in range(20)], {"on_policy": 2})
     run(opt, budget=4, progress=False)
     settings = opt.database.settings()
-    assert settings["task"] == "toy" and settings["task_settings"]["target"] == "4213"
-    assert settings["budget"] == 4
+    assert settings["task"] == "toy" and settings["task_options"] == {"target": "4213"}
+    assert settings["run"] == {"seed": 0, "budget": 4}
 
 
 def test_run_warm_starts_an_empty_database_once():
@@ -282,12 +282,13 @@ def test_every_preset_is_a_registered_optimizer():
     for name in PRESET_NAMES:
         opt = create("optimizer", name, ToyTask(), policy=scripted(), group_size=4,
                      train=False)
-        assert isinstance(opt, Migrate) and opt.settings()["method"] == name
+        assert isinstance(opt, Migrate) and opt.settings()["optimizer"] == name
+        assert opt.settings()["config"]["preset"] == name
 
 
 def test_random_is_a_deprecated_alias_of_sample(caplog):
     opt = create("optimizer", "random", ToyTask(), policy=scripted(), group_size=2)
-    assert opt.settings()["method"] == "sample"
+    assert opt.settings()["optimizer"] == "sample"
     assert "deprecated" in caplog.text and "'sample'" in caplog.text
 
 
@@ -296,7 +297,8 @@ def test_random_is_a_deprecated_alias_of_sample(caplog):
     ({"grpo": {"learning_rate": 1e-3}}, "GRPO settings were given for 'sample'"),
     ({"group": {"on_policy": 2}, "top_k": 3}, "top_k applies to samplers that pick parents"),
     ({"group": {"on_policy": 2}, "sampler_options": {"greedy": {}}}, "not in the group"),
-    ({"device": "cpu"}, "device apply when migrate-opt loads the model"),
+    ({"device": "cpu"}, "(device) apply when migrate-opt loads the model"),
+    ({"group_szie": 4}, "unknown option(s) group_szie for 'sample'; known: adaptive_mix,"),
     ({"sampling": {"temprature": 1.0}}, "unknown sampling setting(s) temprature"),
 ])
 def test_contradictions_are_errors_that_say_what_to_do(options, message):
@@ -308,14 +310,15 @@ def test_a_training_preset_refuses_a_policy_that_cannot_train():
     with pytest.raises(ConfigError, match="cannot be trained: pass train=False"):
         create("optimizer", "migrate", ToyTask(), policy=scripted())
     opt = create("optimizer", "migrate", ToyTask(), policy=scripted(), train=False)
-    assert opt.settings()["train"] is False and opt.settings()["grpo"] is None
+    config = opt.settings()["config"]
+    assert config["train"] is False and config["grpo"] is None
 
 
 def test_sampler_options_reach_the_samplers_and_the_settings():
     opt = create("optimizer", "migrate", ToyTask(), policy=scripted(), group_size=5,
                  train=False, top_k=3)
     assert opt.samplers["neighborhood"].top_k == 3
-    assert opt.settings()["group"]["neighborhood"] == {"n": 2, "top_k": 3}
+    assert opt.settings()["config"]["group"]["neighborhood"] == {"n": 2, "top_k": 3}
     config = MigrateConfig({"on_policy": 1, "opro": {"n": 2, "history": 4}}, train=False)
     opt = create("optimizer", "sample", ToyTask(), policy=scripted(), config=config)
     assert opt.samplers["opro"].history == 4

@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
 from migrate_opt import load_policy  # noqa: E402
+from migrate_opt.configs import config_from  # noqa: E402
 from migrate_opt.engines.decode import Sampled  # noqa: E402
 from migrate_opt.errors import ConfigError  # noqa: E402
 from migrate_opt.policy.base import SamplingConfig  # noqa: E402
@@ -64,10 +65,10 @@ def test_lora_config_all_linear_and_paper():
 
 
 def test_lora_config_from_a_table_refuses_unknown_fields_and_huge_ranks():
-    assert LoRAConfig.of({"rank": 4, "target_modules": ["q_proj"]}).target_modules == (
-        "q_proj",)
-    with pytest.raises(ConfigError, match="unknown fields.*r\\b"):
-        LoRAConfig.of({"r": 4})
+    lora = config_from(LoRAConfig, {"rank": 4, "target_modules": ["q_proj"]}, "lora")
+    assert lora is not None and lora.target_modules == ("q_proj",)
+    with pytest.raises(ConfigError, match="unknown lora setting.*r; known"):
+        config_from(LoRAConfig, {"r": 4}, "lora")
     with pytest.raises(ConfigError, match="rank"):
         LoRAConfig(rank=10**6)
 

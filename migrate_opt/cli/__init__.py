@@ -3,7 +3,7 @@ become (``settings``) and the commands themselves (``commands``)."""
 
 from .commands import main, parse_task_options, run_config
 from .parser import build_parser
-from .settings import build_executor, read_config_file
+from .settings import read_config_file, run_spec
 
-__all__ = ["build_executor", "build_parser", "main", "parse_task_options", "read_config_file",
-           "run_config"]
+__all__ = ["build_parser", "main", "parse_task_options", "read_config_file", "run_config",
+           "run_spec"]

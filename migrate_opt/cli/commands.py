@@ -14,15 +14,15 @@ from typing import Any
 from ..errors import ConfigError, MigrateOptError
 from .parser import build_parser
 from .settings import (
-    DEFAULTS,
-    build_executor,
-    build_optimizer,
+    ALIASES,
+    RUN_DEFAULTS,
     coerce,
     factory_options,
     key_values,
     parse_group,
     parse_sampler_options,
     read_config_file,
+    run_spec,
 )
 
 log = logging.getLogger("migrate_opt")
@@ -77,8 +77,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 def cmd_methods(args: argparse.Namespace) -> int:
     from ..registry import registry
 
-    rows = [(e.name, "llm" if getattr(e.factory, "preset", None) else "optimizer",
-             e.description) for e in registry().entries["optimizer"].values()]
+    rows = [(e.name, "llm" if e.config is not None else "optimizer", e.description)
+            for e in registry().entries["optimizer"].values()]
     _table(["method", "kind", "description"], rows)
     return 0
 
@@ -90,40 +90,44 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     if args.help_task:
         _print_options(factory)
         return 0
-    config = run_config(args)
+    spec = run_config(args)
     if args.help_executor:
-        _print_options(registry().entry("executor", config["executor"]).factory)
+        _print_options(registry().entry("executor", spec["executor"]).factory)
         return 0
-    config["task_options"] = {**config["task_options"], **parse_task_options(factory, extra)}
-    config["study"] = config["study"] or f"{args.task}-{config['method']}-s{config['seed']}"
-    if config.get("device"):
+    spec["task_options"] = {**spec["task_options"], **parse_task_options(factory, extra)}
+    spec["study"] = spec["study"] or f"{args.task}-{spec['method']}-s{spec['seed']}"
+    device = spec["config"].get("policy", {}).get("device")
+    if device:
         from ..factory import resolve_device
 
-        resolve_device(config["device"])  # before a study file is touched
-    return _execute(config, resume=False)
+        resolve_device(device)  # before a study file is touched
+    record = {"optimizer": spec["method"], "config": spec["config"], "task": spec["task"],
+              "task_options": spec["task_options"],
+              "run": {"seed": spec["seed"], "budget": spec["budget"]}}
+    return _execute(record, spec, as_options=True)
+
+
+FLAG_ONLY = ("command", "verbose", "config", "help_task", "help_executor", "group",
+             "sampler_option", "executor_option", "set")
 
 
 def run_config(args: argparse.Namespace) -> dict[str, Any]:
-    """Defaults, then the --config file, then the flags given."""
+    """Defaults, then the --config file, then the flags given, then --set: one mapping
+    (``settings.run_spec``)."""
     from ..registry import registry
 
-    flags = {k: v for k, v in vars(args).items() if v is not None and k not in (
-        "command", "verbose", "config", "help_task", "help_executor", "group",
-        "sampler_option", "executor_option")}
-    config: dict[str, Any] = {**DEFAULTS, **(read_config_file(args.config) if args.config
-                                             else {}), **flags}
+    flags = {k: v for k, v in vars(args).items() if v is not None and k not in FLAG_ONLY}
     if args.group:
-        config["group"] = parse_group(args.group)
+        flags["group"] = parse_group(args.group)
     if args.sampler_option:
-        merged = {k: dict(v) for k, v in config["sampler_options"].items()}
-        for name, options in parse_sampler_options(args.sampler_option).items():
-            merged.setdefault(name, {}).update(options)
-        config["sampler_options"] = merged
+        flags["sampler_options"] = parse_sampler_options(args.sampler_option)
+    spec = run_spec(read_config_file(args.config) if args.config else {}, flags,
+                    args.set or ())
     if args.executor_option:
-        executor = registry().entry("executor", config["executor"]).factory
-        config["executor_options"] = {**config["executor_options"], **key_values(
-            args.executor_option, executor, f"executor {config['executor']!r}")}
-    return config
+        executor = registry().entry("executor", spec["executor"]).factory
+        spec["executor_options"] = {**spec["executor_options"], **key_values(
+            args.executor_option, executor, f"executor {spec['executor']!r}")}
+    return spec
 
 
 def _print_options(factory: Callable[..., Any]) -> None:
@@ -136,70 +140,111 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     study = pick_study(args.storage, args.study)
     with open_database(args.storage, study, readonly=True) as reader:
-        config = reader.settings().get("cli")
-    if not config:
-        raise ConfigError(f"study {study!r} was not started by `migrate-opt run`; resume it "
-                          "from Python with the same objects")
-    config = {**DEFAULTS, **config, "resumed": True}
-    if args.budget is not None:
-        config["budget"] = args.budget
+        record, as_options = read_record(reader.settings(), study)
     if args.engine is not None:
-        config["engine"] = args.engine
-    config["no_progress"] = args.no_progress
-    if config.get("storage") != args.storage:
-        # The file given is the study, wherever it was when `run` started it.
-        log.info("study %r was started in %s; resuming writes to %s", study,
-                 config.get("storage"), args.storage)
-        config["started_in"] = config.get("started_in") or config.get("storage")
-    config["storage"] = args.storage
-    return _execute(config, resume=True, discard_checkpoint=args.discard_checkpoint)
+        record["config"] = _with(record["config"], "policy.engine", args.engine)
+    if args.budget is not None:
+        record["run"] = {**record["run"], "budget": args.budget}
+    # Everything but the record comes from this command line, never from the file.
+    spec = {**RUN_DEFAULTS, "storage": args.storage, "study": study,
+            "no_progress": args.no_progress, "executor": args.executor or "serial",
+            "iterations": args.iterations, "resumed": True}
+    if args.executor_option:
+        from ..registry import registry
+
+        executor = registry().entry("executor", spec["executor"]).factory
+        spec["executor_options"] = key_values(args.executor_option, executor,
+                                              f"executor {spec['executor']!r}")
+    return _execute(record, spec, as_options=as_options,
+                    discard_checkpoint=args.discard_checkpoint)
 
 
-def _execute(config: dict[str, Any], *, resume: bool, discard_checkpoint: bool = False) -> int:
-    from ..factory import open_database
+def read_record(settings: dict[str, Any], study: str) -> tuple[dict[str, Any], bool]:
+    """The study's record, and whether its config is in the shorthand form. A study stored
+    by an older migrate-opt (its command line under ``cli``) is read once in the new form;
+    resuming stores the new record."""
+    from ..factory import study_record
 
-    with open_database(config["storage"], config["study"]) as db:
-        opt = build_optimizer(config, db)
+    record = study_record(settings, study)
+    if record is not None:
+        return record, False
+    old = settings.get("cli")
+    if not isinstance(old, dict) or not isinstance(old.get("task"), str):
+        raise ConfigError(f"study {study!r} holds no record of its run (it predates them and "
+                          "was not started by `migrate-opt run`): resume it from Python with "
+                          "the same objects")
+    flat = {k: v for k, v in old.items() if k in ALIASES or k in CONFIG_KEYS_OLD}
+    config = run_spec(flat, {})["config"]
+    for name, options in (old.get("sampler_options") or {}).items():
+        config.setdefault("sampler_options", {})[name] = options
+    record = {"optimizer": old.get("method", "migrate"), "config": config,
+              "task": old["task"], "task_options": dict(old.get("task_options") or {}),
+              "run": {"seed": old.get("seed", 0), "budget": old.get("budget")}}
+    print(f"study {study!r} was stored by an older migrate-opt; read as "
+          f"{json.dumps(record, default=str)}", file=sys.stderr)
+    return record, True
+
+
+CONFIG_KEYS_OLD = ("group", "group_size", "top_k", "grpo", "sampling", "lora", "init_adapter",
+                   "adaptive_mix")
+
+
+def _with(config: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
+    """``config`` with one dotted key set (the record's own form)."""
+    head, _, rest = dotted.partition(".")
+    inner = config.get(head)
+    inner = {"name": inner} if isinstance(inner, str) else dict(inner or {})
+    return {**config, head: _with(inner, rest, value) if "." in rest else {**inner, rest: value}}
+
+
+def _execute(record: dict[str, Any], spec: dict[str, Any], *, as_options: bool,
+             discard_checkpoint: bool = False) -> int:
+    from ..factory import build_optimizer, open_database
+
+    with open_database(spec["storage"], spec["study"]) as db:
+        opt = build_optimizer(record, db, as_options=as_options)
         opt.restore(discard_checkpoint=discard_checkpoint)  # before anything is written
-        db.set_settings({**db.settings(), **opt.settings(), "cli": config})
-        return _run_study(opt, config, resume)
+        opt.write_settings()
+        return _run_study(opt, spec)
 
 
-def _run_study(opt: Any, config: dict[str, Any], resume: bool) -> int:
+def _run_study(opt: Any, spec: dict[str, Any]) -> int:
+    from ..factory import create_executor
     from ..loop import run
 
-    executor = build_executor(config)
-    verb = "resuming" if resume else "starting"
-    moved = config.get("started_in")
-    where = f" (started in {moved}; writing here)" if resume and moved else ""
-    print(f"{verb} study {config['study']!r} in {config['storage']}{where} "
-          f"({opt.n_evaluations}/{config['budget']} evaluations done)", file=sys.stderr)
+    executor = create_executor(spec["executor"], **spec["executor_options"])
+    verb = "resuming" if spec.get("resumed") else "starting"
+    print(f"{verb} study {spec['study']!r} in {spec['storage']} "
+          f"({opt.n_evaluations}/{opt.budget} evaluations done)", file=sys.stderr)
     try:
-        result = run(opt, budget=config["budget"], iterations=config.get("iterations"),
-                     executor=executor, stop_when_solved=config.get("stop_when_solved", False),
-                     progress=not config.get("no_progress"))
+        result = run(opt, budget=opt.budget, iterations=spec.get("iterations"),
+                     executor=executor, stop_when_solved=spec.get("stop_when_solved", False),
+                     progress=not spec.get("no_progress"))
     except KeyboardInterrupt:
         print(f"\ninterrupted: everything told so far is stored. Resume with:\n"
-              f"  migrate-opt resume {config['storage']} --study {config['study']}",
+              f"  migrate-opt resume {spec['storage']} --study {spec['study']}",
               file=sys.stderr)
         return 130
     finally:
         executor.close()
     _print_best(opt.best(5))
     print(f"stopped: {result.stopped}; evaluations: {result.evaluations}; solved: "
-          f"{result.solved}; stored in {config['storage']} (study {config['study']!r})")
+          f"{result.solved}; stored in {spec['storage']} (study {spec['study']!r})")
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from ..factory import open_database, pick_study
+    from ..factory import open_database, pick_study, study_record
     from ..grpo.monitor import learning_curve
 
     study = pick_study(args.storage, args.study)
     db = open_database(args.storage, study, readonly=True)
-    settings = {k: v for k, v in db.settings().items() if k != "cli"}
+    settings = db.settings()
+    record = study_record(settings, study)
+    settings = record if record is not None else {k: v for k, v in settings.items()
+                                                  if k != "cli"}
     best = db.top(args.top)
     curve = learning_curve(db)
     if args.json:

@@ -22,9 +22,14 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("storage", help="the study file; resuming writes to it")
     resume.add_argument("--study", default=None, help="needed when the file holds several")
     resume.add_argument("--budget", type=int, default=None, help="raise the budget")
+    resume.add_argument("--iterations", type=int, default=None, help="stop after N groups")
     resume.add_argument("--engine", default=None,
                         help="generate with another engine (records stay the same)")
     resume.add_argument("--no-progress", action="store_true")
+    resume.add_argument("--executor", default=None,
+                        help="serial (default), process, ray, ...: never read from the file")
+    resume.add_argument("--executor-option", action="append", metavar="KEY=VALUE",
+                        help="an executor option, e.g. workers=4 (repeatable)")
     resume.add_argument("--discard-checkpoint", action="store_true",
                         help="ignore the stored training checkpoint and retrain the adapter "
                         "from the stored records (for a checkpoint that cannot be loaded)")
@@ -54,6 +59,9 @@ def _add_run(sub: Any) -> None:
     run.add_argument("task", help="task name (see `migrate-opt plugins`)")
     run.add_argument("--config", metavar="FILE.toml", help="settings file")
     run.add_argument("--help-task", action="store_true", help="list the task's options")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE",
+                     help="any config key, dotted, e.g. grpo.kl_coef=0.1 or "
+                     "policy.options.threads=2 (repeatable; the flags below are shorthands)")
     g = run.add_argument_group("study")
     g.add_argument("--method", help="optimizer: an LLM preset or a baseline "
                    "(`migrate-opt methods`; default migrate)")

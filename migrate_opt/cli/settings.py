@@ -1,6 +1,8 @@
-"""What ``migrate-opt run`` turns its flags and ``--config FILE.toml`` into: one flat,
-JSON-able settings dict (stored with the study, so ``resume`` rebuilds the same run), and
-the optimizer and executor it describes, built through the registry.
+"""What ``migrate-opt run`` turns its flags and ``--config FILE.toml`` into: one mapping
+with the run (task, optimizer, config, seed, budget) and the environment (storage,
+executor), the optimizer's ``config`` in :class:`~migrate_opt.MigrateConfig`'s own form. A
+short alias table maps the familiar flags onto config keys (``--learning-rate`` is
+``grpo.learning_rate``); ``--set grpo.kl_coef=0.1`` reaches any other.
 
 Options of tasks, samplers and executors come from their factories' signatures, coerced
 by the type hints, so a plugin's options work from the command line with no code here."""
@@ -16,18 +18,85 @@ from typing import Any
 
 from ..errors import ConfigError
 
-DEFAULTS: dict[str, Any] = {
+RUN_DEFAULTS: dict[str, Any] = {
     "method": "migrate", "budget": 100, "iterations": None, "storage": "runs/migrate.db",
     "study": None, "seed": 0, "executor": "serial", "stop_when_solved": False,
-    "no_progress": False, "task_options": {}, "executor_options": {}, "sampler_options": {},
+    "no_progress": False, "task_options": {}, "executor_options": {},
 }
-LLM_KEYS = ("model", "engine", "group_size", "group", "top_k", "device", "dtype", "learning_rate",
-            "steps_per_group", "temperature", "max_new_tokens", "lora_rank", "lora_alpha",
-            "lora_targets", "grpo", "sampling", "lora", "init_adapter", "adaptive_mix")
-"""Settings only LLM presets take."""
-TABLES = ("task_options", "executor_options", "sampler_options", "group", "grpo", "sampling",
-          "lora")
-FILE_KEYS = (*DEFAULTS, *LLM_KEYS, "task")
+"""Settings of the run and its environment, not of the optimizer."""
+ALIASES: dict[str, str] = {
+    "model": "policy.name", "engine": "policy.engine", "device": "policy.device",
+    "dtype": "policy.dtype", "lora": "policy.lora", "lora_rank": "policy.lora.rank",
+    "lora_alpha": "policy.lora.alpha", "lora_targets": "policy.lora.target_modules",
+    "learning_rate": "grpo.learning_rate", "steps_per_group": "grpo.steps_per_group",
+    "temperature": "sampling.temperature", "max_new_tokens": "sampling.max_new_tokens",
+}
+"""Flags (and flat ``--config`` keys) that name a config key."""
+CONFIG_KEYS = ("group", "group_size", "top_k", "sampler_options", "train", "grpo", "sampling",
+               "policy", "adaptive_mix", "init_adapter")
+"""Config keys a ``--config`` file or a flag may give as they are."""
+FILE_KEYS = (*RUN_DEFAULTS, *ALIASES, *CONFIG_KEYS, "task")
+
+
+def run_spec(file: Mapping[str, Any], flags: Mapping[str, Any],
+             sets: Sequence[str] = ()) -> dict[str, Any]:
+    """Defaults, then the ``--config`` file, then the flags, then ``--set`` pairs, as one
+    mapping: the run's settings at the top and the optimizer's under ``config``."""
+    out: dict[str, Any] = {**RUN_DEFAULTS, "config": {}}
+    for source in (file, flags):
+        for key, value in source.items():
+            if key in ALIASES:
+                _put(out["config"], ALIASES[key], value)
+            elif key in CONFIG_KEYS:
+                _put(out["config"], key, value)
+            elif key in ("task_options", "executor_options"):
+                out[key] = {**out[key], **value}
+            else:
+                out[key] = value
+    for pair in sets:
+        key, value = _assignment(pair, "--set", "grpo.kl_coef=0.1")
+        _put(out["config"], key, value)
+    mix = out["config"].get("adaptive_mix")
+    if mix is True:  # the flag: the defaults
+        out["config"]["adaptive_mix"] = {}
+    elif mix is False:
+        del out["config"]["adaptive_mix"]
+    targets = out["config"].get("policy", {}).get("lora", {}).get("target_modules")
+    if isinstance(targets, str):
+        out["config"]["policy"]["lora"]["target_modules"] = [
+            t.strip() for t in targets.split(",") if t.strip()]
+    return out
+
+
+def _put(config: dict[str, Any], dotted: str, value: Any) -> None:
+    """``config[a][b] = value`` for ``a.b``; tables merge into tables."""
+    *path, last = dotted.split(".")
+    for part in path:
+        inner = config.get(part)
+        if isinstance(inner, str) and part == "policy":
+            inner = {"name": inner}  # policy = "tiny-random": a bare name
+        if not isinstance(inner, dict):
+            inner = dict(inner) if isinstance(inner, Mapping) else {}
+        config[part] = inner
+        config = inner
+    if isinstance(value, Mapping) and isinstance(config.get(last), Mapping):
+        value = {**config[last], **value}
+    config[last] = dict(value) if isinstance(value, Mapping) else value
+
+
+def _assignment(pair: str, flag: str, example: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with VALUE read as a TOML value (``0.1``, ``true``, ``[1, 2]``), or
+    else as a string."""
+    import tomllib
+
+    key, sep, raw = pair.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"{flag} {pair!r} must look like KEY=VALUE, e.g. {example}")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.strip().replace("-", "_"), value
 
 
 # -- option types from factories -----------------------------------------------------------
@@ -131,7 +200,8 @@ def parse_sampler_options(pairs: Sequence[str]) -> dict[str, dict[str, Any]]:
 
 # -- the config file -----------------------------------------------------------------------
 def read_config_file(path: str) -> dict[str, Any]:
-    """A TOML file holding the same settings as the flags (``[grpo]``, ``[group]``, ...)."""
+    """A TOML file holding the same settings as the flags (``[grpo]``, ``[group]``,
+    ``[policy]``, ...)."""
     import tomllib
 
     try:
@@ -146,58 +216,8 @@ def read_config_file(path: str) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"unknown setting(s) {', '.join(unknown)} in {path}; known: "
                           f"{', '.join(sorted(set(FILE_KEYS)))}")
-    for table in TABLES:
+    for table in ("task_options", "executor_options", "group", "grpo", "sampling", "lora",
+                  "sampler_options"):
         if table in data and not isinstance(data[table], Mapping):
             raise ConfigError(f"{table} in {path} must be a table ([{table}])")
     return data
-
-
-# -- what the settings build ---------------------------------------------------------------
-def llm_options(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The LLM preset options the settings give (only those that were set)."""
-    def given(*keys: str, table: str) -> dict[str, Any]:
-        out = dict(config.get(table) or {})
-        out.update({k: config[k] for k in keys if config.get(k) is not None})
-        return out
-
-    lora = dict(config.get("lora") or {})
-    for key, field in (("lora_rank", "rank"), ("lora_alpha", "alpha"),
-                       ("lora_targets", "target_modules")):
-        if config.get(key) is not None:
-            lora[field] = config[key]
-    if isinstance(lora.get("target_modules"), str):
-        lora["target_modules"] = tuple(t.strip() for t in lora["target_modules"].split(","))
-    options = {k: config[k] for k in ("model", "engine", "group_size", "group", "top_k",
-                                      "device", "dtype", "init_adapter")
-               if config.get(k) is not None}
-    options.update(grpo=given("learning_rate", "steps_per_group", table="grpo"),
-                   sampling=given("temperature", "max_new_tokens", table="sampling"),
-                   lora=lora, sampler_options=dict(config.get("sampler_options") or {}))
-    options = {k: v for k, v in options.items() if v not in ({}, None)}
-    mix = config.get("adaptive_mix")
-    if mix:  # true (the defaults) or a table; MigrateConfig checks its fields
-        options["adaptive_mix"] = dict(mix) if isinstance(mix, Mapping) else {}
-    return options
-
-
-def build_optimizer(config: Mapping[str, Any], db: Any) -> Any:
-    """The optimizer a settings dict describes, through ``create``."""
-    from ..registry import create, registry
-
-    task = create("task", config["task"], **config.get("task_options", {}))
-    entry = registry().entry("optimizer", config["method"])
-    options = llm_options(config)
-    if config.get("resumed") and getattr(entry.factory, "preset", None) is None:
-        options = {}  # older versions stored LLM defaults with every study
-    if options and getattr(entry.factory, "preset", None) is None:
-        flags = ", ".join(sorted(options))
-        raise ConfigError(f"{flags} apply to LLM presets, and {config['method']!r} is not one")
-    return create("optimizer", config["method"], task, database=db, seed=config["seed"],
-                  budget=config["budget"], **options)
-
-
-def build_executor(config: Mapping[str, Any]) -> Any:
-    from ..registry import create
-
-    return create("executor", config.get("executor", "serial"),
-                  **dict(config.get("executor_options") or {}))

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 from ..errors import ConfigError
 from .math import ADVANTAGE_MODES, AGGREGATIONS, choice
@@ -157,20 +156,6 @@ class GRPOConfig:
         advantages not divided by the std, clip [0.8, 1.28], no KL."""
         return cls(learning_rate=5e-5, steps_per_group=2, advantage="none")
 
-    @classmethod
-    def of(cls, value: GRPOConfig | Mapping[str, Any] | None) -> GRPOConfig:
-        """A GRPOConfig from itself, a table of its fields (a TOML config), or None."""
-        if value is None:
-            return cls()
-        if isinstance(value, GRPOConfig):
-            return value
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(value) - known) if isinstance(value, Mapping) else None
-        if unknown is None or unknown:
-            raise ConfigError(f"grpo has unknown fields {unknown}; known: {sorted(known)}"
-                              if unknown else f"grpo must be a table of GRPOConfig fields, "
-                              f"got {value!r}")
-        return cls(**value)
 
 
 def _require(ok: bool, message: str) -> None:

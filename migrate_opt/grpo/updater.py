@@ -199,6 +199,14 @@ class GRPOUpdater(Updater):
                 self._pending_state = None
         return self._optimizer
 
+    def effective_learning_rate(self, policy: Any) -> float | None:
+        """The rate the first step will use on ``policy`` (stored with the study); None
+        when the policy does not say its hidden size."""
+        try:
+            return self._resolve_learning_rate(policy)
+        except ConfigError:
+            return None
+
     def _resolve_learning_rate(self, policy: TrainablePolicy) -> float:
         if self.config.learning_rate is not None:
             return float(self.config.learning_rate)

@@ -8,11 +8,12 @@ a name and a task into one of these; the optimizer factory turns it into objects
 
 from __future__ import annotations
 
-import dataclasses
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
+from ..configs import config_from, to_mapping
 from ..errors import ConfigError
 from ..grpo import GRPOConfig
 from ..policy.base import LoRAConfig, SamplingConfig
@@ -20,6 +21,58 @@ from ..samplers.adaptive_mix import AdaptiveMixConfig
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 DEVICES = ("auto", "cpu", "cuda", "mps")
+LOOSE_POLICY_FIELDS = ("model", "device", "dtype", "lora", "engine")
+"""Former MigrateConfig fields, now ``policy.*`` (``model`` is ``policy.name``)."""
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """The policy a run loads, by name: what ``migrate_opt.load_policy`` is given."""
+
+    name: str = DEFAULT_MODEL
+    """Registered policy (``migrate-opt plugins``), Hugging Face id or local folder."""
+    device: str | None = None
+    """``auto`` (CUDA when visible), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``; None: the
+    policy's default (CPU)."""
+    dtype: str | None = None
+    """Torch floating dtype name for the model (``float32``, ``bfloat16``); None: float32."""
+    lora: LoRAConfig | None = None
+    """The adapter trained at test time; None: the policy's default."""
+    engine: str | None = None
+    """Generation engine (``hf``, ``openvino``, ``vllm``, a plugin's); None: the policy's
+    default (hf). Training always scores with the torch model."""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Other keyword options of the policy's factory (``seed`` for tiny-random, ...)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError(f"policy.name must name a policy, got {self.name!r}")
+        object.__setattr__(self, "lora", config_from(LoRAConfig, self.lora, "policy.lora"))
+        if not isinstance(self.options, Mapping):
+            raise ConfigError(f"policy.options must be a table, got {self.options!r}")
+        clash = sorted(set(self.options) & {"name", "device", "dtype", "lora", "engine"})
+        if clash:
+            raise ConfigError(f"policy.options repeats {', '.join(clash)}: set policy."
+                              f"{clash[0]} itself")
+        object.__setattr__(self, "options", dict(self.options))
+        if self.device is not None and self.device.split(":")[0] not in DEVICES:
+            raise ConfigError(f"device must be one of {', '.join(DEVICES)} (or cuda:N), "
+                              f"got {self.device!r}")
+
+    def load_options(self) -> dict[str, Any]:
+        """Keyword options for the policy's factory: only what was set."""
+        given = {"device": self.device, "dtype": self.dtype, "lora": self.lora,
+                 "engine": self.engine}
+        return {**{k: v for k, v in given.items() if v is not None}, **self.options}
+
+    @classmethod
+    def of(cls, value: PolicySpec | Mapping[str, Any] | str | None) -> PolicySpec:
+        """From a spec, a table of its fields, or a bare name."""
+        if isinstance(value, str):
+            return cls(value)
+        return config_from(cls, value, "policy") or cls()
 
 
 @dataclass(frozen=True)
@@ -69,19 +122,9 @@ class MigrateConfig:
     training (it would be recorded and never used)."""
     sampling: SamplingConfig = SamplingConfig()
     """How completions are sampled."""
-    model: str = DEFAULT_MODEL
-    """Registered policy name (``migrate-opt plugins``), Hugging Face id or local folder;
-    used only when no policy object is given."""
-    device: str | None = None
-    """``auto`` (CUDA when visible), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``; None: the
-    policy's default (CPU)."""
-    dtype: str | None = None
-    """Torch floating dtype name for the model (``float32``, ``bfloat16``); None: float32."""
-    lora: LoRAConfig | None = None
-    """The adapter trained at test time; None: the policy's default."""
-    engine: str | None = None
-    """Generation engine (``hf``, ``openvino``, ``vllm``, a plugin's); None: the policy's
-    default (hf). Training always scores with the torch model."""
+    policy: PolicySpec = PolicySpec()
+    """The policy to load (name, device, dtype, LoRA, engine, options); a table or a bare
+    name are accepted. Used only when no policy object is given."""
     adaptive_mix: AdaptiveMixConfig | None = None
     """Reallocate the slots of the generating samplers every iteration by what each has
     found (``migrate_opt.samplers.adaptive_mix``); None keeps the counts of ``group`` fixed."""
@@ -90,18 +133,27 @@ class MigrateConfig:
     model and LoRA shape) instead of from zero; only used when this study has none yet."""
     preset: str = "custom"
     """The preset this config came from (stored with the study)."""
+    model: InitVar[str | None] = None
+    device: InitVar[str | None] = None
+    dtype: InitVar[str | None] = None
+    lora: InitVar[Any] = None
+    engine: InitVar[str | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, model: str | None, device: str | None, dtype: str | None,
+                      lora: Any, engine: str | None) -> None:
+        self._fold_loose_policy_fields(model=model, device=device, dtype=dtype, lora=lora,
+                                       engine=engine)
         if not isinstance(self.group, Mapping) or not self.group:
             raise ConfigError("group must map sampler names to counts, e.g. {'on_policy': 8}")
         specs = {str(k): SamplerSpec.of(str(k), v) for k, v in self.group.items()}
         if sum(s.n for s in specs.values()) < 1:
             raise ConfigError(f"a group needs at least one member, got {self.group!r}")
         object.__setattr__(self, "group", {k: s for k, s in specs.items() if s.n})
-        self._coerce("grpo", GRPOConfig)
-        self._coerce("sampling", SamplingConfig)
-        self._coerce("lora", LoRAConfig)
-        self._coerce("adaptive_mix", AdaptiveMixConfig)
+        object.__setattr__(self, "grpo", config_from(GRPOConfig, self.grpo, "grpo"))
+        object.__setattr__(self, "sampling",
+                           config_from(SamplingConfig, self.sampling, "sampling"))
+        object.__setattr__(self, "adaptive_mix",
+                           config_from(AdaptiveMixConfig, self.adaptive_mix, "adaptive_mix"))
         self._check_adaptive_mix()
         if self.init_adapter is not None and not self.train:
             raise ConfigError("init_adapter only applies to a training preset: drop it, or "
@@ -113,9 +165,21 @@ class MigrateConfig:
             )
         if self.train and self.grpo is None:
             object.__setattr__(self, "grpo", GRPOConfig())
-        if self.device is not None and self.device.split(":")[0] not in DEVICES:
-            raise ConfigError(f"device must be one of {', '.join(DEVICES)} (or cuda:N), "
-                              f"got {self.device!r}")
+        if self.sampling is None:
+            object.__setattr__(self, "sampling", SamplingConfig())
+
+    def _fold_loose_policy_fields(self, **loose: Any) -> None:
+        """The five former policy fields, kept for one release: they warn once and become
+        ``policy``'s."""
+        given = {k: v for k, v in loose.items() if v is not None}
+        object.__setattr__(self, "policy", PolicySpec.of(self.policy))
+        if not given:
+            return
+        _warn_once("MigrateConfig(" + ", ".join(given) + "=...) is deprecated: use policy="
+                   "{" + ", ".join(f"'{'name' if k == 'model' else k}': ..." for k in given)
+                   + "}")
+        fields = {"name" if k == "model" else k: v for k, v in given.items()}
+        object.__setattr__(self, "policy", PolicySpec.of({**to_mapping(self.policy), **fields}))
 
     def _check_adaptive_mix(self) -> None:
         mix = self.adaptive_mix
@@ -138,43 +202,32 @@ class MigrateConfig:
         fixed = self.adaptive_mix.fixed if self.adaptive_mix else ()
         return [n for n in self.group if n not in fixed]
 
-    def _coerce(self, name: str, kind: type) -> None:
-        """Accept a plain mapping (from TOML or the CLI) for a nested config."""
-        value = getattr(self, name)
-        if isinstance(value, Mapping):
-            known = {f.name for f in dataclasses.fields(kind)}
-            unknown = sorted(set(value) - known)
-            if unknown:
-                raise ConfigError(f"unknown {name} setting(s) {', '.join(unknown)}; "
-                                  f"known: {', '.join(sorted(known))}")
-            value = kind(**value)
-        if value is not None and not isinstance(value, kind):
-            raise ConfigError(f"{name} must be a {kind.__name__} or a mapping, got {value!r}")
-        object.__setattr__(self, name, value)
-
     @property
     def size(self) -> int:
         """Members per group."""
         return sum(s.n for s in self.group.values())
 
-    def policy_options(self) -> dict[str, Any]:
-        """Options for the policy factory: only what was set."""
-        options = {"device": self.device, "dtype": self.dtype, "lora": self.lora,
-                   "engine": self.engine}
-        return {k: v for k, v in options.items() if v is not None}
+    def to_mapping(self) -> dict[str, Any]:
+        """JSON-able data that :meth:`from_mapping` turns back into an equal config (stored
+        with the study, so ``resume`` and ``report`` rebuild the run from it)."""
+        data = to_mapping(self)
+        data["group"] = {k: {"n": s.n, **to_mapping(s.options)} for k, s in self.group.items()}
+        return {"preset": self.preset, **{k: v for k, v in data.items() if k != "preset"}}
 
-    def describe(self) -> dict[str, Any]:
-        """JSON-able settings stored with the study."""
-        lora = None if self.lora is None else {
-            **dataclasses.asdict(self.lora), "target_modules": list(self.lora.target_modules)}
-        return {
-            "method": self.preset,
-            "group": {k: {"n": s.n, **s.options} for k, s in self.group.items()},
-            "train": self.train,
-            "sampling": dataclasses.asdict(self.sampling),
-            "grpo": None if self.grpo is None else dataclasses.asdict(self.grpo),
-            "lora_config": lora,
-            "adaptive_mix": None if self.adaptive_mix is None
-            else dataclasses.asdict(self.adaptive_mix),
-            "init_adapter": self.init_adapter,
-        }
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> MigrateConfig:
+        """The config a mapping of its fields describes (nested tables for ``group``,
+        ``grpo``, ``sampling``, ``policy``, ``adaptive_mix``); unknown keys are refused with
+        the known ones listed."""
+        config = config_from(cls, data, "MiGrATe")
+        assert config is not None
+        return config
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        log.warning(message)

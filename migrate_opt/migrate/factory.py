@@ -7,7 +7,7 @@ resolved through the registry; the updater is built when the config trains. The
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,16 +18,19 @@ from ..samplers import Sampler
 from ..storage import Database
 from ..task import Task
 from . import Migrate
-from .config import MigrateConfig
+from .config import LOOSE_POLICY_FIELDS, MigrateConfig, PolicySpec
 from .presets import Preset, preset, preset_config
+
+SHORTHANDS = ("group_size", "top_k", "sampler_options")
+"""Preset keywords that become the config's ``group`` (see ``preset_config``)."""
 
 
 def build_migrate(
     preset_name: str,
     task: Task,
     *,
-    policy: Policy | str | None = None,
-    config: MigrateConfig | None = None,
+    policy: Policy | PolicySpec | Mapping[str, Any] | str | None = None,
+    config: MigrateConfig | Mapping[str, Any] | None = None,
     samplers: Mapping[str, Sampler] | None = None,
     updater: Updater | None = None,
     database: Database | None = None,
@@ -37,38 +40,60 @@ def build_migrate(
 ) -> Migrate:
     """A :class:`Migrate` for ``preset_name`` (or ``config``, when given) on ``task``.
 
-    ``policy`` is a Policy object or a registered name (then ``model`` need not be given);
-    ``options`` are :func:`~migrate_opt.migrate.presets.preset_config`'s: group_size, group, top_k,
-    train, grpo, sampling, model, device, dtype, lora."""
-    if isinstance(policy, str):
-        if "model" in options and options["model"] != policy:
-            raise ConfigError(f"policy={policy!r} and model={options['model']!r} disagree: "
-                              "give one of them")
-        options["model"] = policy
-        policy = None
-    if config is not None and options:
-        raise ConfigError(f"give a MigrateConfig or options ({', '.join(options)}), not both")
-    cfg = config or preset_config(preset(preset_name), task, **options,
-                                  takes_top_k=lambda s: takes_option("sampler", s, "top_k"))
-    if policy is None:
-        policy = create_policy(cfg.model, **cfg.policy_options())
-    elif cfg.policy_options():
+    ``policy`` is a Policy object, or the policy to load: a registered name, a Hugging Face
+    id or a table of :class:`PolicySpec` fields. ``options`` are :class:`MigrateConfig`'s
+    fields (group, train, grpo, sampling, adaptive_mix, init_adapter), the preset's
+    shorthands group_size, top_k and sampler_options, and ``model``, ``device``, ``dtype``,
+    ``lora``, ``engine`` for the policy's. ``config`` (a MigrateConfig or its
+    ``to_mapping()``, as a study stores it) replaces all of them."""
+    built = policy if isinstance(policy, Policy) else None
+    if policy is not None and built is None:
+        options["policy"] = policy
+    cfg = _config(preset_name, task, config, options)
+    if built is None:
+        built = create_policy(cfg.policy.name, **cfg.policy.load_options())
+    elif cfg.policy != PolicySpec():
         raise ConfigError(
-            f"{', '.join(cfg.policy_options())} apply when migrate-opt loads the model; "
-            "set them on the policy object you pass instead"
+            f"policy settings ({', '.join(cfg.policy.load_options()) or 'model'}) apply when "
+            "migrate-opt loads the model; set them on the policy object you pass instead"
         )
     given = dict(samplers or {})
     clash = [k for k in given if k in cfg.group and cfg.group[k].options]
     if clash:
         raise ConfigError(f"options were given for sampler(s) {', '.join(clash)} that were "
                           "passed as objects: configure the objects instead")
-    built = {k: given.get(k) or create_sampler(k, **s.options) for k, s in cfg.group.items()}
-    if cfg.train and updater is None and policy.trainable:
+    made = {k: given.get(k) or create_sampler(k, **s.options) for k, s in cfg.group.items()}
+    if cfg.train and updater is None and built.trainable:
         from ..grpo import GRPOUpdater
 
         updater = GRPOUpdater(cfg.grpo)
-    return Migrate(task, policy=policy, config=cfg, samplers=built, updater=updater,
+    return Migrate(task, policy=built, config=cfg, samplers=made, updater=updater,
                    database=database, seed=seed, budget=budget)
+
+
+def _config(preset_name: str, task: Task, config: MigrateConfig | Mapping[str, Any] | None,
+            options: dict[str, Any]) -> MigrateConfig:
+    if config is not None:
+        if options:
+            raise ConfigError(f"give a config or options ({', '.join(options)}), not both")
+        return config if isinstance(config, MigrateConfig) else MigrateConfig.from_mapping(config)
+    loose = {k: options.pop(k) for k in LOOSE_POLICY_FIELDS if k in options}
+    if loose:
+        spec = options.get("policy")
+        named = {"name": spec} if isinstance(spec, str) else dict(spec or {})
+        theirs = loose.pop("model", None)
+        if theirs is not None and named.get("name", theirs) != theirs:
+            raise ConfigError(f"policy={named['name']!r} and model={theirs!r} disagree: give "
+                              "one of them")
+        options["policy"] = {**named, **loose, **({"name": theirs} if theirs else {})}
+    known = {*SHORTHANDS, *(f.name for f in dataclasses.fields(MigrateConfig)),
+             *LOOSE_POLICY_FIELDS} - {"preset"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(f"unknown option(s) {', '.join(unknown)} for {preset_name!r}; "
+                          f"known: {', '.join(sorted(known))}")
+    return preset_config(preset(preset_name), task, **options,
+                         takes_top_k=lambda s: takes_option("sampler", s, "top_k"))
 
 
 def preset_factories() -> dict[str, tuple[Callable[..., Migrate], str]]:
@@ -79,10 +104,19 @@ def preset_factories() -> dict[str, tuple[Callable[..., Migrate], str]]:
     for name, description in [(p.name, p.description) for p in PRESETS] + [
         (old, f"deprecated name of {new!r}") for old, new in DEPRECATED.items()
     ]:
-        factory = functools.partial(build_migrate, name)
-        factory.preset = name  # type: ignore[attr-defined]  # tells the CLI it is an LLM preset
-        out[name] = (factory, description)
+        out[name] = (_preset_factory(name, description), description)
     return out
+
+
+def _preset_factory(name: str, description: str) -> Callable[..., Migrate]:
+    """``build_migrate`` bound to one preset: a function with a docstring of its own, so
+    ``help()`` on a registered preset says what it is and which options it takes."""
+    def factory(task: Task, **options: Any) -> Migrate:
+        return build_migrate(name, task, **options)
+
+    factory.__name__ = factory.__qualname__ = name.replace("-", "_")
+    factory.__doc__ = f"{description} (preset {name!r}).\n\n{build_migrate.__doc__}"
+    return factory
 
 
 __all__ = ["Preset", "build_migrate", "preset_factories"]

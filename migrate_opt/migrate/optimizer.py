@@ -4,12 +4,14 @@ variations of them (docs/method.md)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
 from collections.abc import Mapping
 from typing import Any
 
+from ..configs import to_mapping
 from ..errors import CheckpointError, ConfigError
 from ..optimizer import Optimizer, member_from_dict
 from ..policy.base import Policy, SamplingConfig, Updater
@@ -17,7 +19,7 @@ from ..samplers import Sampler, SamplerContext
 from ..storage import Database
 from ..task import Task
 from ..values import Group, Member, Proposal, Record
-from .config import DEFAULT_MODEL, MigrateConfig
+from .config import DEFAULT_MODEL, MigrateConfig, PolicySpec
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,24 @@ class Migrate(Optimizer):
         return self.config.sampling
 
     def settings(self) -> dict[str, Any]:
-        return {**super().settings(), **self.config.describe(), **self.policy.describe()}
+        from .presets import PRESET_NAMES
+
+        preset = self.config.preset
+        return {**super().settings(), "optimizer": preset if preset in PRESET_NAMES else "migrate"}
+
+    def config_mapping(self) -> dict[str, Any]:
+        """The config with what the run resolved: the policy's name and LoRA shape, and the
+        learning rate the hidden-size rule chose when none was given."""
+        cfg = self.config
+        described = self.policy.describe()
+        policy = PolicySpec.of(to_mapping(cfg.policy) | {
+            k: v for k, v in (("name", described.get("model")), ("lora", described.get("lora")))
+            if v is not None})
+        grpo = cfg.grpo
+        if grpo is not None and grpo.learning_rate is None and self.updater is not None:
+            rate = getattr(self.updater, "effective_learning_rate", lambda p: None)(self.policy)
+            grpo = dataclasses.replace(grpo, learning_rate=rate)
+        return dataclasses.replace(cfg, policy=policy, grpo=grpo).to_mapping()
 
     # -- ask -----------------------------------------------------------------------------
     def _ask(self) -> list[Member]:

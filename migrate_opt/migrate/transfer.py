@@ -30,7 +30,7 @@ def load_source_adapter(source: str) -> tuple[dict[str, Any], dict[str, Any]]:
     db = open_database(path, pick_study(path, study), readonly=True)
     try:
         checkpoint = db.load_checkpoint()
-        settings = dict(db.settings())
+        settings = _policy_settings(db.settings())
     finally:
         db.close()
     if checkpoint is None:
@@ -41,6 +41,16 @@ def load_source_adapter(source: str) -> tuple[dict[str, Any], dict[str, Any]]:
     except CheckpointError as exc:
         raise ConfigError(f"{source}: its checkpoint cannot be loaded safely: {exc}") from None
     return adapter, settings
+
+
+def _policy_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The source's base model and LoRA shape, from its record (or, in a study stored
+    before the record, from the policy's own description)."""
+    config = settings.get("config")
+    policy = config.get("policy") if isinstance(config, Mapping) else None
+    if isinstance(policy, Mapping):
+        return {"model": policy.get("name"), "lora": policy.get("lora")}
+    return {"model": settings.get("model"), "lora": settings.get("lora")}
 
 
 def check_compatible(

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from ..configs import config_from
 from ..engines import Engine, require_cuda
 from ..engines.decode import DecodeSpec
 from ..errors import ConfigError
@@ -64,7 +65,7 @@ class HFPolicy(Policy):
                 raise ConfigError(f"threads must be >= 1 or None, got {threads}")
             # Two busy cores ran 5-30x slower with two torch threads than with one.
             torch.set_num_threads(threads)
-        self.lora = LoRAConfig.of(lora)
+        self.lora = config_from(LoRAConfig, lora, "lora") or LoRAConfig()
         if str(device).startswith("cuda"):
             require_cuda(f"device {device!r}")
         self.device = torch.device(device)

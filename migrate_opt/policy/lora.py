@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 from ..errors import ConfigError
 
@@ -57,21 +55,6 @@ class LoRAConfig:
         """The paper's adapter for Llama-3.2-3B: rank 64, alpha 16, on q and v."""
         return cls(rank=64, alpha=16, target_modules=ATTENTION_QV)
 
-    @classmethod
-    def of(cls, value: LoRAConfig | Mapping[str, Any] | None) -> LoRAConfig:
-        """A LoRAConfig from itself, a table of its fields (a TOML config), or None (the
-        defaults)."""
-        if value is None:
-            return cls()
-        if isinstance(value, LoRAConfig):
-            return value
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"lora must be a table of LoRAConfig fields, got {value!r}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(value) - known)
-        if unknown:
-            raise ConfigError(f"lora has unknown fields {unknown}; known: {sorted(known)}")
-        return cls(**value)
 
 
 def _positive_int(value: object) -> bool:

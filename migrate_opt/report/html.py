@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from ..factory import create_task, open_database, pick_study
+from ..factory import build_task, open_database, pick_study, study_record
 from ..grpo.monitor import LearningCurve, learning_curve
 from ..metrics import improvements
 from ..storage import Database
@@ -99,24 +99,24 @@ def render_report(db: Database, *, source: str = "", top: int = 10) -> str:
 
 # -- the task, rebuilt from the study's settings -----------------------------------------
 def rebuild_task(settings: Mapping[str, Any]) -> tuple[Task | None, str]:
-    """The study's task, built again from its stored options, for its pictures; or None
-    and why not (the report then shows solutions as text)."""
-    name = settings.get("task")
+    """The study's task, built again from its record, for its pictures; or None and why not
+    (the report then shows solutions as text)."""
+    record = study_record(settings, "this study")
+    if record is None:  # an older study: its command line, or its task's settings
+        record = {"task": settings.get("task"), "task_options": _older_task_options(settings)}
+    name = record["task"]
     if not isinstance(name, str):
         return None, "the study's settings name no task"
     try:
-        from ..registry import registry
-
-        factory = registry().entry("task", name).factory
-        return create_task(name, **task_options(settings, factory)), ""
+        return build_task(record), ""
     except Exception as exc:  # a missing plugin or data must not cost the whole report
         log.info("cannot rebuild task %r for pictures: %s", name, exc)
         return None, f"task {name!r} could not be rebuilt here ({type(exc).__name__}: {exc})"
 
 
-def task_options(settings: Mapping[str, Any], factory: Any) -> dict[str, Any]:
-    """Constructor options of the task: those the CLI stored, else the settings keys that
-    match the factory's parameters (the task's ``settings()`` returns its options)."""
+def _older_task_options(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Task options of a study stored before the record: those its command line stored,
+    else the settings keys that match the task factory's parameters."""
     cli = settings.get("cli")
     if isinstance(cli, Mapping) and isinstance(cli.get("task_options"), Mapping):
         return dict(cli["task_options"])
@@ -124,8 +124,11 @@ def task_options(settings: Mapping[str, Any], factory: Any) -> dict[str, Any]:
     source = nested if isinstance(nested, Mapping) else {
         k: v for k, v in settings.items() if k not in OPTIMIZER_KEYS}
     try:
-        params = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
+        from ..registry import registry
+
+        params = inspect.signature(registry().entry("task", str(settings.get("task"))).factory
+                                   ).parameters
+    except (TypeError, ValueError, KeyError):
         return {}
     return {k: v for k, v in source.items() if k in params and k != "task"}
 

@@ -142,8 +142,14 @@ class Task(ABC):
         """Operators for non-LLM optimizers; None when the task has none."""
         return None
 
+    environment_options: tuple[str, ...] = ()
+    """Options of this machine rather than of the problem (time and memory limits,
+    isolation, a backend named as code): never stored with a study, so a study file cannot
+    set them; whoever resumes gives them again."""
+
     def settings(self) -> dict[str, Any]:
-        """JSON-able description stored with a study (shown by ``migrate-opt show``)."""
+        """JSON-able description stored with a study (shown by ``migrate-opt show``): the
+        task's constructor options, so the study's record can build the task again."""
         return {"task": self.name}
 
     def html(self, solution: str) -> str | None:
