@@ -46,29 +46,23 @@ class TaskSpec:
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """One method of the grid: a registered optimizer, or an LLM preset through Migrate."""
+    """One method of the grid: a registered optimizer and its config, as ``create`` takes
+    it (``optimizer = "migrate", config = { group_size = 8, grpo = { ... } }``)."""
 
     label: str
     """Name in tables, plots and file names."""
-    optimizer: str | None = None
-    """Registered optimizer name (random-search, ga, optuna-tpe, optuna-gp, nevergrad...)."""
-    llm: str | None = None
-    """Migrate method preset (random, ns, opro, grpo, grpo-greedy, migrate, ...)."""
-    policy: str = "smollm2-135m-instruct"
-    """Registered policy of an LLM method."""
-    policy_options: Mapping[str, Any] = field(default_factory=dict)
-    """Keyword options of the policy loader (lora, threads, seed...)."""
-    grpo: Mapping[str, Any] = field(default_factory=dict)
-    """GRPOConfig fields of a training LLM method."""
-    sampling: Mapping[str, Any] = field(default_factory=dict)
-    """SamplingConfig fields of an LLM method (temperature, top_p, max_new_tokens)."""
-    options: Mapping[str, Any] = field(default_factory=dict)
-    """Keyword options of the optimizer (Migrate: group_size, top_k)."""
+    optimizer: str
+    """Registered optimizer: an LLM preset (sample, opro, grpo, migrate, ...) or a baseline
+    (random-search, ga, optuna-tpe, ...); ``migrate-opt methods`` lists them."""
+    config: Mapping[str, Any] = field(default_factory=dict)
+    """The optimizer's options: for an LLM preset, MigrateConfig's fields (group, train,
+    grpo, sampling, policy = { name, lora, engine, options }, ...) and the preset's
+    shorthands group_size, top_k, sampler_options; for a baseline, its own."""
     tasks: tuple[str, ...] = ()
     """Task labels this method runs on; empty: all tasks."""
     task_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    """Per task label, options that replace ``options`` on that task (e.g. a categorical
-    pool on one task and the continuous encoding on another)."""
+    """Per task label, config keys that replace ``config``'s on that task (e.g. a
+    categorical pool on one task and the continuous encoding on another)."""
     max_iterations: int | None = None
     """Also stop after this many groups (bounds the CPU an LLM method may spend when its
     samples repeat); the curve is padded to the budget like any early stop."""
@@ -78,24 +72,32 @@ class MethodSpec:
     ``tasks`` says otherwise."""
 
     def __post_init__(self) -> None:
-        if (self.optimizer is None) == (self.llm is None):
-            raise ConfigError(
-                f"method {self.label!r}: give exactly one of `optimizer` (a registered "
-                "optimizer) or `llm` (a Migrate method preset)"
-            )
+        if not isinstance(self.optimizer, str) or not self.optimizer:
+            raise ConfigError(f"method {self.label!r}: `optimizer` names a registered "
+                              "optimizer (`migrate-opt methods` lists them)")
+        from migrate_opt import UnknownNameError, registry
+
+        try:
+            registry().entry("optimizer", self.optimizer)
+        except UnknownNameError as exc:
+            raise ConfigError(f"method {self.label!r}: {exc.args[0]}") from None
         if not isinstance(self.task_options, Mapping) or not all(
             isinstance(v, Mapping) for v in self.task_options.values()
         ):
             raise ConfigError(f"method {self.label!r}: task_options maps task labels to tables")
-        if self.optimizer is not None and (self.grpo or self.sampling or self.policy_options):
-            raise ConfigError(f"method {self.label!r}: grpo, sampling and policy_options apply "
-                              "to LLM methods (`llm = ...`) only")
         if self.max_iterations is not None and self.max_iterations < 1:
             raise ConfigError(f"method {self.label!r}: max_iterations must be >= 1")
-        if self.adapter_from is not None and self.llm is None:
-            raise ConfigError(f"method {self.label!r}: adapter_from applies to LLM methods "
-                              "(`llm = ...`) that train")
-        _check_training(self)
+        if self.adapter_from is not None and not self.llm:
+            raise ConfigError(f"method {self.label!r}: adapter_from applies to LLM presets "
+                              "that train")
+        _check_config(self)
+
+    @property
+    def llm(self) -> bool:
+        """Whether the optimizer is an LLM preset (its registry entry takes a config)."""
+        from migrate_opt import registry
+
+        return registry().entry("optimizer", self.optimizer).config is not None
 
 
 @dataclass(frozen=True)
@@ -122,18 +124,16 @@ class AdapterSource:
         return f"{self.tasks[task]}__{self.method}__seed{seed}"
 
 
-def _check_training(m: MethodSpec) -> None:
-    """A grid entry whose GRPO or LoRA settings cannot work fails here, before any run
-    loads a model."""
-    from migrate_opt.grpo import GRPOConfig
-    from migrate_opt.policy.lora import LoRAConfig
+def _check_config(m: MethodSpec) -> None:
+    """A grid entry whose config cannot work fails here, when the file is parsed, before
+    any run loads a model."""
+    from migrate_opt.migrate.factory import check_options
 
     try:
-        if m.grpo:
-            GRPOConfig.of(m.grpo)
-        if "lora" in m.policy_options:
-            LoRAConfig.of(m.policy_options["lora"])
-    except (ConfigError, TypeError) as exc:
+        if m.llm:
+            for config in (m.config, *({**m.config, **o} for o in m.task_options.values())):
+                check_options(m.optimizer, config)
+    except ConfigError as exc:
         raise ConfigError(f"method {m.label!r}: {exc}") from exc
 
 
@@ -155,14 +155,14 @@ class Cell:
 
     @property
     def options(self) -> dict[str, Any]:
-        """The method's options on this cell's task."""
-        return {**self.method.options, **self.method.task_options.get(self.task.label, {})}
+        """The method's config on this cell's task."""
+        return {**self.method.config, **self.method.task_options.get(self.task.label, {})}
 
     @property
     def max_iterations(self) -> int | None:
         """The cap on groups: the method's, and on an LLM method also the task's (the
         smaller applies)."""
-        task_cap = self.task.max_iterations if self.method.llm is not None else None
+        task_cap = self.task.max_iterations if self.method.llm else None
         caps = [c for c in (task_cap, self.method.max_iterations) if c is not None]
         return min(caps) if caps else None
 

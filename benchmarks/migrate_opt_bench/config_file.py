@@ -15,19 +15,20 @@
     options = { target = "421337" }
     # metrics = "migrate_opt_arc:prediction_metrics"   # extra numbers per run (a hook)
 
-    [methods.ga]          # a registered optimizer (baselines plugin)
+    [methods.ga]          # a registered optimizer (baselines plugin) and its config
     optimizer = "ga"
-    options = { population_size = 16 }
+    config = { population_size = 16 }
 
-    [methods.migrate]     # an LLM preset through Migrate
-    llm = "migrate"
-    policy = "smollm2-135m-instruct"
-    options = { group_size = 8 }
-    grpo = { learning_rate = 5e-5 }
+    [methods.migrate]     # an LLM preset: MigrateConfig's fields, as create(...) takes them
+    optimizer = "migrate"
+    config = { group_size = 8, grpo = { learning_rate = 5e-5 },
+               policy = { name = "smollm2-135m-instruct", engine = "openvino" } }
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -36,6 +37,8 @@ from typing import Any
 from migrate_opt import ConfigError
 
 from .config import LABEL, AdapterSource, BenchmarkConfig, MethodSpec, TaskSpec
+
+log = logging.getLogger(__name__)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -168,22 +171,52 @@ def _task(label: str, spec: Mapping[str, Any]) -> TaskSpec:
                     spec.get("max_iterations"))
 
 
+OLD_METHOD_KEYS = {"llm", "policy", "policy_options", "grpo", "sampling", "options"}
+"""The method table's former form (``llm = "migrate"``, ``policy_options``, ...)."""
+POLICY_FIELDS = ("lora", "engine", "device", "dtype")
+
+
 def _method(label: str, spec: Mapping[str, Any]) -> MethodSpec:
+    if OLD_METHOD_KEYS & set(spec) and "config" not in spec:
+        spec = _translated(label, spec)
     _only(f"methods.{label}", spec,
-          {"optimizer", "llm", "policy", "policy_options", "grpo", "sampling", "options",
-           "tasks", "max_iterations", "task_options", "adapter_from"})
+          {"optimizer", "config", "tasks", "max_iterations", "task_options", "adapter_from"})
     adapter_from = _parse_adapter_from(label, spec.get("adapter_from"))
     tasks = spec.get("tasks", adapter_from.tasks if adapter_from else ())
+    config = spec.get("config", {})
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"[methods.{label}] config is a table of the optimizer's options")
     return MethodSpec(
-        label=label, optimizer=spec.get("optimizer"), llm=spec.get("llm"),
-        policy=str(spec.get("policy", MethodSpec.policy)),
-        policy_options=dict(spec.get("policy_options", {})), grpo=dict(spec.get("grpo", {})),
-        sampling=dict(spec.get("sampling", {})),
-        options=dict(spec.get("options", {})), tasks=tuple(tasks),
-        max_iterations=spec.get("max_iterations"),
-        task_options=dict(spec.get("task_options", {})),
-        adapter_from=adapter_from,
+        label=label, optimizer=str(spec.get("optimizer", "")), config=dict(config),
+        tasks=tuple(tasks), max_iterations=spec.get("max_iterations"),
+        task_options=dict(spec.get("task_options", {})), adapter_from=adapter_from,
     )
+
+
+def _translated(label: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A method table in the former form, read once in the new one (with a warning that
+    shows the new form)."""
+    out = {k: v for k, v in spec.items() if k not in OLD_METHOD_KEYS}
+    config = dict(spec.get("options", {}))
+    if "llm" in spec:
+        if "optimizer" in spec:
+            raise ConfigError(f"[methods.{label}] give `optimizer` and `config`, not `llm`")
+        options = dict(spec.get("policy_options", {}))
+        policy = {"name": str(spec.get("policy", "smollm2-135m-instruct")),
+                  **{k: options.pop(k) for k in POLICY_FIELDS if k in options}}
+        if options:
+            policy["options"] = options
+        config.update(policy=policy, **{k: dict(spec[k]) for k in ("grpo", "sampling")
+                                        if spec.get(k)})
+        out["optimizer"] = spec["llm"]
+    elif OLD_METHOD_KEYS - {"options"} & set(spec):
+        raise ConfigError(f"[methods.{label}] grpo, sampling and policy_options apply to LLM "
+                          "presets: put them under `config`")
+    out["config"] = config
+    log.warning("[methods.%s] uses the former keys %s; write it as optimizer = %r, config = %s",
+                label, ", ".join(sorted(OLD_METHOD_KEYS & set(spec))), out.get("optimizer"),
+                json.dumps(config))
+    return out
 
 
 def _parse_adapter_from(label: str, spec: Any) -> AdapterSource | None:

@@ -57,8 +57,12 @@ def gain(curve: list[float | None]) -> float | None:
 
 def settings(m: MethodSpec) -> dict[str, Any]:
     """The configuration a method trains with (LoRA and GRPO fields as given)."""
-    return {"method": m.llm, "lora": dict(m.policy_options.get("lora", {})),
-            "grpo": dict(m.grpo), **({"options": dict(m.options)} if m.options else {})}
+    config = dict(m.config)
+    policy = config.pop("policy", {})
+    lora = policy.get("lora", {}) if isinstance(policy, dict) else {}
+    grpo = config.pop("grpo", {})
+    return {"method": m.optimizer, "lora": dict(lora), "grpo": dict(grpo),
+            **({"options": config} if config else {})}
 
 
 def _mean(values: Sequence[float | None]) -> float | None:

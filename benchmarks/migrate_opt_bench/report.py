@@ -150,7 +150,7 @@ def plot(config: BenchmarkConfig, results: Sequence[dict[str, Any]], path: Path)
     x = log_points(config.budget, config.log_every)
     order = list(dict.fromkeys(r["method"] for r in results))
     palette = plt.get_cmap("tab20" if len(order) > 10 else "tab10")
-    llm = {m.label for m in config.methods if m.llm is not None}
+    llm = {m.label for m in config.methods if m.llm}
     handles: dict[str, Any] = {}
     for ax, task in zip(axes.flat, tasks):
         for i, method in enumerate(order):

@@ -17,7 +17,17 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from migrate_opt import ConfigError, Group, Optimizer, Record, SQLiteDatabase, Task, create, run
+from migrate_opt import (
+    ConfigError,
+    Group,
+    Optimizer,
+    Record,
+    SQLiteDatabase,
+    Task,
+    create_optimizer,
+    create_task,
+    run,
+)
 
 from .config import BenchmarkConfig, Cell
 from .metrics import measure
@@ -49,7 +59,7 @@ def _execute(cell: Cell, db_path: str) -> dict[str, Any]:
     db = SQLiteDatabase(db_path, study=cell.key)
     try:
         resumed = len(db) > 0
-        task = create("task", cell.task.task, **cell.task_options)
+        task = create_task(cell.task.task, **cell.task_options)
         opt = build_optimizer(cell, task, db,
                               init_adapter=_adapter_source(cell, Path(db_path).parent))
         seconds: dict[str, float] = defaultdict(float)
@@ -90,34 +100,19 @@ def _adapter_source(cell: Cell, runs: Path) -> str | None:
 
 def build_optimizer(cell: Cell, task: Task, db: SQLiteDatabase, *,
                     init_adapter: str | None = None) -> Optimizer:
-    """The cell's optimizer through ``create``: a registered optimizer by name, or an LLM
-    preset with the cell's policy (built with its options), GRPO and sampling settings, and
-    ``init_adapter`` (``FILE:STUDY``) as its starting adapter. The one place the harness
-    builds optimizers (the configs replacing the grid scripts all come through here)."""
-    m = cell.method
-    common: dict[str, Any] = {"database": db, "seed": cell.seed, "budget": cell.budget}
-    if m.optimizer is not None:
-        return create("optimizer", m.optimizer, task, **common, **cell.options)  # type: ignore[no-any-return]
-    assert m.llm is not None  # MethodSpec holds exactly one of optimizer and llm
-    grpo = None
-    if m.grpo:  # checked before the policy loads
-        from migrate_opt.grpo import GRPOConfig
-
-        grpo = GRPOConfig.of(m.grpo)
-    policy = create("policy", m.policy, **m.policy_options)
-    llm: dict[str, Any] = {"grpo": grpo} if grpo is not None else {}
-    if m.sampling:
-        llm["sampling"] = dict(m.sampling)
+    """The cell's optimizer, in one ``create`` call: its registered name and its config on
+    this task, with ``init_adapter`` (``FILE:STUDY``) as its starting adapter."""
+    config = cell.options
     if init_adapter is not None:
-        llm["init_adapter"] = init_adapter
-    return create("optimizer", m.llm, task, policy=policy, **llm,  # type: ignore[no-any-return]
-                  **common, **cell.options)
+        config["init_adapter"] = init_adapter
+    return create_optimizer(cell.method.optimizer, task, database=db, seed=cell.seed,
+                            budget=cell.budget, **config)
 
 
 def _seed_everything(cell: Cell) -> None:
     """Seed the global generators a policy may use at construction (LoRA init)."""
     random.seed(cell.seed)
-    if cell.method.llm is not None:
+    if cell.method.llm:
         import torch
 
         torch.manual_seed(cell.seed)
@@ -159,7 +154,7 @@ def _process_map(cells: list[Cell], out: str, workers: int,
                  on_result: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
     os.environ.setdefault("MIGRATE_OPT_THREADS", "1")  # one torch thread per run
     # spawn: a forked torch or SQLite handle is unsafe, and each run starts clean
-    longest_first = sorted(cells, key=lambda c: c.method.llm is None)  # LLM runs are slow
+    longest_first = sorted(cells, key=lambda c: not c.method.llm)  # LLM runs are slow
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(run_cell, c, out) for c in longest_first]
         return _report_each((f.result() for f in as_completed(futures)), on_result)

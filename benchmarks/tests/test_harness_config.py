@@ -19,7 +19,7 @@ def _raw(**methods: dict) -> dict:
 
 
 def test_cells_cover_the_grid_and_method_task_filters() -> None:
-    config = parse_config(_raw(rs={"optimizer": "random-search", "options": {"tries": 3},
+    config = parse_config(_raw(rs={"optimizer": "random-search", "config": {"tries": 3},
                                    "task_options": {"b": {"tries": 5, "batch_size": 2}}},
                                ga={"optimizer": "ga", "tasks": ["b"]}))
     cells = config.cells()
@@ -32,18 +32,27 @@ def test_cells_cover_the_grid_and_method_task_filters() -> None:
 @pytest.mark.parametrize(
     "method, message",
     [
-        ({"optimizer": "ga", "llm": "migrate"}, "exactly one"),
-        ({}, "exactly one"),
+        ({"optimizer": "ga", "llm": "migrate"}, "not `llm`"),
+        ({}, "names a registered optimizer"),
+        ({"optimizer": "migrat"}, "Did you mean 'migrate'"),
+        ({"optimizer": "grpo", "config": {"grpo": {"lr": 1e-4}}}, "unknown grpo setting.*lr"),
+        ({"optimizer": "grpo", "config": {"group_szie": 4}}, "unknown option.*group_szie"),
+        ({"optimizer": "sample", "config": {"grpo": {"learning_rate": 1e-4}}},
+         "does not train"),
+        ({"optimizer": "grpo", "config": {"policy": {"name": "x", "lora": {"rnk": 8}}}},
+         "unknown policy.lora setting.*rnk"),
+        ({"optimizer": "grpo", "task_options": {"a": {"sampling": {"temprature": 1}}}},
+         "unknown sampling setting.*temprature"),
         ({"optimizer": "ga", "opts": {}}, "unknown keys"),
         ({"optimizer": "ga", "tasks": ["zzz"]}, "unknown tasks"),
         ({"optimizer": "ga", "task_options": {"zzz": {}}}, "unknown tasks"),
         ({"optimizer": "ga", "task_options": {"a": 3}}, "task_options"),
         ({"llm": "grpo", "grpo": {"learning_rate": 3.0}}, "learning_rate"),
-        ({"llm": "grpo", "grpo": {"lr": 1e-4}}, "unknown fields"),
+        ({"llm": "grpo", "grpo": {"lr": 1e-4}}, "unknown grpo setting"),
         ({"llm": "grpo", "policy_options": {"lora": {"rank": 0}}}, "rank"),
-        ({"llm": "grpo", "policy_options": {"lora": {"rnk": 8}}}, "unknown fields"),
+        ({"llm": "grpo", "policy_options": {"lora": {"rnk": 8}}}, "unknown policy.lora"),
         ({"optimizer": "ga", "adapter_from": {"method": "x", "tasks": {"a": "b"}}},
-         "LLM methods"),
+         "LLM presets"),
         ({"llm": "grpo", "adapter_from": "x"}, "is a table"),
         ({"llm": "grpo", "adapter_from": {"method": "x", "tasks": {"a": "a"}}}, "another"),
         ({"llm": "grpo", "adapter_from": {"method": "x", "tasks": {}}}, "another"),

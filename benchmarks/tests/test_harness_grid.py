@@ -23,9 +23,9 @@ GRID = {
     "tasks": {"toy": {"task": "toy", "options": {"target": "421337"}}},
     "methods": {
         "random-search": {"optimizer": "random-search"},
-        "ga": {"optimizer": "ga", "options": {"population_size": 8}},
-        "scripted-migrate": {"llm": "migrate", "policy": "scripted-digits",
-                             "options": {"group_size": 4, "train": False}},
+        "ga": {"optimizer": "ga", "config": {"population_size": 8}},
+        "scripted-migrate": {"optimizer": "migrate", "config": {
+            "policy": "scripted-digits", "group_size": 4, "train": False}},
     },
 }
 
@@ -134,7 +134,7 @@ def test_interrupted_cell_resumes_from_its_database(tmp_path: Path) -> None:
 
 def test_a_refused_cell_is_reported_not_fatal(tmp_path: Path) -> None:
     raw = {**GRID, "tasks": {"toy": GRID["tasks"]["toy"]},
-           "methods": {"tpe-pool": {"optimizer": "optuna-tpe", "options": {"space": "pool"}}}}
+           "methods": {"tpe-pool": {"optimizer": "optuna-tpe", "config": {"space": "pool"}}}}
     results = run_grid(cfg.parse_config(raw), str(tmp_path))
     assert all("'pool'" in r["error"] for r in results)
     assert not list((tmp_path / "runs").glob("*.json"))  # retried next time
@@ -174,9 +174,9 @@ def test_max_iterations_caps_a_method(tmp_path: Path) -> None:
 
 def test_a_run_starts_from_the_adapter_of_its_source_run(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    trained = {"llm": "grpo", "policy": "tiny-random", "max_iterations": 2,
-               "options": {"group_size": 3},
-               "policy_options": {"seed": 0, "lora": {"rank": 4, "alpha": 8}}}
+    trained = {"optimizer": "grpo", "max_iterations": 2, "config": {
+        "group_size": 3, "policy": {"name": "tiny-random", "lora": {"rank": 4, "alpha": 8},
+                                    "options": {"seed": 0}}}}
     raw = {**GRID, "benchmark": {**GRID["benchmark"], "seeds": [0]},
            "tasks": {"toy": GRID["tasks"]["toy"],
                      "toy2": {"task": "toy", "options": {"target": "777777"}}},
@@ -194,7 +194,8 @@ def test_a_run_starts_from_the_adapter_of_its_source_run(tmp_path: Path) -> None
     runs = tmp_path / "runs"
     db = SQLiteDatabase(str(runs / "toy2__carry__seed0.db"), study="toy2__carry__seed0")
     try:
-        assert db.settings()["init_adapter"] == f"{runs}/toy__src__seed0.db:toy__src__seed0"
+        source = f"{runs}/toy__src__seed0.db:toy__src__seed0"
+        assert db.settings()["config"]["init_adapter"] == source
     finally:
         db.close()
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..factory import create_policy, create_sampler, takes_option
-from ..policy.base import Policy, Updater
+from ..policy.base import Policy, SamplingConfig, Updater
 from ..samplers import Sampler
 from ..storage import Database
 from ..task import Task
@@ -77,6 +77,13 @@ def _config(preset_name: str, task: Task, config: MigrateConfig | Mapping[str, A
         if options:
             raise ConfigError(f"give a config or options ({', '.join(options)}), not both")
         return config if isinstance(config, MigrateConfig) else MigrateConfig.from_mapping(config)
+    _normalise(preset_name, options)
+    return preset_config(preset(preset_name), task, **options,
+                         takes_top_k=lambda s: takes_option("sampler", s, "top_k"))
+
+
+def _normalise(preset_name: str, options: dict[str, Any]) -> None:
+    """Fold the policy's shorthands into ``policy`` and refuse unknown options, in place."""
     loose = {k: options.pop(k) for k in LOOSE_POLICY_FIELDS if k in options}
     if loose:
         spec = options.get("policy")
@@ -92,8 +99,20 @@ def _config(preset_name: str, task: Task, config: MigrateConfig | Mapping[str, A
     if unknown:
         raise ConfigError(f"unknown option(s) {', '.join(unknown)} for {preset_name!r}; "
                           f"known: {', '.join(sorted(known))}")
-    return preset_config(preset(preset_name), task, **options,
-                         takes_top_k=lambda s: takes_option("sampler", s, "top_k"))
+
+
+def check_options(preset_name: str, options: Mapping[str, Any]) -> None:
+    """Refuse options that cannot make a config for ``preset_name``, before any task or
+    model exists (the harness checks its grid when the file is parsed)."""
+    given = dict(options)
+    _normalise(preset_name, given)
+    p = preset(preset_name)
+    group = given.get("group")
+    MigrateConfig(group or {"on_policy": 1}, train=given.get("train", p.train),
+                  grpo=given.get("grpo"), sampling=given.get("sampling", SamplingConfig()),
+                  policy=given.get("policy", PolicySpec()),
+                  adaptive_mix=given.get("adaptive_mix") if group else None,
+                  init_adapter=given.get("init_adapter"), preset=p.name)
 
 
 def preset_factories() -> dict[str, tuple[Callable[..., Migrate], str]]:
@@ -119,4 +138,4 @@ def _preset_factory(name: str, description: str) -> Callable[..., Migrate]:
     return factory
 
 
-__all__ = ["Preset", "build_migrate", "preset_factories"]
+__all__ = ["Preset", "build_migrate", "check_options", "preset_factories"]
