@@ -62,7 +62,7 @@ def test_an_adapter_carries_over_to_another_study(tmp_path):
     assert any(not torch.equal(v, state[k]) for k, v in fresh.policy.state_dict().items())
     fresh.restore()
     assert all(torch.equal(v, state[k]) for k, v in fresh.policy.state_dict().items())
-    assert fresh.settings()["init_adapter"] == f"{source}:a"
+    assert fresh.settings()["config"]["init_adapter"] == f"{source}:a"
 
 
 def test_a_carried_adapter_of_another_shape_is_refused(tmp_path):

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from migrate_opt import Evaluation, SQLiteDatabase, TellError, create
-from migrate_opt import cli as cli_module
+from migrate_opt.cli import commands as cli_module
 from migrate_opt.registry import registry
 from migrate_opt.testing import ScriptedPolicy, ToyTask
 
@@ -237,7 +237,7 @@ def check_cli(calls: list, capsys, examples: int) -> int:
             assert "error: " in err  # argparse's or ours, always one "error:" message
         for config in calls:
             assert isinstance(config["task_options"], dict)
-            assert isinstance(config["budget"], int)
+            assert isinstance(config["run"]["budget"], int)
         calls.clear()
 
     check()

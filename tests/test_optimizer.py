@@ -330,3 +330,33 @@ def test_the_constructor_wires_objects_only():
         Migrate(ToyTask(), policy=scripted(), config=config, samplers={})
     with pytest.raises(ConfigError, match="policy must be a Policy"):
         Migrate(ToyTask(), policy="tiny-random", config=config, samplers={})
+
+
+def test_a_config_round_trips_through_its_mapping_exactly():
+    from migrate_opt.migrate.config import PolicySpec
+
+    config = MigrateConfig(
+        {"on_policy": 2, "neighborhood": {"n": 2, "top_k": 3}, "greedy": 1},
+        grpo={"learning_rate": 1e-4, "advantage": "entropic"}, sampling={"temperature": 0.7},
+        policy={"name": "tiny-random", "device": "cpu", "lora": {"rank": 4, "alpha": 8},
+                "engine": "hf", "options": {"seed": 1}},
+        adaptive_mix={"floor": 1}, init_adapter="other.db:s", preset="migrate")
+    data = config.to_mapping()
+    assert MigrateConfig.from_mapping(data) == config
+    assert isinstance(data["policy"]["lora"]["target_modules"], list)  # JSON, not a tuple
+    assert config.policy == PolicySpec("tiny-random", device="cpu", lora=config.policy.lora,
+                                       engine="hf", options={"seed": 1})
+    with pytest.raises(ConfigError, match="unknown MiGrATe setting.*modl; known: "):
+        MigrateConfig.from_mapping({**data, "modl": "x"})
+
+
+def test_the_former_policy_fields_still_work_and_warn_once_naming_the_new_spelling(caplog):
+    old = MigrateConfig({"on_policy": 1}, train=False, model="tiny-random", device="cpu")
+    again = MigrateConfig({"on_policy": 1}, train=False, model="tiny-random", device="cpu")
+    assert old == again and (old.policy.name, old.policy.device) == ("tiny-random", "cpu")
+    assert old.device == "cpu" and old.model == "tiny-random"  # read from old.policy
+    warned = [r.message for r in caplog.records if "deprecated" in r.message]
+    assert warned == ["MigrateConfig(model, device=...) is deprecated: use policy="
+                      "{'name': ..., 'device': ...}",
+                      "MigrateConfig.device is deprecated: use config.policy.device",
+                      "MigrateConfig.model is deprecated: use config.policy.name"]

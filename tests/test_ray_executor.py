@@ -157,7 +157,8 @@ def _square(x: int) -> int:
 
 
 def test_cli_builds_a_ray_executor(local_ray):
-    from migrate_opt.cli import build_executor, build_parser, run_config
+    from migrate_opt import create_executor
+    from migrate_opt.cli import build_parser, run_config
 
     args, extra = build_parser().parse_known_args(
         ["run", "toy", "--executor", "ray", "--executor-option", "address=auto",
@@ -166,7 +167,7 @@ def test_cli_builds_a_ray_executor(local_ray):
     assert not extra and config["executor_options"] == {
         "address": "auto", "num_cpus": 0.5, "timeout": 9.0}
     config["executor_options"]["address"] = None  # join the test's Ray, not a cluster
-    ex = build_executor(config)
+    ex = create_executor(config["executor"], **config["executor_options"])
     try:
         assert isinstance(ex, RayExecutor)
         assert (ex.config.num_cpus, ex.config.timeout, ex.config.address) == (0.5, 9.0, None)
@@ -208,9 +209,10 @@ def test_cli_run_and_resume_on_a_local_ray(tmp_path):
                            "ray", "--cpus-per-eval", "0.5", "--storage", db, "--no-progress"],
                           capture_output=True, text=True, timeout=600)
     assert run_.returncode == 0, run_.stderr[-2000:]
-    again = subprocess.run([*cli, "resume", db, "--budget", "50", "--no-progress"],
+    again = subprocess.run([*cli, "resume", db, "--budget", "50", "--executor", "ray",
+                            "--no-progress"],
                            capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     records = SQLiteDatabase(db, "toy-ga-s0").records()
     assert len(records) == 50 and len({r.solution for r in records}) == 50
-    assert SQLiteDatabase(db, "toy-ga-s0").settings()["cli"]["executor"] == "ray"
+    assert "ray" not in str(SQLiteDatabase(db, "toy-ga-s0").settings())

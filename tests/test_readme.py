@@ -34,7 +34,7 @@ def test_custom_mix_snippet_builds():
     exec(snippet, scope)
     opt = scope["opt"]
     assert opt.config.size == 8 and opt.samplers["neighborhood"].top_k == 3
-    assert opt.config.lora.rank == 8 and opt.updater.config.learning_rate == 5e-5
+    assert opt.config.policy.lora.rank == 8 and opt.updater.config.learning_rate == 5e-5
 
 
 def test_config_file_example_is_accepted(tmp_path):

@@ -224,6 +224,19 @@ class MigrateConfig:
         return config
 
 
+def _former_field(self: MigrateConfig, name: str) -> Any:
+    """``config.lora`` and the other former policy fields, read from ``config.policy``."""
+    if name not in LOOSE_POLICY_FIELDS:
+        raise AttributeError(name)
+    new = "name" if name == "model" else name
+    _warn_once(f"MigrateConfig.{name} is deprecated: use config.policy.{new}")
+    return getattr(self.policy, new)
+
+
+for _name in LOOSE_POLICY_FIELDS:  # init-only: no class attribute may answer for them
+    delattr(MigrateConfig, _name)
+MigrateConfig.__getattr__ = _former_field  # type: ignore[attr-defined]
+
 _warned: set[str] = set()
 
 
