@@ -350,7 +350,11 @@ def test_a_config_round_trips_through_its_mapping_exactly():
         MigrateConfig.from_mapping({**data, "modl": "x"})
 
 
-def test_the_former_policy_fields_still_work_and_warn_once_naming_the_new_spelling(caplog):
+def test_the_former_policy_fields_still_work_and_warn_once_naming_the_new_spelling(
+        caplog, monkeypatch):
+    from migrate_opt.migrate import config as config_module
+
+    monkeypatch.setattr(config_module, "_warned", set())
     old = MigrateConfig({"on_policy": 1}, train=False, model="tiny-random", device="cpu")
     again = MigrateConfig({"on_policy": 1}, train=False, model="tiny-random", device="cpu")
     assert old == again and (old.policy.name, old.policy.device) == ("tiny-random", "cpu")

@@ -95,7 +95,7 @@ class Migrate(Optimizer):
         if grpo is not None and grpo.learning_rate is None and self.updater is not None:
             rate = getattr(self.updater, "effective_learning_rate", lambda p: None)(self.policy)
             grpo = dataclasses.replace(grpo, learning_rate=rate)
-        return dataclasses.replace(cfg, policy=policy, grpo=grpo).to_mapping()
+        return {**cfg.to_mapping(), "policy": to_mapping(policy), "grpo": to_mapping(grpo)}
 
     # -- ask -----------------------------------------------------------------------------
     def _ask(self) -> list[Member]:
