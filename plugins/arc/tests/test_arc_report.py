@@ -80,3 +80,16 @@ class Tags(HTMLParser):
     def handle_starttag(self, tag, attrs) -> None:
         is_chart = "chart" in (dict(attrs).get("class") or "")
         self.counts["grid" if tag == "svg" and not is_chart else tag] += 1
+
+
+def test_stored_outputs_and_kinds_are_checked_before_drawing(flip_task: ArcTask) -> None:
+    script = "<script>alert(1)</script>"
+    n_train, n_test = len(flip_task.problem.train), len(flip_task.problem.test)
+    info = {"kinds": [script] * (n_train + n_test), "train_outputs": [[[script]]] * n_train,
+            "test_outputs": [[[1, 2], [3, 4]]] * n_test}
+    page = flip_task.record_html(Record(IDENTITY, 0.5, info))
+    assert page is not None and "<script" not in page and "program: unknown" in page
+    tags = Tags(page).counts
+    assert tags["script"] == 0 and tags["grid"] == 3 * n_train + 2 * n_test
+    # Nothing stored, nothing drawn (the report then shows the program as text).
+    assert flip_task.record_html(Record(IDENTITY, 0.5, {})) is None
