@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .config_file import load_config
-from .report import write_all
+from .report import stopped_short, write_all
 from .result_files import invoked_command
 from .runner import run_grid
 
@@ -56,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         if "error" in r:
             print(f"  FAILED {r['key']}: {r['error']}", flush=True)
         else:
+            short = (f" (STOPPED SHORT of {r['budget']}: {r['stopped']})" if stopped_short(r)
+                     else "")
             print(f"  {r['key']}: best {r['best_score']}, top-1 AUC {r['top1_auc']:.4f}, "
-                  f"{r['evaluations']} evals, {r['total_s']:.1f} s", flush=True)
+                  f"{r['evaluations']} evals{short}, {r['total_s']:.1f} s", flush=True)
 
     if args.report_only:
         from .runner import run_cell
