@@ -18,7 +18,7 @@ from ..loop import RUNS_KEY
 from ..metrics import evaluations_to_solve, top_k_auc
 from ..storage import open_database, studies_in
 from . import story, svg
-from .html import CSS, best_so_far, method_line, task_line, write_page
+from .html import CSS, best_so_far, malformed, method_line, task_line, write_page
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def study_rows(specs: Sequence[str]) -> list[StudyRow]:
         names = {p: p for p in paths}
     rows = []
     for path, study in picked:
-        with open_database(path, study, readonly=True) as db:
+        with open_database(path, study, readonly=True) as db, malformed(path, study):
             label = f"{names[path]}:{study}" if len(paths) > 1 else study
             rows.append(measure(label, db.settings(), db.records()))
     return rows

@@ -17,10 +17,12 @@ import math
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from html import escape
 from typing import Any
 
+from ..errors import StorageError
 from ..learning import LearningCurve, learning_curve
 from ..loop import RUNS_KEY
 from ..metrics import evaluations_to_solve, improvements
@@ -52,15 +54,24 @@ def write_report(
     (default: ``<storage>-<study>.html`` next to it); returns the path written.
     ``study`` may be None when the file holds one study."""
     study = pick_study(storage_path, study)
-    db = open_database(storage_path, study, readonly=True)
-    try:
+    with open_database(storage_path, study, readonly=True) as db, malformed(storage_path, study):
         page = render_report(db, source=os.path.basename(storage_path))
-    finally:
-        db.close()
     if out_path is None:
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", study)  # a study name is no path
         out_path = f"{os.path.splitext(storage_path)[0]}-{safe}.html"
     return write_page(out_path, page)
+
+
+@contextmanager
+def malformed(path: str, study: str) -> Iterator[None]:
+    """Turn what a hand-edited or crafted study file breaks (a list where settings belong, a
+    word where a score does) into one line naming the file and the study."""
+    try:
+        yield
+    except (TypeError, AttributeError, ValueError, KeyError) as exc:
+        raise StorageError(f"study {study!r} in {path} holds data this migrate-opt cannot "
+                           f"read ({type(exc).__name__}: {exc}); was it written by "
+                           "migrate-opt?") from exc
 
 
 def write_page(out_path: str, page: str) -> str:
@@ -283,7 +294,8 @@ def _writing(groups: Sequence[story.Group], by_solution: Mapping[str, Record],
             f"{escape(printable(_short(str(m.get('completion')), 400)))}</pre></td>"
             f"<td>{escape(story.outcome(m, it, by_solution))}</td></tr>"
             for m in [m for m in members if story.is_sampled(m)][:per_stage])
-        parts.append(f'<div class="stage"><h3>iteration {it} of {last}</h3><table class=wrote>'
+        parts.append(f'<div class="stage"><h3>{escape(f"iteration {it} of {last}")}</h3>'
+                     "<table class=wrote>"
                      "<tr><th>sampler</th><th>completion</th><th>what became of it</th></tr>"
                      f"{rows}</table></div>")
     return "".join(parts)
