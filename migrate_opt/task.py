@@ -147,8 +147,9 @@ class Task(ABC):
         return {"task": self.name}
 
     def html(self, solution: str) -> str | None:
-        """A self-contained HTML/SVG snippet picturing a solution in reports (a molecule
-        drawing, a coloured grid); None shows the solution as text."""
+        """A self-contained HTML/SVG snippet picturing a solution (a molecule drawing, a
+        coloured grid) for pages of your own; None when there is none. ``migrate-opt report``
+        does not call it: a report shows only what the study stored, and runs no task code."""
         return None
 
     def warm_start_solutions(self) -> list[str]:
