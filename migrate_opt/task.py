@@ -152,15 +152,15 @@ class Task(ABC):
         return {"task": self.name}
 
     def html(self, solution: str) -> str | None:
-        """A self-contained HTML/SVG snippet picturing a solution in reports (a molecule
-        drawing, a coloured grid); None shows the solution as text. Reports call it through
-        :meth:`record_html`, so it must only draw: never evaluate or run the solution."""
+        """A self-contained HTML/SVG snippet picturing a solution (a molecule drawing, a
+        coloured grid) for pages of your own; None when there is none. ``migrate-opt report``
+        does not call it: a report shows only what the study stored, and runs no task code."""
         return None
 
     def record_html(self, record: Record) -> str | None:
-        """The report's picture of a stored record, drawn from ``record.solution`` and
-        ``record.info`` only (a report views a study file and runs nothing from it);
-        escape any text taken from them. Default: :meth:`html` of the solution."""
+        """A picture of a stored record drawn from ``record.solution`` and ``record.info``
+        only, for pages that view a study file (which must run nothing from it); escape any
+        text taken from them. Default: :meth:`html` of the solution."""
         return self.html(record.solution)
 
     def warm_start_solutions(self) -> list[str]:

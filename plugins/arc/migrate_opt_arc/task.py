@@ -135,7 +135,8 @@ class ArcTask(Task):
 
     def html(self, solution: str) -> str | None:
         """The program's outputs next to the expected ones, as coloured grids. It RUNS the
-        program (in the sandbox): reports use :meth:`record_html`, which runs nothing."""
+        program (in the sandbox): a page that views a study file uses :meth:`record_html`,
+        which runs nothing."""
         program = normalize_program(solution)
         if program is None:
             return None

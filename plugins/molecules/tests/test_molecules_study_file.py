@@ -8,7 +8,7 @@ import sys
 from migrate_opt_molecules.docking.task import DockstringTask
 
 from migrate_opt import SQLiteDatabase, split_task_options
-from migrate_opt.report import rebuild_task, write_report
+from migrate_opt.report import write_report
 
 
 def _planted(tmp_path, monkeypatch) -> tuple[str, object]:
@@ -35,9 +35,8 @@ def test_a_stored_backend_is_never_imported(tmp_path, monkeypatch) -> None:
     backend, marker = _planted(tmp_path, monkeypatch)
     stored = {"target": "ABL1", "backend": backend, "tmp_dir": str(tmp_path / "w"),
               "cache_path": str(tmp_path / "c.sqlite"), "parallel": 64}
-    task, why = rebuild_task({"task": "dockstring", "target": "ABL1",
-                              "cli": {"task": "dockstring", "task_options": stored}})
-    assert isinstance(task, DockstringTask), why
+    data, _ = split_task_options(DockstringTask, stored)
+    task = DockstringTask(**data)
     default = DockstringTask()
     assert task.docking == default.docking  # nothing of the file's docking set-up survives
     assert task.target == "ABL1"
