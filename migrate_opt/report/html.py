@@ -25,6 +25,7 @@ from ..storage import Database, open_database, pick_study
 from ..task import Task
 from ..values import Record
 from . import mix, svg
+from .output import GENERATOR, write_page
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ pre{white-space:pre-wrap;word-break:break-all;margin:0;font-size:12px;max-width:
 
 
 def write_report(
-    storage_path: str, study: str | None = None, out_path: str | None = None
+    storage_path: str, study: str | None = None, out_path: str | None = None, *,
+    force: bool = False,
 ) -> str:
     """Write the report of ``study`` in the study file ``storage_path`` to ``out_path``
     (default: ``<storage>-<study>.html`` next to it); returns the path written.
@@ -60,11 +62,7 @@ def write_report(
     if out_path is None:
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", study)  # a study name is no path
         out_path = f"{os.path.splitext(storage_path)[0]}-{safe}.html"
-    tmp = f"{out_path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(page)
-    os.replace(tmp, out_path)  # a reader never sees half a page
-    return out_path
+    return write_page(out_path, page, force=force)  # never over a study or a stranger's file
 
 
 def render_report(db: Database, *, source: str = "", top: int = 10) -> str:
@@ -90,6 +88,7 @@ def render_report(db: Database, *, source: str = "", top: int = 10) -> str:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"{GENERATOR}"
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
         f"<h1>{escape(title)}</h1><p class=\"muted\">migrate-opt report, {now}</p>"
         + "\n".join(sections) + "</body></html>\n"
