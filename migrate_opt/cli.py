@@ -271,7 +271,7 @@ def _run_study(opt: Any, config: dict[str, Any], resume: bool) -> int:
     from .loop import run
 
     executor = build_executor(config)
-    verb = "resuming" if resume else "starting"
+    verb = "resuming" if resume else "continuing" if opt.n_evaluations else "starting"
     moved = config.get("started_in")
     where = f" (started in {printable(moved)}; writing here)" if resume and moved else ""
     print(f"{verb} study {config['study']!r} in {config['storage']}{where} "
@@ -312,7 +312,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"study {study!r} in {args.storage}: {len(db)} evaluations, "
           f"{db.last_iteration() + 1} iterations")
     for k, v in settings.items():
-        print(f"  {k}: {json.dumps(v, default=str)}")
+        print(f"  {printable(str(k))}: {json.dumps(v, default=str)}")  # no terminal escapes
     _print_learning(curve)
     _print_best(best)
     return 0

@@ -21,7 +21,7 @@ from migrate_opt.cli import main
 from migrate_opt.errors import ConfigError
 from migrate_opt.testing import ScriptedPolicy, ToyTask
 
-from .test_study_files import cli, tables
+from .test_study_files import tables, tiny_study
 
 
 def one_line(capsys, code, fragment, expected=2):
@@ -63,24 +63,18 @@ sys.exit(code)
 
 
 @pytest.fixture(scope="module")
-def tiny_study(tmp_path_factory):
+def sampled_study(tmp_path_factory):
     """A study of the toy task sampled by the tiny random model, started by the command
     line (no training: the executor is what these tests are about)."""
-    pytest.importorskip("torch")
-    path = str(tmp_path_factory.mktemp("tiny") / "t.db")
-    out = cli("run", "toy", "--model", "tiny-random", "--method", "sample", "--storage", path,
-              "--study", "t", "--group-size", "2", "--iterations", "1", "--budget", "50",
-              "--no-progress")
-    assert out.returncode == 0, out.stderr
-    return path
+    return tiny_study(tmp_path_factory.mktemp("tiny"), "sample", 2)
 
 
 @pytest.mark.parametrize("attack", ["py_executable", "address"])
-def test_resume_never_builds_the_stored_executor(tiny_study, tmp_path, attack):
+def test_resume_never_builds_the_stored_executor(sampled_study, tmp_path, attack):
     import shutil
 
     path = str(tmp_path / "crafted.db")
-    shutil.copy(tiny_study, path)
+    shutil.copy(sampled_study, path)
     marker = tmp_path / "MARKER"
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
