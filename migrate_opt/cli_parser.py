@@ -70,7 +70,8 @@ def _add_run(sub: Any) -> None:
     g.add_argument("--iterations", type=int, help="stop after N groups")
     g.add_argument("--storage", help="study file; its extension or NAME:// picks the "
                    "database (default runs/migrate.db)")
-    g.add_argument("--study", help="study name (default: TASK-METHOD-sSEED)")
+    g.add_argument("--study", help="study name (default: TASK-METHOD-sSEED, plus a short "
+                   "hash of the task options and method settings given)")
     g.add_argument("--seed", type=int)
     g.add_argument("--stop-when-solved", action="store_true", default=None)
     g.add_argument("--no-progress", action="store_true", default=None)
