@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from migrate_opt import ConfigError, SQLiteDatabase, create, hookimpl
+from migrate_opt import ConfigError, SQLiteDatabase, create, hookimpl, split_task_options
 from migrate_opt.cli import main
 from migrate_opt.registry import register_plugin, unregister_plugin
 from migrate_opt.report import rebuild_task, write_report
@@ -160,6 +160,39 @@ def test_task_is_rebuilt_from_its_options(pictured):
     assert task.target == "55"  # the CLI's exact options win
 
 
+class SandboxedToy(PicturedToy):
+    """A pictured toy whose ``length`` stands for a machine setting (like a time limit)."""
+
+    environment_options = frozenset({"length"})
+
+
+def test_split_task_options_keeps_environment_options_apart():
+    data, environment = split_task_options(SandboxedToy, {"target": "12", "length": 9})
+    assert (data, environment) == ({"target": "12"}, {"length": 9})
+
+    def factory(target="1"):
+        return ToyTask(target)
+
+    assert split_task_options(factory, {"target": "3"}) == ({"target": "3"}, {})
+
+
+def test_a_rebuilt_task_gets_no_environment_option_from_the_file(pictured):
+    register_plugin(plugin := SandboxedPlugin())
+    try:
+        task, why = rebuild_task({"task": "sandboxed-toy", "cli": {
+            "task_options": {"target_seed": 1, "length": 9}}})
+    finally:
+        unregister_plugin(plugin)
+    assert isinstance(task, SandboxedToy), why
+    assert task.target == ToyTask(target_seed=1).target  # four digits, not the file's nine
+
+
+class SandboxedPlugin:
+    @hookimpl
+    def register_tasks(self, register):
+        register("sandboxed-toy", SandboxedToy, description="toy with an environment option")
+
+
 def test_errors_name_the_studies(tmp_path):
     with pytest.raises(ConfigError, match="no such storage file"):
         write_report(str(tmp_path / "missing.db"), None, str(tmp_path / "r.html"))
@@ -296,3 +329,48 @@ def test_report_of_a_real_grpo_run(tmp_path):
     text = Path(write_report(str(tmp_path / "g.db"), None, str(tmp_path / "r.html"))).read_text()
     for name in ("loss", "reward_mean", "reward_std", "kl", "clip_fraction"):
         assert f'aria-label="{name}: {name} against optimizer step"' in text
+
+
+XSS = '<script>document.title="pwned"</script><img src=x onerror=alert(1)>'
+
+
+def _tamper(path, study):
+    """Puts ``XSS`` in every stored field the report shows, as a crafted file would."""
+    import sqlite3
+
+    from migrate_opt.adaptive_mix import SLOT_TAG
+
+    con = sqlite3.connect(path)
+    with con:
+        (settings,) = con.execute("SELECT settings FROM studies WHERE name=?", (study,)).fetchone()
+        settings = {**json.loads(settings), "optimizer": XSS, XSS: XSS, "budget": XSS}
+        settings["cli"] = {**settings.get("cli", {}), "note": XSS}
+        con.execute("UPDATE studies SET settings=? WHERE name=?", (json.dumps(settings), study))
+        con.execute("UPDATE records SET source=?, iteration=?, solution=solution || ?",
+                    (XSS, XSS, XSS))
+        con.execute("UPDATE records SET info=? WHERE score IS NULL",
+                    (json.dumps({"error": XSS}),))
+        groups = [(it, json.loads(m)) for it, m in con.execute("SELECT iteration, members "
+                                                               "FROM groups")]
+        for it, members in groups:
+            for m in members:
+                m["source"], m["tags"] = XSS, {**(m.get("tags") or {}), SLOT_TAG: XSS}
+            con.execute("UPDATE groups SET members=? WHERE iteration=?",
+                        (json.dumps(members), it))
+        con.execute("UPDATE metrics SET metrics=?", (json.dumps({XSS: 1.0, "loss": 0.1}),))
+    con.close()
+
+
+def test_every_stored_value_is_escaped(tmp_path):
+    path = tmp_path / "xss.db"
+    make_study(path, budget=24, study=XSS).close()
+    _tamper(str(path), XSS)
+    out = write_report(str(path), out_path=str(tmp_path / "xss.html"))
+    text = Path(out).read_text()
+    page = Page(text)
+    assert "script" not in page.tags and "img" not in page.tags
+    assert not any(v.startswith("alert") for v in page.attrs)
+    # The values are there, as text.
+    shown = "".join(page.texts)
+    assert shown.count('<script>document.title="pwned"</script>') >= 4
+    assert "members per sampler" in text  # the mix chart drew the stored slot names

@@ -22,7 +22,7 @@ from typing import Any
 from ..learning import LearningCurve, learning_curve
 from ..metrics import improvements
 from ..storage import Database, open_database, pick_study
-from ..task import Task
+from ..task import Task, split_task_options
 from ..values import Record
 from . import mix, svg
 from .output import GENERATOR, write_page
@@ -97,8 +97,10 @@ def render_report(db: Database, *, source: str = "", top: int = 10) -> str:
 
 # -- the task, rebuilt from the study's settings -----------------------------------------
 def rebuild_task(settings: Mapping[str, Any]) -> tuple[Task | None, str]:
-    """The study's task, built again from its stored options, for its pictures; or None
-    and why not (the report then shows solutions as text)."""
+    """The study's task, built again from its stored data options, for its pictures; or
+    None and why not (the report then shows solutions as text). Environment options (limits,
+    isolation, code to import, paths) stored in the file are ignored: the task gets the
+    installed defaults. Pictures come from :meth:`Task.record_html`, which runs nothing."""
     name = settings.get("task")
     if not isinstance(name, str):
         return None, "the study's settings name no task"
@@ -106,7 +108,11 @@ def rebuild_task(settings: Mapping[str, Any]) -> tuple[Task | None, str]:
         from ..registry import registry
 
         factory = registry().entry("task", name).factory
-        return factory(**task_options(settings, factory)), ""
+        options, ignored = split_task_options(factory, task_options(settings, factory))
+        if ignored:
+            log.info("ignoring the study's environment options of task %r: %s", name,
+                     ", ".join(sorted(ignored)))
+        return factory(**options), ""
     except Exception as exc:  # a missing plugin or data must not cost the whole report
         log.info("cannot rebuild task %r for pictures: %s", name, exc)
         return None, f"task {name!r} could not be rebuilt here ({type(exc).__name__}: {exc})"
@@ -128,14 +134,14 @@ def task_options(settings: Mapping[str, Any], factory: Any) -> dict[str, Any]:
     return {k: v for k, v in source.items() if k in params and k != "task"}
 
 
-def picture(task: Task | None, solution: str) -> str | None:
-    """The task's HTML picture of a solution, or None (shown as text)."""
+def picture(task: Task | None, record: Record) -> str | None:
+    """The task's HTML picture of a stored record, or None (shown as text)."""
     if task is None:
         return None
     try:
-        return task.html(solution)
+        return task.record_html(record)
     except Exception as exc:
-        log.info("task.html failed for %r: %s", solution[:40], exc)
+        log.info("task.record_html failed for %r: %s", record.solution[:40], exc)
         return None
 
 
@@ -287,14 +293,15 @@ def _top_table(best: Sequence[Record], task: Task | None, note: str) -> str:
         return '<p class="muted">no valid solution yet</p>'
     rows = []
     for rank, r in enumerate(best, 1):
-        pic = picture(task, r.solution)
-        text = f"<pre>{escape(_short(r.solution, 2000))}</pre>"
+        pic = picture(task, r)
+        text = f"<pre>{escape(_short(str(r.solution), 2000))}</pre>"
         cell = f'<div class="picture">{pic}</div><details><summary>text</summary>{text}' \
                "</details>" if pic else text
+        # Every stored value is escaped: a crafted file may hold text where numbers belong.
         rows.append(
             f"<tr><td class=num>{rank}</td><td class=num>{_num(r.score)}</td>"
-            f"<td>{escape(r.source)}</td><td class=num>{r.iteration}</td>"
-            f"<td class=num>{r.seq + 1}</td><td>{'yes' if r.solved else ''}</td>"
+            f"<td>{escape(str(r.source))}</td><td class=num>{escape(str(r.iteration))}</td>"
+            f"<td class=num>{escape(_ordinal(r.seq))}</td><td>{'yes' if r.solved else ''}</td>"
             f"<td>{cell}</td></tr>")
     caption = f'<p class="muted">{escape(note)}</p>' if note else ""
     return (f"{caption}<table class=top><tr><th>rank</th><th>score</th><th>source</th>"
@@ -313,7 +320,12 @@ def _invalid_reasons(records: Sequence[Record]) -> str:
 
 
 def _num(v: float | None) -> str:
-    return "-" if v is None else f"{v:.4f}"
+    return "-" if v is None else f"{v:.4f}" if isinstance(v, (int, float)) else escape(str(v))
+
+
+def _ordinal(seq: Any) -> str:
+    """The 1-based evaluation number of a stored ``seq``."""
+    return str(seq + 1) if isinstance(seq, int) else str(seq)
 
 
 def _short(s: str, n: int) -> str:
