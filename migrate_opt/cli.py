@@ -33,11 +33,11 @@ from .cli_study import (
     default_study_name,
     differences,
     identity,
-    split_task_options,
     stored_run,
     study_record,
 )
 from .errors import ConfigError, MigrateOptError
+from .task import split_task_options
 
 log = logging.getLogger("migrate_opt")
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from .cli_config import DEFAULTS, check_options, check_settings, factory_hints, shown
 from .errors import ConfigError
+from .task import split_task_options
 
 STUDY_KEYS = (
     "task", "task_options", "method", "budget", "seed", "study", "iterations",
@@ -31,21 +32,6 @@ NOT_RESUMED = ("init_adapter",)
 """Stored, never taken back: a path to read, and a resumed study has its own adapter."""
 DISPLAY_ONLY = ("started_in", "storage", "resumed", "no_progress")
 """Where the study was started (shown by ``resume``, never opened) and older bookkeeping."""
-
-
-def split_task_options(
-    factory: Callable[..., Any], options: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(data, environment)`` options of a task: the data shape the study; the environment
-    (timeouts, isolation, workers, a backend) is the machine's, never stored or resumed."""
-    import migrate_opt
-
-    split = getattr(migrate_opt, "split_task_options", None)
-    if split is not None:
-        return split(factory, options)  # type: ignore[no-any-return]
-    environment = frozenset(getattr(factory, "environment_options", ()))
-    return ({k: v for k, v in options.items() if k not in environment},
-            {k: v for k, v in options.items() if k in environment})
 
 
 def study_record(config: Mapping[str, Any], factory: Callable[..., Any]) -> dict[str, Any]:
