@@ -50,7 +50,7 @@ from .policy.base import Generation, LoRAConfig, Policy, SamplingConfig, Updater
 from .registry import create, register_plugin, registry, unregister_plugin
 from .samplers import Sampler, SamplerContext
 from .storage import Database, MemoryDatabase, SQLiteDatabase
-from .task import SearchSpace, Task
+from .task import SearchSpace, Task, split_task_options
 from .task.grammar import Grammar
 from .values import Candidate, Evaluation, Group, Member, Proposal, Record
 
@@ -68,7 +68,7 @@ __all__ = [
     "Updater", "cache_dir", "create", "create_engine", "create_executor", "create_optimizer",
     "create_policy", "create_sampler", "create_task", "evaluations_to_solve", "hookimpl",
     "load_policy", "open_database", "register_plugin", "registry", "run",
-    "unregister_plugin", "warm_start", "Grammar",
+    "split_task_options", "unregister_plugin", "warm_start", "Grammar",
 ]
 
 

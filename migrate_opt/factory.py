@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .configs import accepts, check_options, describe, factory_hints, shown
 from .errors import ConfigError, PluginError
 from .registry import registry
 
@@ -139,38 +140,51 @@ RECORD_KEYS = ("optimizer", "config", "task", "task_options", "run")
 """What a study stores about its run (``Optimizer.settings``): data only."""
 
 
-def study_record(settings: Mapping[str, Any], study: str) -> dict[str, Any] | None:
-    """The record stored with a study, checked to be data of the right shapes; None when the
-    study predates it. Nothing else stored with the study is read."""
+def study_record(settings: Any, study: str) -> dict[str, Any] | None:
+    """The record stored with a study, checked to be data of the right shapes (a malformed
+    one is one line naming what is wrong); None when the study predates it. Nothing else
+    stored with the study is read."""
+    def bad(problem: str) -> ConfigError:
+        return ConfigError(f"study {study!r} holds a malformed record: {problem}; nothing "
+                           "was changed")
+
+    if not isinstance(settings, Mapping):
+        raise bad(f"its settings are {shown(settings)}, not a table")
     if "run" not in settings or "config" not in settings:
         return None
-    record = {k: settings.get(k) for k in RECORD_KEYS}
-    record["task_options"] = record["task_options"] or {}
-    run = record["run"]
-    bad = (not isinstance(record["optimizer"], str) or not isinstance(record["task"], str)
-           or not isinstance(record["config"], Mapping)
-           or not isinstance(record["task_options"], Mapping) or not isinstance(run, Mapping)
-           or set(run) - {"seed", "budget"} or not isinstance(run.get("seed"), int)
-           or not isinstance(run.get("budget", None), (int, type(None))))
-    if bad:
-        raise ConfigError(f"study {study!r} holds a malformed record (optimizer, config, task, "
-                          "task_options, run: {seed, budget}); it cannot be rebuilt")
+    record: dict[str, Any] = {k: settings.get(k) for k in RECORD_KEYS}
+    record["task_options"] = {} if record["task_options"] is None else record["task_options"]
+    for key, hint in (("optimizer", str), ("task", str), ("config", Mapping),
+                      ("task_options", Mapping), ("run", Mapping)):
+        if not accepts(hint, record[key]):
+            raise bad(f"{key} must be {describe(hint)}, got {shown(record[key])}")
+    run: Mapping[str, Any] = record["run"]
+    unknown = sorted(set(run) - {"seed", "budget"})
+    if unknown:
+        raise bad(f"run holds {', '.join(map(str, unknown))}; it holds seed and budget only")
+    for key, kind in (("seed", int), ("budget", int | None)):
+        if not accepts(kind, run.get(key)):
+            raise bad(f"run.{key} must be {describe(kind)}, got {shown(run.get(key))}")
     return record
 
 
-def build_task(record: Mapping[str, Any]) -> Task:
-    """The record's task, built by name from its stored options. Options the task declares
-    as the environment's (limits, isolation, code) are refused: a file cannot set them."""
+def build_task(record: Mapping[str, Any], environment: Mapping[str, Any] | None = None) -> Task:
+    """The record's task, built by name from its stored options and the ``environment``
+    options this machine gives. Stored options the task declares as the environment's
+    (limits, isolation, code) are refused: a study file cannot set them."""
     factory = registry().entry("task", record["task"]).factory
     banned = sorted(set(record["task_options"]) & set(getattr(factory, "environment_options", ())))
     if banned:
         raise ConfigError(f"the stored task options set {', '.join(banned)}, which only the "
                           "command line may set: the study file was edited; drop them")
-    return create_task(record["task"], **record["task_options"])
+    options = check_options(f"task {record['task']!r}", record["task_options"],
+                            factory_hints(factory))
+    return create_task(record["task"], **options, **(environment or {}))
 
 
 def build_optimizer(record: Mapping[str, Any], database: Database, *, budget: int | None = None,
-                    as_options: bool = False) -> Optimizer:
+                    as_options: bool = False,
+                    environment: Mapping[str, Any] | None = None) -> Optimizer:
     """The optimizer a record describes, on ``database``. Its ``config`` goes back to the
     registered factory as ``config=`` (or, ``as_options``, as keyword options: the shorthand
     form of the command line and the harness)."""
@@ -186,7 +200,7 @@ def build_optimizer(record: Mapping[str, Any], database: Database, *, budget: in
         options.update(config)
     elif config:
         options["config"] = config
-    return create_optimizer(record["optimizer"], build_task(record), **options)
+    return create_optimizer(record["optimizer"], build_task(record, environment), **options)
 
 
 # -- study files ---------------------------------------------------------------------------
@@ -225,15 +239,20 @@ def open_database(url: str, study: str, *, readonly: bool = False) -> Database:
 create_database = open_database
 
 
-def pick_study(url: str, study: str | None) -> str:
-    """``study``, checked to exist, or the storage's only study; errors name the studies."""
+def studies_in(url: str) -> list[str]:
+    """The names of the studies a storage holds, oldest first."""
     name, path = locate(url)
     lister = getattr(registry().entry("database", name).factory, "list_studies", None)
     if lister is None or path is None:
         raise ConfigError(f"the {name} database cannot list its studies; give --study")
     if not os.path.exists(path):
         raise ConfigError(f"no such storage file: {path}")
-    studies = list(lister(path))
+    return list(lister(path))
+
+
+def pick_study(url: str, study: str | None) -> str:
+    """``study``, checked to exist, or the storage's only study; errors name the studies."""
+    studies = studies_in(url)
     if study is not None:
         if study not in studies:
             raise ConfigError(f"no study {study!r} in {url}; studies: "
@@ -248,4 +267,4 @@ def pick_study(url: str, study: str | None) -> str:
 __all__ = ["RECORD_KEYS", "build_optimizer", "build_task", "create_database", "create_engine",
            "create_executor", "create_optimizer", "create_policy", "create_sampler",
            "create_task", "load_policy", "locate", "open_database", "pick_study",
-           "resolve_device", "study_record", "takes_option"]
+           "resolve_device", "studies_in", "study_record", "takes_option"]

@@ -17,12 +17,15 @@ from typing import Any
 
 from .errors import BudgetExhausted, ConfigError, TellError
 from .storage import Database, MemoryDatabase
-from .task import Task
+from .task import Task, split_task_options
 from .values import Candidate, Evaluation, Group, Member, Record
 
 log = logging.getLogger(__name__)
 
 Result = float | int | None | Evaluation
+RUNS_KEY = "runs"
+"""Settings key of the study's run log (``loop.run`` keeps it): the one key stored beside
+the record."""
 
 
 class Optimizer(ABC):
@@ -93,10 +96,13 @@ class Optimizer(ABC):
         return {}
 
     def write_settings(self) -> None:
-        """Store the record (:meth:`settings`) with the study, replacing an older one. The
+        """Store the record (:meth:`settings`) with the study, replacing whatever else was
+        stored (an older version's command line, keys a hand edited in) but the loop's run
+        log. The
         first ``ask`` or ``tell_unasked`` calls this, so building an optimizer on a stored
         study changes nothing in it."""
-        self.database.set_settings(self.settings())
+        log = self.database.settings().get(RUNS_KEY)
+        self.database.set_settings({**self.settings(), **({RUNS_KEY: log} if log else {})})
         self._settings_written = True
 
     def set_budget(self, budget: int | None) -> None:
@@ -249,8 +255,8 @@ def task_options_of(task: Task) -> dict[str, Any]:
     import), which whoever resumes gives again."""
     given = getattr(task, "built_with", None)
     options = given if isinstance(given, dict) else task.settings()
-    skip = {"task", *getattr(task, "environment_options", ())}
-    return {k: v for k, v in options.items() if k not in skip}
+    data, _ = split_task_options(type(task), {k: v for k, v in options.items() if k != "task"})
+    return data
 
 
 def _check_storable(evaluations: Sequence[Evaluation]) -> None:

@@ -1,21 +1,28 @@
-"""The ``migrate-opt`` command: plugins, run, resume, show, report.
+"""The ``migrate-opt`` command: plugins, run, resume, show, report, compare.
 
 Errors on bad options are one clear line (exit 2), never a traceback."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..configs import check_options, factory_hints, printable
 from ..errors import ConfigError, MigrateOptError
+from ..factory import RECORD_KEYS
+from ..optimizer import RUNS_KEY
+from ..task import split_task_options
 from .parser import build_parser
 from .settings import (
     ALIASES,
     RUN_DEFAULTS,
+    check_sampler_options,
     coerce,
     factory_options,
     key_values,
@@ -94,17 +101,32 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     if args.help_executor:
         _print_options(registry().entry("executor", spec["executor"]).factory)
         return 0
-    spec["task_options"] = {**spec["task_options"], **parse_task_options(factory, extra)}
-    spec["study"] = spec["study"] or f"{args.task}-{spec['method']}-s{spec['seed']}"
+    spec["task_options"] = check_options(
+        f"task {args.task!r}", {**spec["task_options"], **parse_task_options(factory, extra)},
+        factory_hints(factory))
+    check_sampler_options(spec["config"])
+    registry().entry("optimizer", spec["method"])  # unknown names: refused before any work
+    data, environment = split_task_options(factory, spec["task_options"])
+    spec["study"] = spec["study"] or default_study_name(spec, data)
     device = spec["config"].get("policy", {}).get("device")
     if device:
         from ..factory import resolve_device
 
         resolve_device(device)  # before a study file is touched
     record = {"optimizer": spec["method"], "config": spec["config"], "task": spec["task"],
-              "task_options": spec["task_options"],
-              "run": {"seed": spec["seed"], "budget": spec["budget"]}}
-    return _execute(record, spec, as_options=True)
+              "task_options": data, "run": {"seed": spec["seed"], "budget": spec["budget"]}}
+    return _execute(record, spec, as_options=True, environment=environment)
+
+
+def default_study_name(spec: dict[str, Any], task_data: dict[str, Any]) -> str:
+    """``TASK-METHOD-sSEED``, with a short hash of the config and the task's data options
+    when any were given: a changed target or model is another study."""
+    base = f"{spec['task']}-{spec['method']}-s{spec['seed']}"
+    rest = {k: v for k, v in (("config", spec["config"]), ("task_options", task_data)) if v}
+    if not rest:
+        return base
+    text = json.dumps(rest, sort_keys=True, default=str).encode()
+    return f"{base}-{hashlib.sha256(text).hexdigest()[:6]}"
 
 
 FLAG_ONLY = ("command", "verbose", "config", "help_task", "help_executor", "group",
@@ -123,10 +145,11 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
         flags["sampler_options"] = parse_sampler_options(args.sampler_option)
     spec = run_spec(read_config_file(args.config) if args.config else {}, flags,
                     args.set or ())
-    if args.executor_option:
-        executor = registry().entry("executor", spec["executor"]).factory
-        spec["executor_options"] = {**spec["executor_options"], **key_values(
-            args.executor_option, executor, f"executor {spec['executor']!r}")}
+    executor = registry().entry("executor", spec["executor"]).factory
+    what = f"executor {spec['executor']!r}"
+    spec["executor_options"] = check_options(what, {
+        **spec["executor_options"], **key_values(args.executor_option or [], executor, what)},
+        factory_hints(executor))
     return spec
 
 
@@ -135,28 +158,63 @@ def _print_options(factory: Callable[..., Any]) -> None:
         print(f"--{name.replace('_', '-')} ({kind.__name__})")
 
 
-def cmd_resume(args: argparse.Namespace) -> int:
+def cmd_resume(args: argparse.Namespace, extra: list[str]) -> int:
     from ..factory import open_database, pick_study
+    from ..registry import registry
 
     study = pick_study(args.storage, args.study)
     with open_database(args.storage, study, readonly=True) as reader:
-        record, as_options = read_record(reader.settings(), study)
-    if args.engine is not None:
-        record["config"] = _with(record["config"], "policy.engine", args.engine)
-    if args.budget is not None:
-        record["run"] = {**record["run"], "budget": args.budget}
-    # Everything but the record comes from this command line, never from the file.
+        settings = reader.settings()
+        record, as_options = read_record(settings, study)
+    extras = sorted(str(k) for k in settings if k not in (*RECORD_KEYS, RUNS_KEY, "cli")
+                    and not as_options)
+    factory = registry().entry("task", record["task"]).factory
+    record["task_options"], stored_environment = split_task_options(factory,
+                                                                    record["task_options"])
+    ignored = {f"task_options.{k}": v for k, v in stored_environment.items()}
+    ignored.update(dict.fromkeys(extras))
+    # Whatever runs, connects or limits comes from this command line, never from the file.
+    record["config"] = _machine(record["config"], args.engine, args.device, ignored)
     spec = {**RUN_DEFAULTS, "storage": args.storage, "study": study,
             "no_progress": args.no_progress, "executor": args.executor or "serial",
             "iterations": args.iterations, "resumed": True}
-    if args.executor_option:
-        from ..registry import registry
+    executor = registry().entry("executor", spec["executor"]).factory
+    if args.help_executor:
+        _print_options(executor)
+        return 0
+    spec["executor_options"] = key_values(args.executor_option or [], executor,
+                                          f"executor {spec['executor']!r}")
+    environment = parse_task_options(factory, extra)
+    shaping = sorted(split_task_options(factory, environment)[0])
+    if shaping:
+        raise ConfigError(f"{', '.join('--' + k.replace('_', '-') for k in shaping)} shape(s) "
+                          "the study and cannot change on resume: start a new study with run")
+    if args.budget is not None:
+        record["run"] = {**record["run"], "budget": args.budget}
+    if args.device:
+        from ..factory import resolve_device
 
-        executor = registry().entry("executor", spec["executor"]).factory
-        spec["executor_options"] = key_values(args.executor_option, executor,
-                                              f"executor {spec['executor']!r}")
-    return _execute(record, spec, as_options=as_options,
+        resolve_device(args.device)
+    if ignored:
+        print(f"resume ignores the study's stored {', '.join(sorted(ignored))}: the executor, "
+              "storage, engine, device and a task's environment options come from this "
+              "command line", file=sys.stderr)
+    return _execute(record, spec, as_options=as_options, environment=environment,
                     discard_checkpoint=args.discard_checkpoint)
+
+
+def _machine(config: dict[str, Any], engine: str | None, device: str | None,
+             ignored: Any) -> dict[str, Any]:
+    """The record's config with the policy's engine and device from this command line."""
+    policy = config.get("policy")
+    if not isinstance(policy, dict):
+        return config
+    for key, given in (("engine", engine), ("device", device)):
+        if policy.get(key) not in (None, given):
+            ignored[f"policy.{key}"] = policy[key]
+    policy = {k: v for k, v in policy.items() if k not in ("engine", "device")}
+    policy.update({k: v for k, v in (("engine", engine), ("device", device)) if v})
+    return {**config, "policy": policy}
 
 
 def read_record(settings: dict[str, Any], study: str) -> tuple[dict[str, Any], bool]:
@@ -198,14 +256,78 @@ def _with(config: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
 
 
 def _execute(record: dict[str, Any], spec: dict[str, Any], *, as_options: bool,
-             discard_checkpoint: bool = False) -> int:
-    from ..factory import build_optimizer, open_database
+             environment: dict[str, Any], discard_checkpoint: bool = False) -> int:
+    """Build the optimizer (the model loads here), then run it. A new study is built in
+    memory first and its file written only once everything stands: a refused or
+    interrupted start leaves the storage as it was. ``run`` on a stored study goes on only
+    with the record that shaped it (the budget may differ)."""
+    from ..factory import build_optimizer, open_database, studies_in
+    from ..storage import MemoryDatabase
 
-    with open_database(spec["storage"], spec["study"]) as db:
-        opt = build_optimizer(record, db, as_options=as_options)
-        opt.restore(discard_checkpoint=discard_checkpoint)  # before anything is written
+    storage, study = spec["storage"], spec["study"]
+    if spec.get("resumed") or _holds(storage, study, studies_in):
+        db = open_database(storage, study)  # the writer lease first; nothing else is written
+        try:
+            stored = None if spec.get("resumed") else db.settings()
+            opt = build_optimizer(record, db, as_options=as_options, environment=environment)
+            if stored is not None:
+                _check_identity(stored, opt.settings(), len(db), spec)
+            opt.restore(discard_checkpoint=discard_checkpoint)  # before anything is written
+        except BaseException:
+            db.close()
+            raise
+    else:
+        opt = build_optimizer(record, MemoryDatabase(study=study), as_options=as_options,
+                              environment=environment)
+        db = open_database(storage, study)
+        if len(db) or db.settings():
+            db.close()
+            raise ConfigError(f"study {study!r} in {storage} was started by another process "
+                              "meanwhile; nothing was written: run again to see its settings")
+        opt.database = db  # empty either way: nothing built so far read a record
+    with db:
         opt.write_settings()
         return _run_study(opt, spec)
+
+
+def _holds(storage: str, study: str, studies_in: Callable[[str], list[str]]) -> bool:
+    """Whether the storage holds the study already (read without writing anything)."""
+    from ..factory import locate
+
+    _, path = locate(storage)
+    return path is not None and os.path.exists(path) and study in studies_in(storage)
+
+
+def _check_identity(stored: dict[str, Any], record: dict[str, Any], records: int,
+                    spec: dict[str, Any]) -> None:
+    """``run`` continues a study only with the record that shaped it."""
+    from ..factory import study_record
+
+    where, study = spec["storage"], spec["study"]
+    ways_out = (f"resume it as it was (migrate-opt resume {where} --study {study}), or start "
+                "a new study with --study NAME")
+    old = study_record(stored, study)
+    if old is None:
+        if records or stored:
+            raise ConfigError(f"study {study!r} in {where} holds no record of this version "
+                              f"of migrate-opt: {ways_out}")
+        return  # an empty study an older version left behind: nothing to keep apart
+    changed = differences({**old, "run": old["run"].get("seed")},
+                          {**record, "run": record["run"].get("seed")})
+    if changed:
+        raise ConfigError(f"study {study!r} in {where} was started with other settings: "
+                          f"{'; '.join(changed)}. To go on, {ways_out}")
+
+
+def differences(stored: Any, given: Any, prefix: str = "") -> list[str]:
+    """``key (stored X, now Y)`` for each setting that differs, tables walked."""
+    if isinstance(stored, dict) and isinstance(given, dict):
+        return [d for key in sorted(set(stored) | set(given), key=str)
+                for d in differences(stored.get(key), given.get(key), f"{prefix}{key}.")]
+    if stored == given:
+        return []
+    return [f"{prefix.rstrip('.')} (stored {printable(repr(stored), 30)}, now "
+            f"{printable(repr(given), 30)})"]
 
 
 def _run_study(opt: Any, spec: dict[str, Any]) -> int:
@@ -255,7 +377,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"study {study!r} in {args.storage}: {len(db)} evaluations, "
           f"{db.last_iteration() + 1} iterations")
     for k, v in settings.items():
-        print(f"  {k}: {json.dumps(v, default=str)}")
+        print(f"  {printable(str(k))}: {json.dumps(v, default=str)}")  # no terminal escapes
     _print_learning(curve)
     _print_best(best)
     return 0
@@ -278,7 +400,19 @@ def _print_learning(curve: Any) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from ..report import write_report
 
-    print(write_report(args.storage, args.study, args.output))
+    print(write_report(args.storage, args.study, args.output, force=args.force))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ..report.compare import HEADER, write_compare
+
+    path, rows = write_compare(args.studies, args.output)
+    _table(HEADER, [r.cells() for r in rows])
+    if any(r.short for r in rows):
+        print("flag: stopped short of the budget without solving; its rank is not that of "
+              "a run that spent the same")
+    print(path)
     return 0
 
 
@@ -312,14 +446,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    if extra and args.command != "run":
+    if extra and args.command not in ("run", "resume"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.command == "run":
             return cmd_run(args, extra)
-        handler = {"plugins": cmd_plugins, "methods": cmd_methods, "resume": cmd_resume,
-                   "show": cmd_show, "report": cmd_report}[args.command]
+        if args.command == "resume":
+            return cmd_resume(args, extra)
+        handler = {"plugins": cmd_plugins, "methods": cmd_methods, "show": cmd_show,
+                   "report": cmd_report, "compare": cmd_compare}[args.command]
         return handler(args)
+    except KeyboardInterrupt:  # while a model loads, or a file is read
+        starting = args.command in ("run", "resume")
+        print("\nmigrate-opt: interrupted" + (" before the run started; nothing was written"
+                                              if starting else ""), file=sys.stderr)
+        return 130
     except ImportError as exc:
         print(f"migrate-opt: error: {exc}; install the extra it needs, e.g. "
               "pip install 'migrate-opt[llm]'", file=sys.stderr)
@@ -328,6 +469,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             raise
         msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-        print(f"migrate-opt: error: {msg}", file=sys.stderr)
+        print(f"migrate-opt: error: {' '.join(msg.split())}", file=sys.stderr)  # one line
         return 2
 

@@ -9,13 +9,13 @@ by the type hints, so a plugin's options work from the command line with no code
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
+import math
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ..configs import accepts, check_options, check_value, factory_hints, shown
 from ..errors import ConfigError
 
 RUN_DEFAULTS: dict[str, Any] = {
@@ -103,31 +103,8 @@ def _assignment(pair: str, flag: str, example: str) -> tuple[str, Any]:
 def factory_options(factory: Callable[..., Any]) -> dict[str, Any]:
     """Keyword options of ``factory`` and their base types (int, float, bool, str). A
     ``config`` parameter holding a dataclass contributes that dataclass's fields."""
-    target = factory.__init__ if inspect.isclass(factory) else factory  # type: ignore[misc]
-    try:
-        hints = typing.get_type_hints(target)
-    except Exception:
-        hints = {}
-    out: dict[str, Any] = {}
-    for name, param in inspect.signature(factory).parameters.items():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        hint = hints.get(name, str)
-        config = _dataclass_in(hint)
-        if name == "config" and config is not None:
-            config_hints = typing.get_type_hints(config)
-            out.update({f.name: _base_type(config_hints.get(f.name, str))
-                        for f in dataclasses.fields(config) if f.init})
-            continue
-        out[name] = _base_type(hint)
-    return out
-
-
-def _dataclass_in(hint: Any) -> type | None:
-    for h in (hint, *typing.get_args(hint)):
-        if inspect.isclass(h) and dataclasses.is_dataclass(h):
-            return h
-    return None
+    return {name: _base_type(str if hint is Any else hint)
+            for name, hint in factory_hints(factory).items()}
 
 
 def _base_type(hint: Any) -> Any:
@@ -147,9 +124,55 @@ def coerce(value: str, kind: Any, key: str) -> Any:
             if value.lower() in ("0", "false", "no", "off"):
                 return False
             raise ValueError(value)
-        return kind(value)
+        out = kind(value)
     except ValueError:
         raise ConfigError(f"--{key} expects {kind.__name__}, got {value!r}") from None
+    if kind is float and not math.isfinite(out):
+        raise ConfigError(f"--{key} expects a finite number, got {value!r}")
+    return out
+
+
+SETTING_TYPES: dict[str, Any] = {
+    "method": str, "budget": int, "iterations": int, "storage": str, "study": str, "seed": int,
+    "executor": str, "stop_when_solved": bool, "no_progress": bool, "task": str,
+    "task_options": Mapping, "executor_options": Mapping, "sampler_options": Mapping,
+    "model": str, "engine": str, "group_size": int, "group": Mapping, "top_k": int,
+    "device": str, "dtype": str, "learning_rate": float, "steps_per_group": int,
+    "temperature": float, "max_new_tokens": int, "lora_rank": int, "lora_alpha": int,
+    "lora_targets": str | Sequence[str], "grpo": Mapping, "sampling": Mapping,
+    "lora": Mapping, "policy": str | Mapping, "init_adapter": str,
+    "adaptive_mix": bool | Mapping, "train": bool,
+}
+"""What each top-level setting of a config file must hold (None: not set), so a mistyped
+value is one line; the tables' fields are checked by their config dataclasses."""
+
+
+def check_settings(settings: Mapping[str, Any]) -> None:
+    """The settings' top-level values are of the types they must be."""
+    for key, value in settings.items():
+        if key in SETTING_TYPES:
+            check_value(key, SETTING_TYPES[key] | None, value)
+    for name, spec in (settings.get("group") or {}).items():
+        if not (accepts(int, spec) or isinstance(spec, Mapping)):
+            raise ConfigError(f"group entry {name!r} must be a count or a table with n, got "
+                              f"{shown(spec)}")
+    for name, options in (settings.get("sampler_options") or {}).items():
+        if not isinstance(options, Mapping):
+            raise ConfigError(f"sampler_options.{name} must be a table, got {shown(options)}")
+
+
+def check_sampler_options(config: Mapping[str, Any]) -> None:
+    """Options given to samplers (in ``group`` entries and ``sampler_options``) are the
+    registered samplers' own, of the types their factories take."""
+    from ..registry import registry
+
+    group = config.get("group") or {}
+    tables = [(name, {k: v for k, v in spec.items() if k != "n"} if isinstance(spec, Mapping)
+               else {}) for name, spec in group.items()]
+    tables += list((config.get("sampler_options") or {}).items())
+    for name, options in tables:
+        factory = registry().entry("sampler", str(name)).factory
+        check_options(f"sampler {name!r}", options, factory_hints(factory))
 
 
 def key_values(pairs: Sequence[str], factory: Callable[..., Any], what: str) -> dict[str, Any]:
@@ -211,6 +234,8 @@ def read_config_file(path: str) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} is nested too deeply") from None
     data = {k.replace("-", "_"): v for k, v in raw.items()}
     unknown = sorted(set(data) - set(FILE_KEYS))
     if unknown:
@@ -220,4 +245,8 @@ def read_config_file(path: str) -> dict[str, Any]:
                   "sampler_options"):
         if table in data and not isinstance(data[table], Mapping):
             raise ConfigError(f"{table} in {path} must be a table ([{table}])")
+    try:
+        check_settings(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (in {path})") from None
     return data
