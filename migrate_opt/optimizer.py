@@ -6,6 +6,7 @@ stored group), as Nevergrad separates ``ask`` from ``_internal_ask_candidate``."
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
@@ -250,13 +251,18 @@ class Optimizer(ABC):
 
 def task_options_of(task: Task) -> dict[str, Any]:
     """The task's options as stored with a study: those it was built with by name
-    (``create_task``), else what its ``settings()`` reports; never its name or the options it
+    (``create_task``) over what its ``settings()`` reports of its constructor's options;
+    never its name or the options it
     declares as the environment's (``Task.environment_options``: limits, isolation, code to
     import), which whoever resumes gives again."""
     given = getattr(task, "built_with", None)
-    options = given if isinstance(given, dict) else task.settings()
-    data, _ = split_task_options(type(task), {k: v for k, v in options.items() if k != "task"})
-    return data
+    try:  # what the task reports of its constructor's options, for a task built directly
+        params = inspect.signature(type(task)).parameters
+    except (TypeError, ValueError):
+        params = {}  # type: ignore[assignment]
+    described = {k: v for k, v in task.settings().items() if k in params and k != "task"}
+    options = {**described, **(given if isinstance(given, dict) else {})}
+    return split_task_options(type(task), options)[0]
 
 
 def _check_storable(evaluations: Sequence[Evaluation]) -> None:

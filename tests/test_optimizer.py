@@ -237,7 +237,7 @@ def test_tell_rejects_info_that_cannot_be_stored():
 
 
 def test_settings_nest_the_task_and_record_the_run_budget():
-    opt = make([f'["{i:04d}"]' for i in range(20)], {"on_policy": 2})
+    opt = make([f'["{i:04d}"]' for i in range(20)], {"on_policy": 2}, task=ToyTask())
     run(opt, budget=4, progress=False)
     settings = opt.database.settings()
     assert settings["task"] == "toy" and settings["task_options"] == {"target": "4213"}

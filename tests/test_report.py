@@ -130,7 +130,7 @@ def test_report_tells_the_story_of_a_model_run(tiny_run, tmp_path):
     assert text.index("<h2>Summary</h2>") < text.index("<details class=settings-fold>")
     assert text.rstrip().endswith("</details></section></body></html>")
     summary = text[text.index("<h2>Summary</h2>"):text.index("<h2>Best score so far")]
-    target = db.settings()["task_settings"]["target"]
+    target = db.settings()["task_options"]["target"]
     assert f"toy (target={target})" in summary and "migrate with tiny-random, training" in summary
     assert "30 of a budget of 30" in summary and "the budget was spent" in summary
     log = db.settings()[RUNS_KEY][-1]
@@ -222,8 +222,9 @@ def test_stored_values_are_escaped_and_the_task_code_never_runs(tmp_path):
         run(opt, progress=False)
         TrapTask.marker.unlink(missing_ok=True)
         evil = '<script>alert(1)</script>'
-        db.set_settings({**db.settings(), "task": "trap-toy",
-                         "task_settings": {"target": evil}, "model": evil})
+        stored = db.settings()
+        db.set_settings({**stored, "task": "trap-toy", "task_options": {"target": evil},
+                         "config": {**stored["config"], "policy": {"name": evil}}})
         conn = sqlite3.connect(str(tmp_path / "t.db"))
         conn.execute("UPDATE records SET completion=?, source=?", (evil, evil))
         conn.commit()

@@ -18,7 +18,7 @@ from ..factory import open_database, studies_in
 from ..loop import RUNS_KEY
 from ..metrics import evaluations_to_solve, top_k_auc
 from . import story, svg
-from .html import CSS, best_so_far, malformed, method_line, task_line
+from .html import CSS, best_so_far, flat, malformed, method_line, task_line
 from .output import GENERATOR, write_page
 
 
@@ -95,7 +95,7 @@ def study_rows(specs: Sequence[str]) -> list[StudyRow]:
     for path, study in picked:
         with open_database(path, study, readonly=True) as db, malformed(path, study):
             label = f"{names[path]}:{study}" if len(paths) > 1 else study
-            rows.append(measure(label, db.settings(), db.records()))
+            rows.append(measure(label, flat(db.settings()), db.records()))
     return rows
 
 

@@ -80,7 +80,8 @@ def malformed(path: str, study: str) -> Iterator[None]:
 def render_report(db: Database, *, source: str = "", top: int = 5) -> str:
     """The report page of the study in ``db`` as one HTML string."""
     records = db.records()
-    settings = db.settings()
+    stored = db.settings()
+    settings = flat(stored)
     groups = db.groups()
     metrics = db.metrics()
     curve = learning_curve(db)
@@ -98,7 +99,7 @@ def render_report(db: Database, *, source: str = "", top: int = 5) -> str:
         _optional("Adaptive group mix", mix.mix_svg(groups) if mix.is_adaptive(groups)
                   else ""),
         _optional("Why solutions were invalid", _invalid_reasons(records)),
-        _settings(settings),
+        _settings(stored),
     ]
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
@@ -118,6 +119,20 @@ def _section(title: str, body: str) -> str:
 def _optional(title: str, body: str) -> str:
     """A section that is left out when it has nothing to say for this study."""
     return _section(title, body) if body else ""
+
+
+def flat(settings: Any) -> Any:
+    """The names the report reads (task_settings, method, model, train, budget), taken from
+    a study's record; an older study's settings have them already."""
+    if not isinstance(settings, Mapping) or not isinstance(settings.get("run"), Mapping):
+        return settings
+    config: Mapping[str, Any] = settings.get("config") or {}
+    config = config if isinstance(config, Mapping) else {}
+    policy: Mapping[str, Any] = config.get("policy") or {}
+    policy = policy if isinstance(policy, Mapping) else {"name": policy}
+    return {**settings, "method": settings.get("optimizer"),
+            "task_settings": settings.get("task_options"), "model": policy.get("name"),
+            "train": config.get("train"), "budget": settings["run"].get("budget")}
 
 
 def task_line(settings: Mapping[str, Any]) -> str:
