@@ -166,7 +166,7 @@ def test_default_group_follows_the_paper(glove: SemantleTask) -> None:
 
     def group(name: str, **options: object) -> dict[str, object]:
         opt = create("optimizer", name, glove, policy=policy, train=False, **options)
-        return dict(opt.settings()["group"])
+        return dict(opt.settings()["config"]["group"])
 
     # every member explores, parents from the top 3 (the task's default)
     assert group("migrate") == {"neighborhood": {"n": 5, "top_k": 3}}
