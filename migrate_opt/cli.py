@@ -167,7 +167,7 @@ def _execute(config: dict[str, Any], *, resume: bool, discard_checkpoint: bool =
 
 
 def _run_study(opt: Any, config: dict[str, Any], resume: bool) -> int:
-    from .loop import run
+    from .loop import STOP_REASONS, run
 
     executor = build_executor(config)
     verb = "resuming" if resume else "starting"
@@ -178,6 +178,7 @@ def _run_study(opt: Any, config: dict[str, Any], resume: bool) -> int:
     try:
         result = run(opt, budget=config["budget"], iterations=config.get("iterations"),
                      executor=executor, stop_when_solved=config.get("stop_when_solved", False),
+                     patience=config["patience"],
                      progress=not config.get("no_progress"))
     except KeyboardInterrupt:
         print(f"\ninterrupted: everything told so far is stored. Resume with:\n"
@@ -187,7 +188,8 @@ def _run_study(opt: Any, config: dict[str, Any], resume: bool) -> int:
     finally:
         executor.close()
     _print_best(opt.best(5))
-    print(f"stopped: {result.stopped}; evaluations: {result.evaluations}; solved: "
+    why = STOP_REASONS.get(result.stopped, "").format(patience=config["patience"])
+    print(f"stopped: {result.stopped} ({why}); evaluations: {result.evaluations}; solved: "
           f"{result.solved}; stored in {config['storage']} (study {config['study']!r})")
     return 0
 
@@ -197,11 +199,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     from .learning import learning_curve
     from .storage import open_database, pick_study
+    from .values import with_direction
 
     study = pick_study(args.storage, args.study)
     db = open_database(args.storage, study, readonly=True)
     settings = {k: v for k, v in db.settings().items() if k != "cli"}
-    best = db.top(args.top)
+    best = with_direction(db.top(args.top), settings.get("direction", "maximize"))
     curve = learning_curve(db)
     if args.json:
         print(json.dumps({"study": study, "settings": settings, "evaluations": len(db),
@@ -239,12 +242,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _record_json(r: Any) -> dict[str, Any]:
-    return {"solution": r.solution, "score": r.score, "solved": r.solved, "source": r.source,
+    return {"solution": r.solution, "score": r.objective, "solved": r.solved, "source": r.source,
             "iteration": r.iteration, "evaluation": r.seq}
 
 
 def _print_best(best: Sequence[Any]) -> None:
-    rows = [(i + 1, f"{r.score:.4f}", r.source, r.iteration, _short(r.solution) +
+    rows = [(i + 1, f"{r.objective:.4f}", r.source, r.iteration, _short(r.solution) +
              (" (solved)" if r.solved else "")) for i, r in enumerate(best)]
     _table(["rank", "score", "source", "iteration", "solution"], rows)
 

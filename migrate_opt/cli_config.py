@@ -15,10 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .errors import ConfigError
+from .loop import DEFAULT_PATIENCE
 
 DEFAULTS: dict[str, Any] = {
     "method": "migrate", "budget": 100, "iterations": None, "storage": "runs/migrate.db",
-    "study": None, "seed": 0, "executor": "serial", "stop_when_solved": False,
+    "study": None, "seed": 0, "executor": "serial", "stop_when_solved": True,
+    "patience": DEFAULT_PATIENCE,
     "no_progress": False, "task_options": {}, "executor_options": {}, "sampler_options": {},
 }
 LLM_KEYS = ("model", "engine", "group_size", "group", "top_k", "device", "dtype", "learning_rate",

@@ -63,7 +63,10 @@ def _add_run(sub: Any) -> None:
                    "database (default runs/migrate.db)")
     g.add_argument("--study", help="study name (default: TASK-METHOD-sSEED)")
     g.add_argument("--seed", type=int)
-    g.add_argument("--stop-when-solved", action="store_true", default=None)
+    g.add_argument("--stop-when-solved", action=argparse.BooleanOptionalAction, default=None,
+                   help="stop once a solution reaches the task's optimum (default: on)")
+    g.add_argument("--patience", type=int, metavar="N", help="stop as stale after N groups "
+                   "in a row with no new solution (default 50)")
     g.add_argument("--no-progress", action="store_true", default=None)
     g = run.add_argument_group("group (LLM presets)")
     g.add_argument("--group-size", type=int, help="completions per group")

@@ -23,7 +23,7 @@ from ..learning import LearningCurve, learning_curve
 from ..metrics import improvements
 from ..storage import Database, open_database, pick_study
 from ..task import Task
-from ..values import Record
+from ..values import Record, user_value, with_direction
 from . import mix, svg
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,10 @@ def write_report(
 
 def render_report(db: Database, *, source: str = "", top: int = 10) -> str:
     """The report page of the study in ``db`` as one HTML string."""
-    records = db.records()
     settings = db.settings()
+    # Records hold higher-is-better scores; each shows its objective as the user gave it.
+    direction = settings.get("direction", "maximize")
+    records = with_direction(db.records(), direction)
     metrics = db.metrics()
     groups = db.groups()
     task, task_note = rebuild_task(settings)
@@ -79,12 +81,13 @@ def render_report(db: Database, *, source: str = "", top: int = 10) -> str:
         _summary(records, settings, source),
         _section("Settings", _settings_table(settings)),
         _section("Best score so far", best_so_far_svg(records)),
-        _section("Scores per sampler source", _sources(records, groups)),
+        _section("Scores per sampler source", _sources(records, groups, direction)),
         *([_section("Adaptive group mix", mix.mix_svg(groups))] if mix.is_adaptive(groups)
           else []),
         _section("Is the model learning?", _learning(learning_curve(db))),
         _section("Training (GRPO) metrics per step", _metrics(metrics)),
-        _section(f"Top {top} solutions", _top_table(db.top(top), task, task_note)),
+        _section(f"Top {top} solutions",
+                 _top_table(with_direction(db.top(top), direction), task, task_note)),
         _section("Why solutions were invalid", _invalid_reasons(records)),
     ]
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -147,7 +150,7 @@ def _section(title: str, body: str) -> str:
 
 def _summary(records: Sequence[Record], settings: Mapping[str, Any], source: str) -> str:
     valid = [r for r in records if r.score is not None]
-    best = max((r.score for r in valid), default=None)  # type: ignore[type-var]
+    best = max(valid, key=lambda r: r.score or 0.0).objective if valid else None
     iterations = len({r.iteration for r in records})
     budget = settings.get("budget")
     items = [
@@ -156,6 +159,8 @@ def _summary(records: Sequence[Record], settings: Mapping[str, Any], source: str
         ("invalid", f"{len(records) - len(valid)}"),
         ("iterations with evaluations", f"{iterations}"),
         ("best score", "-" if best is None else f"{best:.4f}"),
+        *([("direction", "minimize")] if records and records[0].direction == "minimize"
+          else []),
         ("solved", "yes" if any(r.solved for r in records) else "no"),
         ("storage", source),
     ]
@@ -184,30 +189,33 @@ def _json(v: Any) -> str:
 def best_so_far(records: Sequence[Record]) -> list[svg.Point]:
     """(evaluation number, best score so far) at every improvement, carried to the end
     (``migrate_opt.metrics``, the benchmark harness's definition too)."""
-    return [(float(i), best) for i, best in improvements([r.score for r in records])]
+    direction = records[0].direction if records else "maximize"
+    return [(float(i), user_value(best, direction) or 0.0)
+            for i, best in improvements([r.score for r in records])]
 
 
 def best_so_far_svg(records: Sequence[Record]) -> str:
-    dots = [(i + 1, r.score) for i, r in enumerate(records) if r.score is not None]
+    dots = [(i + 1, r.objective) for i, r in enumerate(records) if r.objective is not None]
     return svg.line_chart({"best so far": best_so_far(records)},
                           dots=svg.thin_points(dots, 2000), step=True,
                           title="Best score so far (dots: every valid score)",
                           xlabel="evaluations", ylabel="score")
 
 
-def _sources(records: Sequence[Record], groups: Sequence[tuple[int, list[dict[str, Any]]]]
-             ) -> str:
+def _sources(records: Sequence[Record], groups: Sequence[tuple[int, list[dict[str, Any]]]],
+             direction: str = "maximize") -> str:
     """Rewards of every group member per sampler source (greedy replays included: they
     are never new evaluations), and the evaluations each source brought."""
     rewards: dict[str, list[float]] = defaultdict(list)
     for _, members in groups:
         for m in members:
             if isinstance(m.get("reward"), (int, float)):
-                rewards[str(m.get("source") or "?")].append(float(m["reward"]))
+                rewards[str(m.get("source") or "?")].append(
+                    user_value(float(m["reward"]), direction) or 0.0)
     if not groups:  # optimizers that store no groups: the evaluations themselves
         for r in records:
-            if r.score is not None:
-                rewards[r.source or "?"].append(r.score)
+            if r.objective is not None:
+                rewards[r.source or "?"].append(r.objective)
     evaluated: dict[str, list[Record]] = defaultdict(list)
     for r in records:
         evaluated[r.source or "?"].append(r)
@@ -222,13 +230,15 @@ def _sources(records: Sequence[Record], groups: Sequence[tuple[int, list[dict[st
 
 
 def _source_row(name: str, members: int, evaluated: Sequence[Record]) -> str:
-    scores = [r.score for r in evaluated if r.score is not None]
+    valid = [r for r in evaluated if r.score is not None]
+    scores = [r.objective or 0.0 for r in valid]
+    best = max(valid, key=lambda r: r.score or 0.0).objective if valid else None
     invalid = len(evaluated) - len(scores)
     share = f"{invalid / len(evaluated):.0%}" if evaluated else "-"
     return (f"<tr><td>{escape(name)}</td><td class=num>{members}</td>"
             f"<td class=num>{len(evaluated)}</td><td class=num>{share}</td>"
             f"<td class=num>{_num(sum(scores) / len(scores) if scores else None)}</td>"
-            f"<td class=num>{_num(max(scores) if scores else None)}</td></tr>")
+            f"<td class=num>{_num(best)}</td></tr>")
 
 
 def _learning(curve: LearningCurve) -> str:
@@ -293,7 +303,7 @@ def _top_table(best: Sequence[Record], task: Task | None, note: str) -> str:
         cell = f'<div class="picture">{pic}</div><details><summary>text</summary>{text}' \
                "</details>" if pic else text
         rows.append(
-            f"<tr><td class=num>{rank}</td><td class=num>{_num(r.score)}</td>"
+            f"<tr><td class=num>{rank}</td><td class=num>{_num(r.objective)}</td>"
             f"<td>{escape(r.source)}</td><td class=num>{r.iteration}</td>"
             f"<td class=num>{r.seq + 1}</td><td>{'yes' if r.solved else ''}</td>"
             f"<td>{cell}</td></tr>")
