@@ -12,7 +12,7 @@ from .errors import ConfigError
 from .executors import Executor, SerialExecutor
 from .learning import iteration_kl, on_policy_reward
 from .optimizer import Optimizer
-from .values import Group, Record
+from .values import Group, Record, user_value
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ def _update_bar(bar, opt: Optimizer, group: Group, new: int) -> None:  # type: i
 def _learning(opt: Optimizer, group: Group) -> dict[str, str]:
     """On-policy mean reward of this group and, when it trained, the KL to base: whether
     the model is learning (docs/method.md)."""
-    reward = on_policy_reward(group.members)
+    reward = user_value(on_policy_reward(group.members), opt.direction)
     out = {"on-policy": "-" if reward is None else f"{reward:.3f}"}
     if getattr(opt, "training", False):
         steps = [m for m in opt.database.metrics() if m.get("iteration") == group.iteration]
