@@ -5,10 +5,12 @@ Errors on bad options are one clear line (exit 2), never a traceback."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .cli_config import (
@@ -42,8 +44,7 @@ def parse_task_options(factory: Callable[..., Any], tokens: Sequence[str]) -> di
         key, _, value = tok[2:].partition("=")
         name = key.replace("-", "_")
         if name not in params:
-            accepted = ", ".join("--" + k.replace("_", "-") for k in params) or "none"
-            raise ConfigError(f"unknown option --{key} for this task; it accepts: {accepted}")
+            raise ConfigError(_unknown_option(key, params))
         kind = params[name]
         if not value:
             if kind is bool and (i + 1 >= len(tokens) or tokens[i + 1].startswith("--")):
@@ -56,6 +57,17 @@ def parse_task_options(factory: Callable[..., Any], tokens: Sequence[str]) -> di
         options[name] = coerce(value, kind, key)
         i += 1
     return options
+
+
+def _unknown_option(key: str, params: Mapping[str, Any]) -> str:
+    """Neither ``run`` nor the task takes ``--key``: name both, and the closest flag."""
+    from .cli_parser import run_flags
+
+    task_flags = ["--" + k.replace("_", "-") for k in params]
+    close = difflib.get_close_matches(f"--{key}", [*run_flags(), *task_flags], n=1)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    return (f"unknown option --{key}: not an option of `run` (`migrate-opt run --help`) nor "
+            f"of this task (it accepts: {', '.join(task_flags) or 'none'}).{hint}")
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -279,6 +291,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = {"plugins": cmd_plugins, "methods": cmd_methods, "resume": cmd_resume,
                    "show": cmd_show, "report": cmd_report}[args.command]
         return handler(args)
+    except BrokenPipeError:  # `show ... | head` closed our output: nothing went wrong here
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 0
+    except KeyboardInterrupt:  # e.g. while the model loads, before a run has started
+        print("\nmigrate-opt: interrupted", file=sys.stderr)
+        return 130
     except ImportError as exc:
         print(f"migrate-opt: error: {exc}; install the extra it needs, e.g. "
               "pip install 'migrate-opt[llm]'", file=sys.stderr)

@@ -43,7 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _add_run(sub: Any) -> None:
+def run_flags() -> list[str]:
+    """The long flags of ``migrate-opt run`` (for suggestions on a misspelt one)."""
+    sub = argparse.ArgumentParser().add_subparsers()
+    return [s for a in _add_run(sub)._actions for s in a.option_strings if s.startswith("--")]
+
+
+def _add_run(sub: Any) -> argparse.ArgumentParser:
     # Defaults are None so that --config FILE can fill what the flags leave out.
     run = sub.add_parser(
         "run", help="optimize a task",
@@ -101,3 +107,4 @@ def _add_run(sub: Any) -> None:
                    help="an executor option, e.g. workers=4 or timeout=30 (repeatable; "
                    "--help-executor lists them)")
     g.add_argument("--help-executor", action="store_true", help="list the executor's options")
+    return run

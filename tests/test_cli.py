@@ -24,7 +24,7 @@ def test_plugins_lists_builtins(capsys):
     "args, message",
     [
         (["run", "toi"], "unknown task 'toi'. Did you mean 'toy'?"),
-        (["run", "toy", "--tagret", "12"], "unknown option --tagret for this task"),
+        (["run", "toy", "--tagret", "12"], "Did you mean --target?"),
         (["run", "toy", "--length", "four"], "--length expects int, got 'four'"),
         (["run", "toy", "--method", "nope"], "unknown optimizer 'nope'"),
         (["show", "/nonexistent/x.db"], "no such storage file"),
