@@ -10,6 +10,7 @@ import pytest
 import migrate_opt
 from migrate_opt import AskError, Evaluation, FunctionTask, SQLiteDatabase, TaskError, run
 from migrate_opt.cli import main
+from migrate_opt.report.compare import study_rows
 from migrate_opt.report.html import render_report
 from migrate_opt.testing import ScriptedPolicy
 
@@ -116,7 +117,10 @@ def test_show_and_report_give_the_objective_as_told(tmp_path, capsys):
     best = opt.best(1)[0]
     page = render_report(db)
     db.close()
-    assert f"<td class=num>{best.objective:.4g}" in page or f"{best.objective:.4f}" in page
+    assert f"score {best.objective:.4f}, found at evaluation" in page  # the summary
+    assert best.objective > 0 and f"{-best.objective:.4f}" not in page
+    row = study_rows([path])[0]  # compare
+    assert row.best == best.objective and all(y >= best.objective for _, y in row.curve)
     assert main(["show", path]) == 0
     out = capsys.readouterr().out
     assert "direction: \"minimize\"" in out
