@@ -62,10 +62,10 @@ def run(
     """Ask, evaluate, tell until the budget (total evaluations, resumed ones included) is
     spent, ``iterations`` more groups were told, the task is solved (if asked), or
     ``patience`` groups in a row brought no new evaluation."""
-    if budget is not None and budget != opt.budget:
-        opt.set_budget(budget)
     if patience < 1:
         raise ConfigError(f"patience must be >= 1 group, got {patience}")
+    if budget is not None and budget != opt.budget:
+        opt.set_budget(budget)
     if opt.budget is None and iterations is None:
         raise ValueError("give a budget or a number of iterations, or the loop never ends")
     executor = executor or SerialExecutor()
