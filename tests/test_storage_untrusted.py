@@ -161,15 +161,20 @@ def public_tmp():
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_a_study_on_read_only_media_can_be_shown_and_reported(public_tmp):
+@pytest.mark.parametrize("pending_wal", [False, True])
+def test_a_study_on_read_only_media_can_be_shown_and_reported(public_tmp, pending_wal):
     media = public_tmp / "media"
     media.mkdir()
     path = study_file(media / "ro.db")
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # needs a -shm to read
     conn.close()
-    assert sorted(os.listdir(media)) == ["ro.db"]
     warm = shutil.copy(path, public_tmp / "warm.db")
+    if pending_wal:  # copied while a writer had records in its -wal: not readable immutable
+        with SQLiteDatabase(str(warm), "s") as writer:
+            writer.add([Record(solution="9999", score=9.0)])
+            shutil.copy(f"{warm}-wal", f"{path}-wal")
+    listing = sorted(os.listdir(media))
     out_dir = public_tmp / "out"
     out_dir.mkdir()
     out_dir.chmod(0o777)
@@ -179,9 +184,13 @@ def test_a_study_on_read_only_media_can_be_shown_and_reported(public_tmp):
                              capture_output=True, text=True, timeout=300)
     finally:
         media.chmod(0o755)
+    assert sorted(os.listdir(media)) == listing
+    if pending_wal:
+        assert out.returncode == 2 and "-wal file holds records" in out.stderr, out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1
+        return
     assert out.returncode == 0, out.stderr
     assert "s" in out.stdout and (out_dir / "r.html").is_file()
-    assert sorted(os.listdir(media)) == ["ro.db"]
 
 
 # -- item 13: the schema must be exactly ours ------------------------------------------------

@@ -118,6 +118,15 @@ def _open_reader(path: str) -> sqlite3.Connection:
             first = first or exc
             if "locked" in str(exc) or "busy" in str(exc):
                 break  # a lock is no read-only medium: report the holder
+            wal = f"{path}-wal"
+            media = "unable to open" in str(exc) or "readonly" in str(exc)
+            if media and os.path.exists(wal) and os.path.getsize(wal) > 0:
+                # Read immutable, SQLite would skip the records still in the -wal file.
+                raise StorageError(
+                    f"{path} cannot be read here (its -wal file holds records, and no -shm "
+                    "file can be made beside it): copy the .db and its -wal to a writable "
+                    "folder and open the copy"
+                ) from None
         except StorageError:
             if conn is not None:
                 conn.close()
