@@ -1,4 +1,4 @@
-"""The ``migrate-opt`` command: plugins, run, resume, show, report.
+"""The ``migrate-opt`` command: plugins, run, resume, show, report, compare.
 
 Errors on bad options are one clear line (exit 2), never a traceback."""
 
@@ -238,6 +238,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .report.compare import HEADER, write_compare
+
+    path, rows = write_compare(args.studies, args.output)
+    _table(HEADER, [r.cells() for r in rows])
+    if any(r.short for r in rows):
+        print("flag: stopped short of the budget without solving; its rank is not that of "
+              "a run that spent the same")
+    print(path)
+    return 0
+
+
 def _record_json(r: Any) -> dict[str, Any]:
     return {"solution": r.solution, "score": r.score, "solved": r.solved, "source": r.source,
             "iteration": r.iteration, "evaluation": r.seq}
@@ -274,7 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return cmd_run(args, extra)
         handler = {"plugins": cmd_plugins, "methods": cmd_methods, "resume": cmd_resume,
-                   "show": cmd_show, "report": cmd_report}[args.command]
+                   "show": cmd_show, "report": cmd_report,
+                   "compare": cmd_compare}[args.command]
         return handler(args)
     except ImportError as exc:
         print(f"migrate-opt: error: {exc}; install the extra it needs, e.g. "

@@ -40,6 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--study", default=None, help="needed when the file holds several")
     report.add_argument("-o", "--output", default=None,
                         help="HTML file (default: STORAGE-STUDY.html next to the storage)")
+    compare = sub.add_parser(
+        "compare", help="put several studies side by side (curves, spent budget, AUC)",
+        description="Overlay the best-so-far curves of several studies on one HTML page "
+        "and print one row per study; studies that stopped short of their budget are "
+        "flagged. Each argument is a study file (all its studies) or FILE:STUDY.")
+    compare.add_argument("studies", nargs="+", metavar="FILE[:STUDY]")
+    compare.add_argument("-o", "--output", default=None,
+                         help="HTML file (default: FIRST-compare.html next to the first file)")
     return p
 
 

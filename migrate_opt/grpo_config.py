@@ -48,9 +48,12 @@ class GRPOConfig:
     """The ratio is clipped above at 1 + clip_high ("clip-higher": [0.8, 1.28])."""
     kl_coef: float = 0.0
     """Weight of the k3 KL estimate to the base model (adapter disabled) in the loss."""
-    advantage: Literal["none", "std", "entropic"] = "none"
+    advantage: Literal["none", "std", "entropic", "max@k"] = "none"
     """"none": reward minus group mean (the reference); "std": also divided by the group std;
-    "entropic": max-seeking leave-one-out weights (``migrate_opt.entropic``)."""
+    "entropic": max-seeking leave-one-out weights (``migrate_opt.entropic``); "max@k": credit
+    for the best of ``max_k`` samples (``grpo_math.max_at_k_advantages``)."""
+    max_k: int = 2
+    """Subset size of the "max@k" advantage (capped at the group's valid members - 1)."""
     entropic_beta: float | None = None
     """Fixed beta of the "entropic" advantage; None picks it per group (KL to uniform ln 2)."""
     loss_aggregation: Literal["sequence-mean", "token-mean"] = "sequence-mean"
@@ -68,6 +71,15 @@ class GRPOConfig:
     min(pi(token | task prompt) / pi_behaviour(token), is_truncation)."""
     is_truncation: float = 2.0
     """Upper bound of the importance weights of "truncated-is"."""
+    lazy_penalty: float | None = None
+    """Graded fixed rewards for lazy members, which cost no evaluation (ThetaEvolve's lazy
+    penalty): a member with no valid answer trains with the group's lowest valid reward
+    minus ``lazy_penalty`` x the group's reward span, a copy of its parent with 3/4 of that
+    distance, any other repeat of an archived solution with 1/2. A fraction in (0, 1];
+    None: off (``invalid`` and ``repeat_reward`` apply)."""
+    lr_decay_steps: int | None = None
+    """Inverse-square-root decay, lr / sqrt(1 + step / lr_decay_steps), so long runs stay
+    near the base model (it never reaches 0); None: a constant rate."""
     max_grad_norm: float = 1.0
     """Gradient-norm clip of each step."""
     weight_decay: float = 0.0
@@ -113,11 +125,31 @@ class GRPOConfig:
                 not isinstance(self.invalid, bool) and math.isfinite(self.invalid),
                 f'invalid must be "mask" or a finite number, got {self.invalid!r}',
             )
+        _require(isinstance(self.max_k, int) and not isinstance(self.max_k, bool)
+                 and self.max_k >= 1, f"max_k must be an integer >= 1, got {self.max_k!r}")
+        _require(self.max_k == 2 or self.advantage == "max@k",
+                 'max_k only applies with advantage="max@k": set both, or neither')
+        self._check_remedies()
         _require(self.is_truncation >= 1, f"is_truncation must be >= 1, got {self.is_truncation}")
         _require(self.max_grad_norm > 0, f"max_grad_norm must be > 0, got {self.max_grad_norm}")
         _require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         _require(self.max_kl is None or self.max_kl > 0,
                  f"max_kl must be > 0 or None (no bound), got {self.max_kl!r}")
+
+    def _check_remedies(self) -> None:
+        lazy = self.lazy_penalty
+        _require(lazy is None or (isinstance(lazy, (int, float)) and not isinstance(lazy, bool)
+                                  and 0 < lazy <= 1),
+                 f"lazy_penalty must be a fraction of the group's reward span in (0, 1] or "
+                 f"None; above 1 a lazy member would outweigh the valid members' spread, got "
+                 f"{lazy!r}")
+        _require(lazy is None or (self.invalid == "mask" and self.repeat_reward == "stored"),
+                 "lazy_penalty sets the reward of invalid and repeated members itself: leave "
+                 "invalid and repeat_reward at their defaults")
+        steps = self.lr_decay_steps
+        _require(steps is None or (isinstance(steps, int) and not isinstance(steps, bool)
+                                   and steps >= 1),
+                 f"lr_decay_steps must be an integer >= 1 or None, got {steps!r}")
 
     @classmethod
     def paper(cls) -> GRPOConfig:

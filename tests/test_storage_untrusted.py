@@ -286,9 +286,9 @@ def test_a_stored_huge_reward_is_refused_on_reopen():
 
 
 def test_advantages_the_loss_sees_are_bounded():
-    from migrate_opt.grpo_math import ADVANTAGE_LIMIT, advantages, bounded
+    from migrate_opt.grpo_math import ADVANTAGE_LIMIT, ADVANTAGE_MODES, advantages, bounded
 
-    for mode in ("none", "std", "entropic"):
+    for mode in ADVANTAGE_MODES:
         adv = bounded(advantages([SCORE_LIMIT, -SCORE_LIMIT, 0.0, None, 1.0], mode))
         assert adv[3] is None
         assert all(math.isfinite(a) and abs(a) <= ADVANTAGE_LIMIT for a in adv if a is not None)
