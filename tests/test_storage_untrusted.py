@@ -393,3 +393,15 @@ def test_an_entry_others_can_write_or_own_is_refused(cache):
         with pytest.raises(ConfigError, match="owned by uid 65534"):
             smollm2.converted_path()
     assert len(calls) == 1  # never rebuilt over, never used
+
+
+@pytest.mark.parametrize("stored", ["null", "[1, 2]", "\"text\"", "{not json"])
+def test_stored_settings_that_are_no_mapping_give_one_line(tmp_path, capsys, stored):
+    path = study_file(tmp_path / "settings.db")
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE studies SET settings = ?", (stored,))
+    conn.close()
+    with pytest.raises(StorageError, match="not a JSON object"):
+        SQLiteDatabase(path, "s", readonly=True).settings()
+    assert "not a JSON object" in one_line_error(capsys, ["show", path])
