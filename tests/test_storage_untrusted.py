@@ -402,6 +402,6 @@ def test_stored_settings_that_are_no_mapping_give_one_line(tmp_path, capsys, sto
     with conn:
         conn.execute("UPDATE studies SET settings = ?", (stored,))
     conn.close()
-    with pytest.raises(StorageError, match="not a JSON object"):
+    with pytest.raises(StorageError, match="settings are not a JSON object"):
         SQLiteDatabase(path, "s", readonly=True).settings()
-    assert "not a JSON object" in one_line_error(capsys, ["show", path])
+    assert "settings are not a JSON object" in one_line_error(capsys, ["show", path])

@@ -341,8 +341,9 @@ class SQLiteDatabase(Database):
             settings = None
         if not isinstance(settings, dict):
             raise StorageError(
-                f"the stored settings of study {self.study!r} in {self.path} are not a JSON "
-                "object: the file is damaged or was not written by migrate-opt"
+                f"study {self.study!r} in {self.path} holds data this migrate-opt cannot "
+                "read (its stored settings are not a JSON object); was it written by "
+                "migrate-opt?"
             )
         return settings
 
