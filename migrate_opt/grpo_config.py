@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from .errors import ConfigError
 from .grpo_math import ADVANTAGE_MODES, AGGREGATIONS, choice
+from .numbers import is_count, is_finite_number
 
 REPEAT_REWARDS = ("stored", "zero")
 OFF_POLICY_MODES = ("none", "truncated-is")
@@ -93,13 +93,16 @@ class GRPOConfig:
     logged. None: no bound."""
 
     def __post_init__(self) -> None:
+        for name in ("clip_low", "clip_high", "kl_coef", "is_truncation", "max_grad_norm",
+                     "weight_decay", *(("max_kl",) if self.max_kl is not None else ())):
+            value = getattr(self, name)
+            _require(is_finite_number(value), f"{name} must be a finite number, got {value!r}")
         lr = self.learning_rate
-        _require(lr is None or (isinstance(lr, (int, float)) and not isinstance(lr, bool)
-                                and 0 < lr <= MAX_LEARNING_RATE),
+        _require(lr is None or (is_finite_number(lr) and 0 < lr <= MAX_LEARNING_RATE),
                  f"learning_rate must be in (0, {MAX_LEARNING_RATE}] or None (the measured "
                  f"rule for the model), got {lr!r}")
         _require(
-            isinstance(self.steps_per_group, int) and self.steps_per_group >= 1,
+            is_count(self.steps_per_group) and self.steps_per_group >= 1,
             f"steps_per_group must be an integer >= 1, got {self.steps_per_group!r}",
         )
         _require(0 <= self.clip_low < 1, f"clip_low must be in [0, 1), got {self.clip_low}")
@@ -108,7 +111,7 @@ class GRPOConfig:
         choice("advantage", self.advantage, ADVANTAGE_MODES)
         _require(
             self.entropic_beta is None
-            or (math.isfinite(self.entropic_beta) and self.entropic_beta >= 0),
+            or (is_finite_number(self.entropic_beta) and self.entropic_beta >= 0),
             f"entropic_beta must be a finite number >= 0 or None, got {self.entropic_beta!r}",
         )
         _require(
@@ -122,7 +125,7 @@ class GRPOConfig:
             choice("invalid", self.invalid, ("mask",), " or a number (their reward)")
         else:
             _require(
-                not isinstance(self.invalid, bool) and math.isfinite(self.invalid),
+                is_finite_number(self.invalid),
                 f'invalid must be "mask" or a finite number, got {self.invalid!r}',
             )
         _require(isinstance(self.max_k, int) and not isinstance(self.max_k, bool)

@@ -100,7 +100,8 @@ def tiny_run(tmp_path_factory):
     pytest.importorskip("torch")
     path = tmp_path_factory.mktemp("tiny") / "toy.db"
     assert main(["run", "toy", "--model", "tiny-random", "--budget", "30", "--group-size",
-                 "6", "--storage", str(path), "--no-progress"]) == 0
+                 "6", "--storage", str(path), "--study", "toy-migrate-s0",
+                 "--no-progress"]) == 0
     return path
 
 

@@ -18,7 +18,8 @@ from ..loop import RUNS_KEY
 from ..metrics import evaluations_to_solve, top_k_auc
 from ..storage import open_database, studies_in
 from . import story, svg
-from .html import CSS, best_so_far, malformed, method_line, task_line, write_page
+from .html import CSS, best_so_far, malformed, method_line, task_line
+from .output import GENERATOR, write_page
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ def render_compare(rows: Sequence[StudyRow]) -> str:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"{GENERATOR}"
         f"<title>comparison of {len(rows)} studies</title><style>{CSS}"
         ".swatch{display:inline-block;width:12px;height:12px;margin-right:6px}</style>"
         f"</head><body><h1>{len(rows)} studies side by side</h1>"

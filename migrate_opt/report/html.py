@@ -29,6 +29,7 @@ from ..metrics import evaluations_to_solve, improvements
 from ..storage import Database, open_database, pick_study
 from ..values import Record
 from . import mix, story, svg
+from .output import GENERATOR, write_page
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 12px}
@@ -48,7 +49,8 @@ pre.completion{background:#f7f7f7;padding:4px 6px;max-width:520px}
 
 
 def write_report(
-    storage_path: str, study: str | None = None, out_path: str | None = None
+    storage_path: str, study: str | None = None, out_path: str | None = None, *,
+    force: bool = False,
 ) -> str:
     """Write the report of ``study`` in the study file ``storage_path`` to ``out_path``
     (default: ``<storage>-<study>.html`` next to it); returns the path written.
@@ -59,7 +61,7 @@ def write_report(
     if out_path is None:
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", study)  # a study name is no path
         out_path = f"{os.path.splitext(storage_path)[0]}-{safe}.html"
-    return write_page(out_path, page)
+    return write_page(out_path, page, force=force)  # never over a study or a stranger's file
 
 
 @contextmanager
@@ -72,15 +74,6 @@ def malformed(path: str, study: str) -> Iterator[None]:
         raise StorageError(f"study {study!r} in {path} holds data this migrate-opt cannot "
                            f"read ({type(exc).__name__}: {exc}); was it written by "
                            "migrate-opt?") from exc
-
-
-def write_page(out_path: str, page: str) -> str:
-    """Write ``page`` to ``out_path`` so that a reader never sees half of it."""
-    tmp = f"{out_path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(page)
-    os.replace(tmp, out_path)
-    return out_path
 
 
 def render_report(db: Database, *, source: str = "", top: int = 5) -> str:
@@ -109,6 +102,7 @@ def render_report(db: Database, *, source: str = "", top: int = 5) -> str:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"{GENERATOR}"
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
         f"<h1>{escape(title)}</h1><p class=\"muted\">migrate-opt report, {now}</p>"
         + "\n".join(s for s in sections if s) + "</body></html>\n"
