@@ -2,6 +2,7 @@
 installed plugin's included), sampler, policy and executor options, and a TOML config."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ from migrate_opt import SQLiteDatabase
 from migrate_opt.cli import main
 from migrate_opt.registry import reload
 
+from .test_cli import OWN_PLUGINS
 from .test_plugins import make_dist
 
 PLUGIN = """
@@ -208,7 +210,8 @@ def test_show_into_a_closed_pipe_ends_quietly(tmp_path):
     db.close()
     assert isinstance(opt, Optimizer)
     show = subprocess.Popen([sys.executable, "-m", "migrate_opt.cli", "show", path, "--top",
-                             "3000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "3000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "MIGRATE_OPT_PLUGINS": OWN_PLUGINS})
     assert show.stdout is not None and show.stdout.readline()  # `| head -1`
     show.stdout.close()
     assert show.wait(timeout=120) == 0
