@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import (
+    AskError,
     BudgetExhausted,
     CheckpointError,
     ConfigError,
@@ -51,15 +52,16 @@ from .registry import create, register_plugin, registry, unregister_plugin
 from .samplers import Sampler, SamplerContext
 from .storage import Database, MemoryDatabase, SQLiteDatabase
 from .task import SearchSpace, Task, split_task_options
+from .task.function import FunctionTask
 from .task.grammar import Grammar
 from .values import Candidate, Evaluation, Group, Member, Proposal, Record
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BudgetExhausted", "Candidate", "CheckpointError", "ConfigError", "DEFAULT_MODEL",
+    "AskError", "BudgetExhausted", "Candidate", "CheckpointError", "ConfigError", "DEFAULT_MODEL",
     "Database", "EngineError", "Evaluation", "StudyLockedError",
-    "Executor", "GRPOConfig", "Generation", "Group", "LoRAConfig", "Member",
+    "Executor", "FunctionTask", "GRPOConfig", "Generation", "Group", "LoRAConfig", "Member",
     "MemoryDatabase", "Migrate", "MigrateConfig", "MigrateOptError", "Optimizer",
     "PRESET_NAMES", "PluginError", "SamplerSpec",
     "Policy", "ProcessConfig", "ProcessExecutor", "Proposal", "Record", "RunResult",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .configs import accepts, check_options, describe, factory_hints, shown
 from .errors import ConfigError, PluginError
@@ -136,7 +136,7 @@ def takes_option(kind: str, name: str, option: str) -> bool:
 
 
 # -- the study's record --------------------------------------------------------------------
-RECORD_KEYS = ("optimizer", "config", "task", "task_options", "run")
+RECORD_KEYS = ("optimizer", "config", "task", "task_options", "direction", "run")
 """What a study stores about its run (``Optimizer.settings``): data only."""
 
 
@@ -154,8 +154,10 @@ def study_record(settings: Any, study: str) -> dict[str, Any] | None:
         return None
     record: dict[str, Any] = {k: settings.get(k) for k in RECORD_KEYS}
     record["task_options"] = {} if record["task_options"] is None else record["task_options"]
+    record["direction"] = record["direction"] or "maximize"
     for key, hint in (("optimizer", str), ("task", str), ("config", Mapping),
-                      ("task_options", Mapping), ("run", Mapping)):
+                      ("task_options", Mapping), ("run", Mapping),
+                      ("direction", Literal["maximize", "minimize"])):
         if not accepts(hint, record[key]):
             raise bad(f"{key} must be {describe(hint)}, got {shown(record[key])}")
     run: Mapping[str, Any] = record["run"]

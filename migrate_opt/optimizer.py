@@ -16,10 +16,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import BudgetExhausted, ConfigError, TellError
+from .errors import AskError, BudgetExhausted, ConfigError, StorageError, TellError
 from .storage import Database, MemoryDatabase
 from .task import Task, split_task_options
-from .values import Candidate, Evaluation, Group, Member, Record
+from .values import Candidate, Evaluation, Group, Member, Record, check_direction, with_direction
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,13 @@ Result = float | int | None | Evaluation
 RUNS_KEY = "runs"
 """Settings key of the study's run log (``loop.run`` keeps it): the one key stored beside
 the record."""
+
+SCORE_LIMIT = 1e100
+"""Largest score magnitude ``tell`` accepts. Scores become GRPO rewards, and the group
+statistics (means, squared deviations, sums over a group) are float64: within ±1e100 they
+cannot overflow, while ±1e308 (a common "failed" sentinel) overflows the first square and
+±1e150 the variance of a large group. Refusing at ``tell``, before anything is stored,
+keeps a study file that every later reopen can train on; a failed evaluation is ``None``."""
 
 
 class Optimizer(ABC):
@@ -49,6 +56,7 @@ class Optimizer(ABC):
         self.seed = seed
         self.budget = budget
         self.id = uuid.uuid4().hex
+        self.direction = _study_direction(task, self.database)
         self.iteration = self.database.last_iteration() + 1
         self._open: Group | None = None
         self._settings_written = False
@@ -75,8 +83,9 @@ class Optimizer(ABC):
         return bool(best) and best[0].solved  # judged by the task when it was told
 
     def best(self, k: int = 1) -> list[Record]:
-        """The ``k`` best distinct valid solutions found so far, best first."""
-        return self.database.top(k)
+        """The ``k`` best distinct valid solutions found so far, best first (each record's
+        ``objective`` is the value as told; ``score`` is negated when minimizing)."""
+        return with_direction(self.database.top(k), self.direction)
 
     def settings(self) -> dict[str, Any]:
         """The study's record: data enough to build this run again (``migrate-opt resume``,
@@ -86,6 +95,7 @@ class Optimizer(ABC):
         return {
             "optimizer": self.name,
             "config": self.config_mapping(),
+            "direction": self.direction,
             "task": self.task.name,
             "task_options": task_options_of(self.task),
             "run": {"seed": self.seed, "budget": self.budget},
@@ -121,6 +131,14 @@ class Optimizer(ABC):
             raise BudgetExhausted(
                 f"the budget of {self.budget} evaluations is spent; raise `budget` to go on"
             )
+        if self._open is not None and not self._open.told:
+            # One group at a time: MiGrATe learns from each group before sampling the next,
+            # and a second group would be numbered and trained as the same iteration.
+            raise AskError(
+                f"group {self._open.iteration} was asked and not told yet: tell it first "
+                "(opt.tell(group, scores), None for a failed evaluation), or "
+                "opt.discard(group) to drop it"
+            )
         if not self._settings_written:
             self.write_settings()
         start = time.perf_counter()
@@ -129,10 +147,14 @@ class Optimizer(ABC):
         group = self._assemble(members)
         group.timings.update(self._ask_timings)
         group.timings["ask"] = time.perf_counter() - start
-        if self._open is not None and not self._open.told:
-            log.debug("discarding untold group of iteration %d", self._open.iteration)
         self._open = group
         return group
+
+    def discard(self, group: Group) -> None:
+        """Drop an asked group without telling it (its evaluations failed, or you stopped);
+        nothing is stored and the next ``ask`` proposes afresh."""
+        if group is self._open:
+            self._open = None
 
     @abstractmethod
     def _ask(self) -> list[Member]:
@@ -193,7 +215,7 @@ class Optimizer(ABC):
         if group.told:
             raise TellError(f"group of iteration {group.iteration} was already told")
         if group is not self._open:
-            raise TellError("this group is stale: a newer group was asked since; tell that one")
+            raise TellError("this group was discarded (opt.discard); ask a new one")
         if isinstance(results, (str, bytes)) or not isinstance(results, Sequence):
             raise TellError(f"results must be a sequence, got {type(results).__name__}")
         if len(results) != len(group.pending):
@@ -205,12 +227,19 @@ class Optimizer(ABC):
         _check_storable(evaluations)
         return evaluations
 
+    def _stored_score(self, ev: Evaluation) -> float | None:
+        """Records hold higher-is-better scores, so that every optimizer, sampler and
+        database ranks the same way: a minimized objective is stored negated."""
+        if ev.score is None or self.direction == "maximize":
+            return ev.score
+        return -ev.score
+
     def _new_record(self, group: Group, c: Candidate, ev: Evaluation) -> Record:
         m = group.source_of[c.solution]
         return Record(
-            solution=c.solution, score=ev.score, info=dict(ev.info),
+            solution=c.solution, score=self._stored_score(ev), info=dict(ev.info),
             solved=self.task.is_solved(ev), source=m.source, iteration=group.iteration,
-            completion=m.completion, tags=dict(m.tags),
+            completion=m.completion, tags=dict(m.tags), direction=self.direction,
         )
 
     def tell_unasked(
@@ -230,9 +259,9 @@ class Optimizer(ABC):
             if canon is None or canon in fresh or self.database.get(canon) is not None:
                 continue
             fresh[canon] = Record(
-                solution=canon, score=ev.score, info=dict(ev.info),
+                solution=canon, score=self._stored_score(ev), info=dict(ev.info),
                 solved=self.task.is_solved(ev), source=source, iteration=-1,
-                completion=self.task.render([canon]),
+                completion=self.task.render([canon]), direction=self.direction,
             )
         return self.database.add(list(fresh.values()))
 
@@ -265,13 +294,46 @@ def task_options_of(task: Task) -> dict[str, Any]:
     return split_task_options(type(task), options)[0]
 
 
+def _study_direction(task: Task, database: Database) -> str:
+    """The task's direction, which must be the stored study's: the direction is data of the
+    study (its settings), so a resumed study ranks as it always did, and continuing one
+    with the opposite direction would rank its stored scores backwards."""
+    direction = check_direction(getattr(task, "direction", "maximize"))
+    stored = database.settings().get("direction")
+    if stored is not None and stored != direction:
+        raise ConfigError(
+            f"this study was run to {stored} its objective and the task now says "
+            f"{direction}: give the task direction={stored!r} to continue it, or start a "
+            "new study"
+        )
+    return direction
+
+
 def _check_storable(evaluations: Sequence[Evaluation]) -> None:
     for i, ev in enumerate(evaluations):
+        check_score(ev.score, f"result {i}", TellError)
         try:
             json.dumps(dict(ev.info), default=str)
         except (TypeError, ValueError) as exc:
             msg = f"result {i}: info must be JSON-like (string keys): {exc}"
             raise TellError(msg) from None
+
+
+def check_score(score: object, what: str, error: type[Exception]) -> None:
+    """Raise ``error`` unless ``score`` is None or a finite number within SCORE_LIMIT."""
+    if score is None:
+        return
+    if isinstance(score, bool) or not isinstance(score, (int, float)):
+        raise error(f"{what}: a score must be a number or None, got {score!r}")
+    if not abs(score) <= SCORE_LIMIT:  # also refuses nan, inf and ints past any float
+        try:
+            shown = f"{float(score):.3g}"
+        except OverflowError:
+            shown = "an integer past any float"
+        raise error(
+            f"{what} is {shown}, beyond the allowed magnitude {SCORE_LIMIT:g}; report a "
+            "failed evaluation as None, or rescale the objective"
+        )
 
 
 def _to_evaluation(r: Result, i: int) -> Evaluation:
@@ -281,8 +343,9 @@ def _to_evaluation(r: Result, i: int) -> Evaluation:
         return Evaluation.invalid("reported invalid")
     if isinstance(r, bool) or not isinstance(r, (int, float)):
         raise TellError(f"result {i} must be a float, None or Evaluation, got {r!r}")
-    if not math.isfinite(r):
+    if isinstance(r, float) and not math.isfinite(r):
         raise TellError(f"result {i} is {r}; report a failed evaluation as None instead")
+    check_score(r, f"result {i}", TellError)
     return Evaluation(float(r))
 
 
@@ -302,6 +365,7 @@ def member_from_dict(d: dict[str, Any]) -> Member:
     def as_tuple(key: str) -> tuple[Any, ...] | None:
         return tuple(d[key]) if d.get(key) is not None else None
 
+    check_score(d.get("reward"), "a stored group member's reward", StorageError)
     return Member(
         source=d["source"], completion=d["completion"], solutions=as_tuple("solutions") or (),
         prompt=d.get("prompt"), token_ids=as_tuple("token_ids"),

@@ -5,12 +5,13 @@ Errors on bad options are one clear line (exit 2), never a traceback."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import hashlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..configs import check_options, factory_hints, printable
@@ -49,8 +50,7 @@ def parse_task_options(factory: Callable[..., Any], tokens: Sequence[str]) -> di
         key, _, value = tok[2:].partition("=")
         name = key.replace("-", "_")
         if name not in params:
-            accepted = ", ".join("--" + k.replace("_", "-") for k in params) or "none"
-            raise ConfigError(f"unknown option --{key} for this task; it accepts: {accepted}")
+            raise ConfigError(_unknown_option(key, params))
         kind = params[name]
         if not value:
             if kind is bool and (i + 1 >= len(tokens) or tokens[i + 1].startswith("--")):
@@ -63,6 +63,17 @@ def parse_task_options(factory: Callable[..., Any], tokens: Sequence[str]) -> di
         options[name] = coerce(value, kind, key)
         i += 1
     return options
+
+
+def _unknown_option(key: str, params: Mapping[str, Any]) -> str:
+    """Neither ``run`` nor the task takes ``--key``: name both, and the closest flag."""
+    from .parser import run_flags
+
+    task_flags = ["--" + k.replace("_", "-") for k in params]
+    close = difflib.get_close_matches(f"--{key}", [*run_flags(), *task_flags], n=1)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    return (f"unknown option --{key}: not an option of `run` (`migrate-opt run --help`) nor "
+            f"of this task (it accepts: {', '.join(task_flags) or 'none'}).{hint}")
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -333,6 +344,7 @@ def differences(stored: Any, given: Any, prefix: str = "") -> list[str]:
 def _run_study(opt: Any, spec: dict[str, Any]) -> int:
     from ..factory import create_executor
     from ..loop import run
+    from ..report.story import stop_reason
 
     executor = create_executor(spec["executor"], **spec["executor_options"])
     verb = "resuming" if spec.get("resumed") else "starting"
@@ -340,8 +352,8 @@ def _run_study(opt: Any, spec: dict[str, Any]) -> int:
           f"({opt.n_evaluations}/{opt.budget} evaluations done)", file=sys.stderr)
     try:
         result = run(opt, budget=opt.budget, iterations=spec.get("iterations"),
-                     executor=executor, stop_when_solved=spec.get("stop_when_solved", False),
-                     progress=not spec.get("no_progress"))
+                     executor=executor, stop_when_solved=spec.get("stop_when_solved", True),
+                     patience=spec["patience"], progress=not spec.get("no_progress"))
     except KeyboardInterrupt:
         print(f"\ninterrupted: everything told so far is stored. Resume with:\n"
               f"  migrate-opt resume {spec['storage']} --study {spec['study']}",
@@ -350,7 +362,8 @@ def _run_study(opt: Any, spec: dict[str, Any]) -> int:
     finally:
         executor.close()
     _print_best(opt.best(5))
-    print(f"stopped: {result.stopped}; evaluations: {result.evaluations}; solved: "
+    why = stop_reason({"stopped": result.stopped, "patience": spec["patience"]})
+    print(f"stopped: {result.stopped} ({why}); evaluations: {result.evaluations}; solved: "
           f"{result.solved}; stored in {spec['storage']} (study {spec['study']!r})")
     return 0
 
@@ -367,7 +380,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     record = study_record(settings, study)
     settings = record if record is not None else {k: v for k, v in settings.items()
                                                   if k != "cli"}
-    best = db.top(args.top)
+    from ..values import with_direction
+
+    best = with_direction(db.top(args.top), str(settings.get("direction", "maximize")))
     curve = learning_curve(db)
     if args.json:
         print(json.dumps({"study": study, "settings": settings, "evaluations": len(db),
@@ -417,12 +432,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _record_json(r: Any) -> dict[str, Any]:
-    return {"solution": r.solution, "score": r.score, "solved": r.solved, "source": r.source,
+    return {"solution": r.solution, "score": r.objective, "solved": r.solved, "source": r.source,
             "iteration": r.iteration, "evaluation": r.seq}
 
 
 def _print_best(best: Sequence[Any]) -> None:
-    rows = [(i + 1, f"{r.score:.4f}", r.source, r.iteration, _short(r.solution) +
+    rows = [(i + 1, f"{r.objective:.4f}", r.source, r.iteration, _short(r.solution) +
              (" (solved)" if r.solved else "")) for i, r in enumerate(best)]
     _table(["rank", "score", "source", "iteration", "solution"], rows)
 
@@ -456,6 +471,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = {"plugins": cmd_plugins, "methods": cmd_methods, "show": cmd_show,
                    "report": cmd_report, "compare": cmd_compare}[args.command]
         return handler(args)
+    except BrokenPipeError:  # `show ... | head` closed our output: nothing went wrong here
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 0
     except KeyboardInterrupt:  # while a model loads, or a file is read
         starting = args.command in ("run", "resume")
         print("\nmigrate-opt: interrupted" + (" before the run started; nothing was written"

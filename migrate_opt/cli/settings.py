@@ -17,11 +17,13 @@ from typing import Any
 
 from ..configs import accepts, check_options, check_value, factory_hints, shown
 from ..errors import ConfigError
+from ..loop import DEFAULT_PATIENCE
 
 RUN_DEFAULTS: dict[str, Any] = {
     "method": "migrate", "budget": 100, "iterations": None, "storage": "runs/migrate.db",
-    "study": None, "seed": 0, "executor": "serial", "stop_when_solved": False,
-    "no_progress": False, "task_options": {}, "executor_options": {},
+    "study": None, "seed": 0, "executor": "serial", "stop_when_solved": True,
+    "patience": DEFAULT_PATIENCE, "no_progress": False, "task_options": {},
+    "executor_options": {},
 }
 """Settings of the run and its environment, not of the optimizer."""
 ALIASES: dict[str, str] = {
@@ -134,7 +136,8 @@ def coerce(value: str, kind: Any, key: str) -> Any:
 
 SETTING_TYPES: dict[str, Any] = {
     "method": str, "budget": int, "iterations": int, "storage": str, "study": str, "seed": int,
-    "executor": str, "stop_when_solved": bool, "no_progress": bool, "task": str,
+    "executor": str, "stop_when_solved": bool, "patience": int, "no_progress": bool,
+    "task": str,
     "task_options": Mapping, "executor_options": Mapping, "sampler_options": Mapping,
     "model": str, "engine": str, "group_size": int, "group": Mapping, "top_k": int,
     "device": str, "dtype": str, "learning_rate": float, "steps_per_group": int,

@@ -75,7 +75,7 @@ class OpenVINOEngine(Engine):
 
 def converted_folder(llama: Any, name: str) -> Path:
     """The cached OpenVINO conversion of ``llama`` (converted on first use)."""
-    from ..paths import cache_root, cached_folder
+    from ..model_cache import cache_root, cached_folder
     from .ov_export import INFO_FILE, export, export_key
 
     target = cache_root() / "engines" / "openvino" / export_key(llama, name)
