@@ -10,6 +10,7 @@ import pytest
 
 from migrate_opt import SQLiteDatabase
 from migrate_opt.cli import main
+from migrate_opt.factory import RECORD_KEYS
 from migrate_opt.registry import reload
 
 from .test_cli import OWN_PLUGINS
@@ -142,7 +143,7 @@ def test_executor_options_come_from_the_factory(tmp_path, capsys):
                  "--executor", "process", "--executor-option", "workers=1",
                  "--executor-option", "timeout=30", "--budget", "8", "--no-progress"]) == 0
     stored = SQLiteDatabase(path, "s", readonly=True).settings()
-    assert set(stored) - {"runs"} == {"optimizer", "config", "task", "task_options", "run"}
+    assert set(stored) - {"runs"} == set(RECORD_KEYS)
     assert "workers" not in str(stored)  # the executor is this machine's, never the file's
     capsys.readouterr()
     one_line_error(main(["run", "toy", "--executor", "process", "--executor-option",

@@ -245,7 +245,7 @@ def check_cli(calls: list, capsys, examples: int) -> int:
             assert "error: " in err  # argparse's or ours, always one "error:" message
         for config in calls:
             assert isinstance(config["task_options"], dict)
-            assert isinstance(config["run"]["budget"], int)
+            assert config["run"]["budget"] is None or isinstance(config["run"]["budget"], int)
         calls.clear()
 
     check()

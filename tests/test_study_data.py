@@ -19,6 +19,7 @@ import migrate_opt
 from migrate_opt import hookimpl
 from migrate_opt.cli import main
 from migrate_opt.errors import ConfigError
+from migrate_opt.factory import RECORD_KEYS
 from migrate_opt.testing import ScriptedPolicy, ToyTask
 
 from .test_study_files import tables, tiny_study
@@ -151,7 +152,7 @@ def test_a_new_study_stores_no_executor_and_no_environment(plugin, capsys):
     assert start("a.db", "--executor", "process", "--executor-option", "workers=1",
                  "--timeout", "7", "--target", "1111", task="timed") == 0
     record = stored("a.db", "s")
-    assert set(record) - {"runs"} == {"optimizer", "config", "task", "task_options", "run"}
+    assert set(record) - {"runs"} == set(RECORD_KEYS)
     assert "process" not in json.dumps(record) and "workers" not in json.dumps(record)
     assert record["task_options"] == {"target": "1111"}  # the timeout is this machine's
     assert record["task"] == "timed" and record["optimizer"] == "sample"
@@ -190,7 +191,7 @@ def _config(change):
      "temperature must be a finite number"),
     (_config(lambda c: {**c, "exectuor": "ray"}), "unknown MiGrATe setting(s) exectuor"),
     (lambda r: {**r, "run": {**r["run"], "budget": 1e309}}, "run.budget must be an integer"),
-    (lambda r: [r], "not a table"),
+    (lambda r: [r], "not a JSON object"),
     (lambda r: {**r, "task": "nope"}, "unknown task 'nope'"),
 ])
 def test_malformed_stored_settings_are_one_line_and_change_nothing(plugin, capsys, change,

@@ -70,7 +70,7 @@ def test_three_writers_store_one_record_that_resume_show_and_report_read(tmp_pat
     records = {who: record_of(settings(*where)[0]) for who, where in studies.items()}
     first = records["cli"]
     assert records["python"] == first and records["harness"] == first
-    assert set(first) == {"optimizer", "config", "task", "task_options", "run"}
+    assert set(first) == {"optimizer", "config", "task", "task_options", "direction", "run"}
     assert first["optimizer"] == "migrate" and first["task_options"] == {"target": "4213"}
     assert first["run"] == RUN
     config = first["config"]
@@ -121,7 +121,7 @@ def test_an_older_study_is_read_once_in_the_new_form(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "stored by an older migrate-opt; read as" in err
     record = record_of(settings(path, "old")[0])
-    assert set(record) == {"optimizer", "config", "task", "task_options", "run"}
+    assert set(record) == {"optimizer", "config", "task", "task_options", "direction", "run"}
     assert record["optimizer"] == "sample" and record["task_options"] == {"target": "77"}
     assert record["config"]["sampling"]["temperature"] == 0.8
     assert "10.0.0.1" not in json.dumps(record) and "somewhere" not in json.dumps(record)
