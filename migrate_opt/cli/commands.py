@@ -216,7 +216,11 @@ def cmd_resume(args: argparse.Namespace, extra: list[str]) -> int:
 
 def _machine(config: dict[str, Any], engine: str | None, device: str | None,
              ignored: Any) -> dict[str, Any]:
-    """The record's config with the policy's engine and device from this command line."""
+    """The record's config with the policy's engine and device from this command line, and
+    no ``init_adapter`` (a path to read; a resumed study has its own adapter)."""
+    if config.get("init_adapter") is not None:
+        ignored["init_adapter"] = config["init_adapter"]
+        config = {k: v for k, v in config.items() if k != "init_adapter"}
     policy = config.get("policy")
     if not isinstance(policy, dict):
         return config
