@@ -22,6 +22,14 @@ from .cli_config import (
     parse_sampler_options,
     read_config_file,
 )
+from .cli_endpoint import (
+    LOCAL_ONLY,
+    SERVER_ENGINE,
+    check_resume,
+    connection_of,
+    stored,
+    without_connection,
+)
 from .cli_parser import build_parser
 from .errors import ConfigError, MigrateOptError
 
@@ -109,9 +117,10 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
 
     flags = {k: v for k, v in vars(args).items() if v is not None and k not in (
         "command", "verbose", "config", "help_task", "help_executor", "group",
-        "sampler_option", "executor_option")}
+        "sampler_option", "executor_option", "endpoint_option")}
     config: dict[str, Any] = {**DEFAULTS, **(read_config_file(args.config) if args.config
                                              else {}), **flags}
+    config.update(connection_of(args))
     if args.group:
         config["group"] = parse_group(args.group)
     if args.sampler_option:
@@ -140,7 +149,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if not config:
         raise ConfigError(f"study {study!r} was not started by `migrate-opt run`; resume it "
                           "from Python with the same objects")
-    config = {**DEFAULTS, **config, "resumed": True}
+    config = {**DEFAULTS, **without_connection(config), "resumed": True,
+              **connection_of(args)}
+    if args.model is not None:
+        config["model"] = args.model
+    if args.endpoint and args.engine is None and config.get("engine") != SERVER_ENGINE:
+        for key in LOCAL_ONLY:  # the stored local model's settings: no use to an endpoint
+            config.pop(key, None)
+    check_resume(config, study, args.model is not None)
     if args.budget is not None:
         config["budget"] = args.budget
     if args.engine is not None:
@@ -162,7 +178,7 @@ def _execute(config: dict[str, Any], *, resume: bool, discard_checkpoint: bool =
         opt = build_optimizer(config, db)
         if hasattr(opt, "restore"):  # load the checkpoint before anything is written
             opt.restore(discard_checkpoint=discard_checkpoint)
-        db.set_settings({**db.settings(), **opt.settings(), "cli": config})
+        db.set_settings({**db.settings(), **opt.settings(), "cli": stored(config)})
         return _run_study(opt, config, resume)
 
 
@@ -197,19 +213,24 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     from .learning import learning_curve
     from .storage import open_database, pick_study
+    from .usage import study_usage
 
     study = pick_study(args.storage, args.study)
     db = open_database(args.storage, study, readonly=True)
     settings = {k: v for k, v in db.settings().items() if k != "cli"}
     best = db.top(args.top)
     curve = learning_curve(db)
+    usage = study_usage(db.groups())
     if args.json:
         print(json.dumps({"study": study, "settings": settings, "evaluations": len(db),
-                          "learning": asdict(curve), "best": [_record_json(r) for r in best]},
+                          "learning": asdict(curve), "usage": usage.as_dict(),
+                          "best": [_record_json(r) for r in best]},
                          indent=2, default=str))
         return 0
     print(f"study {study!r} in {args.storage}: {len(db)} evaluations, "
           f"{db.last_iteration() + 1} iterations")
+    if usage.tokens:
+        print(f"  usage: {usage.line()}")
     for k, v in settings.items():
         print(f"  {k}: {json.dumps(v, default=str)}")
     _print_learning(curve)

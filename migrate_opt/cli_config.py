@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
 }
 LLM_KEYS = ("model", "engine", "group_size", "group", "top_k", "device", "dtype", "learning_rate",
             "steps_per_group", "temperature", "max_new_tokens", "lora_rank", "lora_alpha",
-            "lora_targets", "grpo", "sampling", "lora", "init_adapter", "adaptive_mix")
+            "lora_targets", "grpo", "sampling", "lora", "init_adapter", "adaptive_mix", "train")
 """Settings only LLM presets take."""
 TABLES = ("task_options", "executor_options", "sampler_options", "group", "grpo", "sampling",
           "lora")
@@ -168,7 +168,7 @@ def llm_options(config: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(lora.get("target_modules"), str):
         lora["target_modules"] = tuple(t.strip() for t in lora["target_modules"].split(","))
     options = {k: config[k] for k in ("model", "engine", "group_size", "group", "top_k",
-                                      "device", "dtype", "init_adapter")
+                                      "device", "dtype", "init_adapter", "train")
                if config.get(k) is not None}
     options.update(grpo=given("learning_rate", "steps_per_group", table="grpo"),
                    sampling=given("temperature", "max_new_tokens", table="sampling"),
@@ -192,6 +192,13 @@ def build_optimizer(config: Mapping[str, Any], db: Any) -> Any:
     if options and getattr(entry.factory, "preset", None) is None:
         flags = ", ".join(sorted(options))
         raise ConfigError(f"{flags} apply to LLM presets, and {config['method']!r} is not one")
+    if getattr(entry.factory, "preset", None) is not None:
+        from .cli_endpoint import endpoint_objects
+
+        options.update(endpoint_objects(config))
+    elif config.get("endpoint"):
+        raise ConfigError(f"--endpoint applies to LLM presets, and {config['method']!r} is "
+                          "not one")
     return create("optimizer", config["method"], task, database=db, seed=config["seed"],
                   budget=config["budget"], **options)
 

@@ -23,6 +23,7 @@ from ..learning import LearningCurve, learning_curve
 from ..metrics import improvements
 from ..storage import Database, open_database, pick_study
 from ..task import Task
+from ..usage import Usage, study_usage
 from ..values import Record
 from . import mix, svg
 
@@ -76,7 +77,7 @@ def render_report(db: Database, *, source: str = "", top: int = 10) -> str:
     task, task_note = rebuild_task(settings)
     title = f"{db.study}: {settings.get('task', 'study')}"
     sections = [
-        _summary(records, settings, source),
+        _summary(records, settings, source, study_usage(groups)),
         _section("Settings", _settings_table(settings)),
         _section("Best score so far", best_so_far_svg(records)),
         _section("Scores per sampler source", _sources(records, groups)),
@@ -145,7 +146,8 @@ def _section(title: str, body: str) -> str:
     return f"<section><h2>{escape(title)}</h2>\n{body}\n</section>"
 
 
-def _summary(records: Sequence[Record], settings: Mapping[str, Any], source: str) -> str:
+def _summary(records: Sequence[Record], settings: Mapping[str, Any], source: str,
+             usage: Usage) -> str:
     valid = [r for r in records if r.score is not None]
     best = max((r.score for r in valid), default=None)  # type: ignore[type-var]
     iterations = len({r.iteration for r in records})
@@ -158,6 +160,7 @@ def _summary(records: Sequence[Record], settings: Mapping[str, Any], source: str
         ("best score", "-" if best is None else f"{best:.4f}"),
         ("solved", "yes" if any(r.solved for r in records) else "no"),
         ("storage", source),
+        *([("tokens", usage.line())] if usage.tokens else []),
     ]
     spans = "".join(f"<span><b>{escape(k)}:</b> {escape(v)}</span>" for k, v in items)
     return f'<p class="summary">{spans}</p>'
