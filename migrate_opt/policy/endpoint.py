@@ -167,7 +167,7 @@ class EndpointPolicy(Policy):
             usage = request_usage(**usage_of(answer), prices=self.config.prices)
             for i, choice in enumerate(choices):
                 out.append(self._generation(choice, prefix, stop,
-                                            usage if i == 0 else request_usage(0, 0, None)))
+                                            usage if i == 0 else request_usage(0, 0, self.config.prices)))
         return out
 
     def _generation(self, choice: Mapping[str, Any], prefix: str, stop: Sequence[str],
