@@ -164,10 +164,11 @@ class EndpointPolicy(Policy):
             if not choices:
                 raise EndpointError(f"the server at {self.connection.base_url} returned no "
                                     "completion: check the model name and the server's log")
-            usage = request_usage(**usage_of(answer), prices=self.config.prices)
+            prices = self.config.prices
+            usage = request_usage(**usage_of(answer), prices=prices)
             for i, choice in enumerate(choices):
-                out.append(self._generation(choice, prefix, stop,
-                                            usage if i == 0 else request_usage(0, 0, self.config.prices)))
+                share = usage if i == 0 else request_usage(0, 0, prices)  # sum stays exact
+                out.append(self._generation(choice, prefix, stop, share))
         return out
 
     def _generation(self, choice: Mapping[str, Any], prefix: str, stop: Sequence[str],
