@@ -91,6 +91,14 @@ def test_endpoint_and_local_engine_give_runs_of_the_same_shape(server, preset):
     assert shapes[0] == shapes[1]
 
 
+def test_the_progress_bar_counts_tokens_and_cost(server, capsys):
+    opt = create("optimizer", "sample", WordTask(), group_size=2, database=SQLiteDatabase(
+        ":memory:", "s"), policy=policy_for(server, price_prompt=1, price_completion=1))
+    result = run(opt, iterations=1, progress=True)
+    err = capsys.readouterr().err
+    assert f"tok={result.usage.tokens:,}" in err and f"cost={result.usage.cost:.4f}" in err
+
+
 def test_same_seed_same_completions_through_the_server(server):
     first, second = (policy_for(server).generate(["Write digits."] * 3, seed=5,
                                                   max_new_tokens=6) for _ in range(2))

@@ -9,6 +9,7 @@ never appears in a message, a log line or anything stored."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
@@ -117,7 +118,8 @@ class OpenAIClient:
                 return _retry_after(exc.headers), f"the server at {url} answered {exc.code}" + (
                     f": {detail}" if detail else "")
             raise EndpointError(_refusal(url, exc.code, detail, self.connection)) from None
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+        except (urllib.error.URLError, ConnectionError, TimeoutError,
+                http.client.HTTPException) as exc:  # refused, dropped, cut short, timed out
             reason = getattr(exc, "reason", exc)
             return None, f"cannot reach {url} ({reason}): is the server running there?"
         try:
