@@ -4,8 +4,8 @@
 engine of a local model that trains.
 
 A URL, a key variable and the options are connection settings: they come from the person
-running, every time. A study stores none of them (``stored``), and ``resume`` drops any a
-crafted study carries (``without_connection``), so opening a study never connects anywhere
+running, every time. A study stores none of them and ``resume`` takes none back (they are
+not study settings: ``migrate_opt.cli_study``), so opening a study never connects anywhere
 its author chose; the study keeps only ``sampled_from`` and the model name (data)."""
 
 from __future__ import annotations
@@ -45,16 +45,10 @@ def connection_of(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-def without_connection(config: Mapping[str, Any]) -> dict[str, Any]:
-    """``config`` with every connection setting dropped: what a study may store and what
-    is read back from one."""
-    return {k: v for k, v in config.items() if k not in CONNECTION_KEYS}
-
-
-def stored(config: Mapping[str, Any]) -> dict[str, Any]:
-    """What ``run`` stores: no connection, and whether the samples came from an endpoint
-    (so ``resume`` can say what it needs)."""
-    out = without_connection(config)
+def with_source(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` marked with whether the samples come from an endpoint policy (data: it
+    tells ``resume`` what it needs); the connection itself is never stored."""
+    out = dict(config)
     if config.get("endpoint") and config.get("engine") != SERVER_ENGINE:
         out["sampled_from"] = "endpoint"
     else:
@@ -62,12 +56,19 @@ def stored(config: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def check_resume(config: dict[str, Any], study: str, model_given: bool) -> None:
-    """A study that sampled from an endpoint resumes against one (``--endpoint``) or a
-    local model (``--model``); neither given is one line saying so."""
+def resume_model(config: dict[str, Any], args: argparse.Namespace, study: str) -> None:
+    """What ``resume`` samples with: the connection and ``--model`` from its command line.
+    A study that sampled from an endpoint resumes against one (``--endpoint``) or a local
+    model (``--model``); neither given is one line saying so."""
+    config.update(connection_of(args))
+    if args.model is not None:
+        config["model"] = args.model
+    if args.endpoint and args.engine != SERVER_ENGINE:
+        for key in LOCAL_ONLY:  # the stored local model's settings: no use to an endpoint
+            config.pop(key, None)
     if config.get("sampled_from") != "endpoint" or config.get("endpoint"):
         return
-    if not model_given:
+    if args.model is None:
         raise ConfigError(
             f"study {study!r} sampled from an endpoint (model {config.get('model')!r}): resume "
             "with --endpoint URL (and --api-key-env NAME if it needs a key), or with --model "

@@ -212,10 +212,11 @@ def cli_sandbox(tmp_path, monkeypatch):
     group = opt.ask()
     opt.tell(group, [0.5] * len(group.pending))
     db.set_settings({**db.settings(), "cli": {"task": "toy", "task_options": {},
-                                              "storage": "s.db", "study": "s", "budget": 4}})
+                                              "method": "sample", "seed": 0,
+                                              "started_in": "s.db", "study": "s", "budget": 4}})
     calls = []
     monkeypatch.setattr(cli_module, "_execute",
-                        lambda config, resume, **kw: calls.append(config) or 0)
+                        lambda config, *args, **kw: calls.append(config) or 0)
     return calls
 
 
