@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .errors import ConfigError
 from .grpo_config import GRPOConfig, learning_rate_for
-from .grpo_math import STD_EPS, advantages, grpo_loss, truncated_is_weights
+from .grpo_math import STD_EPS, advantages, bounded, grpo_loss, truncated_is_weights
 from .policy.base import Policy, Updater
 from .values import Member
 
@@ -91,8 +91,8 @@ class GRPOUpdater(Updater):
         start = time.perf_counter()
         trainable = self._check(policy)
         rewards = self.rewards(members)
-        adv = advantages(rewards, self.config.advantage, self.config.entropic_beta,
-                         self.config.max_k)
+        adv = bounded(advantages(rewards, self.config.advantage, self.config.entropic_beta,
+                                 self.config.max_k))
         keep = [i for i, a in enumerate(adv) if a is not None]
         summary = _reward_summary([rewards[i] for i in keep])
         if not any(adv[i] for i in keep):

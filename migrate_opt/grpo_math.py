@@ -18,6 +18,9 @@ AGGREGATIONS = ("sequence-mean", "token-mean")
 STD_EPS = 1e-4
 """Added to the group std (as TRL does) so a near-constant group cannot blow up."""
 
+ADVANTAGE_LIMIT = 1e6
+"""Largest advantage magnitude the loss sees (see :func:`bounded`)."""
+
 
 def choice(name: str, value: object, allowed: Sequence[str], extra: str = "") -> None:
     """Refuse ``value`` unless it is one of ``allowed``, naming the options."""
@@ -51,6 +54,20 @@ def advantages(
         std = math.sqrt(sum((r - mean) ** 2 for r in valid) / (len(valid) - 1))
         scale = std + STD_EPS
     return [None if r is None else (r - mean) / scale for r in rewards]
+
+
+def bounded(adv: Sequence[float | None]) -> list[float | None]:
+    """The group's advantages scaled down together so that none exceeds ADVANTAGE_LIMIT.
+
+    The loss runs in float32 (largest 3.4e38): a raw advantage of 1e100 (a reward the
+    "none" mode passes through) would turn it into inf and the adapter into NaN. Scaling
+    the whole group keeps the direction of the gradient; at this size its norm is far past
+    ``max_grad_norm``, which the step clips to in any case, so the update is the same."""
+    top = max((abs(a) for a in adv if a is not None), default=0.0)
+    if top <= ADVANTAGE_LIMIT:
+        return list(adv)
+    factor = ADVANTAGE_LIMIT / top
+    return [None if a is None else a * factor for a in adv]
 
 
 def max_at_k_advantages(rewards: Sequence[float | None], k: int) -> list[float | None]:
