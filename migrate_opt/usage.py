@@ -22,13 +22,20 @@ class Usage:
     """Priced share only; None when no member was priced."""
 
     @classmethod
-    def of(cls, stored: Mapping[str, Any] | None) -> Usage:
-        if not stored:
+    def of(cls, stored: Any) -> Usage:
+        """From a member's stored ``usage``; a study file is untrusted, so anything but
+        finite non-negative numbers counts as nothing."""
+        if not isinstance(stored, Mapping):
             return cls()
-        cost = stored.get("cost")
-        return cls(int(stored.get("prompt_tokens") or 0),
-                   int(stored.get("completion_tokens") or 0),
-                   None if cost is None else float(cost))
+
+        def number(key: str) -> float | None:
+            v = stored.get(key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1e18:
+                return None
+            return float(v)
+
+        return cls(int(number("prompt_tokens") or 0), int(number("completion_tokens") or 0),
+                   number("cost"))
 
     def __add__(self, other: Usage) -> Usage:
         costs = [c for c in (self.cost, other.cost) if c is not None]

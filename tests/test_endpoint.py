@@ -23,7 +23,7 @@ from migrate_opt.testing.servers import (
     save_tiny_model,
 )
 from migrate_opt.testing.toy import DigitShareTask, ToyTask
-from migrate_opt.usage import study_usage
+from migrate_opt.usage import Usage, study_usage
 
 pytest.importorskip("fastapi", reason="transformers serve needs the endpoint extra")
 
@@ -215,6 +215,13 @@ def test_server_stopped_mid_run_then_resumed_elsewhere_with_records_intact(
         db.close()
         assert _records(storage)[: len(records)] == records
     assert _groups(storage) == 3
+
+
+def test_usage_from_a_crafted_study_counts_nothing_it_cannot_read():
+    groups = [(0, [{"usage": "lots"}, {"usage": {"prompt_tokens": "9", "cost": float("nan")}},
+                   {"usage": {"prompt_tokens": 3, "completion_tokens": True, "cost": 1e300}},
+                   "not a member", {"usage": {"prompt_tokens": 2, "completion_tokens": 5}}])]
+    assert study_usage(groups) == Usage(5, 5, None)
 
 
 # -- faults only a stub can produce ---------------------------------------------------------
