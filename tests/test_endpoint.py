@@ -314,6 +314,38 @@ def test_endpoint_flags_that_need_a_local_model_are_one_line(cli):
     assert "must start with http://" in one_line(out)
 
 
+def test_vllm_server_engine_loads_each_new_adapter_under_a_new_name(tmp_path):
+    """The requests the engine sends (a protocol check: no vLLM here; the real round trip
+    is benchmarks/gpu_check.py's on a CUDA machine)."""
+    torch = pytest.importorskip("torch")
+    from migrate_opt.engines.vllm_server import VLLMServerEngine
+    from migrate_opt.policy.tiny import tiny_policy
+
+    sampled = {"choices": [{"index": i, "text": "", "finish_reason": "stop", "logprobs": {
+        "tokens": ["token_id:7", "token_id:1"], "token_logprobs": [-1.5, -0.25]}}
+        for i in range(2)]}
+    ok = Reply(200, {})
+    with StubServer([ok, Reply(body=sampled), ok, ok, Reply(body=sampled)]) as stub:
+        engine = VLLMServerEngine(stub.url, adapter_dir=str(tmp_path))
+        policy = tiny_policy(engine=engine)
+        first = policy.generate(["p", "p"], max_new_tokens=4)
+        with torch.no_grad():
+            for param in policy.trainable_parameters():
+                param.add_(0.1)  # what a GRPO step does to the adapter
+        policy.generate(["p", "p"], max_new_tokens=4)
+    paths = [path for path, _, _ in stub.received]
+    assert paths == ["/v1/load_lora_adapter", "/v1/completions", "/v1/load_lora_adapter",
+                     "/v1/unload_lora_adapter", "/v1/completions"]
+    bodies = [body for _, _, body in stub.received]
+    assert bodies[0]["lora_name"] == "migrate-opt-v1" and bodies[3]["lora_name"] == (
+        "migrate-opt-v1") and bodies[4]["model"] == bodies[2]["lora_name"] == "migrate-opt-v2"
+    assert (tmp_path / "migrate-opt-v2" / "adapter_config.json").is_file()
+    request = bodies[1]
+    assert request["n"] == 2 and request["logprobs"] == 0 and request[
+        "return_tokens_as_token_ids"] and all(isinstance(t, int) for t in request["prompt"])
+    assert [g.token_ids for g in first] == [(7, 1)] * 2 and first[0].logprobs == (-1.5, -0.25)
+
+
 def test_vllm_token_ids_and_logprobs_are_read_from_a_completion_choice():
     choice = {"index": 0, "text": "ab", "logprobs": {
         "tokens": ["token_id:17", "token_id:2"], "token_logprobs": [-0.5, -1.25]}}
