@@ -18,8 +18,6 @@ from typing import Any
 
 from .errors import ConfigError
 
-CONNECTION_KEYS = ("endpoint", "api_key_env", "endpoint_options")
-"""Settings never stored with a study nor read back from one."""
 LOCAL_ONLY = ("device", "dtype", "lora", "lora_rank", "lora_alpha", "lora_targets", "engine")
 """Settings of a model migrate-opt loads itself."""
 SERVER_ENGINE = "vllm-server"
