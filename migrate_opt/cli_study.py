@@ -29,6 +29,8 @@ STUDY_KEYS = (
 FREE_TO_CHANGE = ("budget", "study", "iterations", "stop_when_solved", "patience",
                   "sampled_from")
 """Stored, yet no part of a study's identity: ``run`` may continue a study with others."""
+OFF_IS_A_CHOICE = ("train",)
+"""Switches whose False is not their default: an untrained twin is another study."""
 NOT_RESUMED = ("init_adapter",)
 """Stored, never taken back: a path to read, and a resumed study has its own adapter."""
 DISPLAY_ONLY = ("started_in", "storage", "resumed", "no_progress")
@@ -46,7 +48,8 @@ def study_record(config: Mapping[str, Any], factory: Callable[..., Any]) -> dict
 def identity(config: Mapping[str, Any], factory: Callable[..., Any]) -> dict[str, Any]:
     """The settings that make a study what it is (its scores mean the same throughout)."""
     out = {k: config[k] for k in STUDY_KEYS
-           if k not in FREE_TO_CHANGE and config.get(k) not in (None, {}, False)}
+           if k not in FREE_TO_CHANGE and config.get(k) not in (None, {})
+           and (config[k] is not False or k in OFF_IS_A_CHOICE)}
     data = split_task_options(factory, config.get("task_options") or {})[0]
     if data:
         out["task_options"] = data

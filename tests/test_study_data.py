@@ -322,3 +322,13 @@ def test_a_mistyped_config_file_is_one_line(plugin, capsys, text, fragment):
     (plugin / "bad.toml").write_text(text + "\n")
     one_line(capsys, start("b.db", "--config", "bad.toml"), fragment)
     assert not os.path.exists("b.db")
+
+
+def test_an_untrained_twin_is_another_study():
+    from migrate_opt.cli_study import default_study_name
+    from migrate_opt.testing import ToyTask
+
+    base = {"task": "toy", "method": "migrate", "seed": 0, "task_options": {}}
+    trained = default_study_name(base, ToyTask)
+    assert default_study_name({**base, "train": False}, ToyTask) != trained
+    assert default_study_name({**base, "adaptive_mix": False}, ToyTask) == trained
