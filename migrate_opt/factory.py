@@ -160,6 +160,8 @@ def study_record(settings: Any, study: str) -> dict[str, Any] | None:
                       ("direction", Literal["maximize", "minimize"])):
         if not accepts(hint, record[key]):
             raise bad(f"{key} must be {describe(hint)}, got {shown(record[key])}")
+    if settings.get("sampled_from") == "endpoint":
+        record["sampled_from"] = "endpoint"  # data: resume needs an endpoint or a model
     run: Mapping[str, Any] = record["run"]
     unknown = sorted(set(run) - {"seed", "budget"})
     if unknown:
@@ -185,11 +187,12 @@ def build_task(record: Mapping[str, Any], environment: Mapping[str, Any] | None 
 
 
 def build_optimizer(record: Mapping[str, Any], database: Database, *, budget: int | None = None,
-                    as_options: bool = False,
-                    environment: Mapping[str, Any] | None = None) -> Optimizer:
+                    as_options: bool = False, environment: Mapping[str, Any] | None = None,
+                    objects: Mapping[str, Any] | None = None) -> Optimizer:
     """The optimizer a record describes, on ``database``. Its ``config`` goes back to the
     registered factory as ``config=`` (or, ``as_options``, as keyword options: the shorthand
-    form of the command line and the harness)."""
+    form of the command line and the harness). ``objects`` are what this machine adds
+    (a policy or an engine built for a connection)."""
     run = record["run"]
     options: dict[str, Any] = {"database": database, "seed": run["seed"],
                                "budget": run.get("budget") if budget is None else budget}
@@ -202,7 +205,8 @@ def build_optimizer(record: Mapping[str, Any], database: Database, *, budget: in
         options.update(config)
     elif config:
         options["config"] = config
-    return create_optimizer(record["optimizer"], build_task(record, environment), **options)
+    return create_optimizer(record["optimizer"], build_task(record, environment), **options,
+                            **(objects or {}))
 
 
 # -- study files ---------------------------------------------------------------------------

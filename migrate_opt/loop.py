@@ -13,6 +13,7 @@ from typing import Any
 from .errors import ConfigError
 from .executors import Executor, SerialExecutor
 from .optimizer import RUNS_KEY, Optimizer
+from .usage import Usage, members_usage
 from .values import Group, Record
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ class RunResult:
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall time split into generate, evaluate, train, checkpoint, store and other (and ask:
     the whole of proposing, generation included)."""
+    usage: Usage = field(default_factory=Usage)
+    """Tokens (and cost) this run's groups took (migrate_opt.usage)."""
 
 
 def run(
@@ -66,7 +69,7 @@ def run(
     warm_start(opt, executor)
     seconds = dict.fromkeys((*PARTS, "ask", "total"), 0.0)  # ask: generate or a model's
     bar = _progress_bar(opt, progress, iterations)
-    done, stale = 0, 0
+    done, stale, usage = 0, 0, Usage()
     log_entry = RunLog(opt, patience)
     stopped: str | None = None
     try:
@@ -77,8 +80,9 @@ def run(
                 seconds[k] += group.timings.get(k, 0.0)
             done += 1
             stale = 0 if records else stale + 1
+            usage = usage + members_usage(group.members)
             log_entry.store(done, seconds)
-            _update_bar(bar, opt, group, len(records))
+            _update_bar(bar, opt, group, len(records), usage)
             for cb in callbacks:
                 cb(opt, group, records)
     except BaseException as exc:
@@ -91,7 +95,8 @@ def run(
             bar.close()
     seconds["other"] = seconds["total"] - sum(seconds[k] for k in PARTS)
     log_entry.store(done, seconds, stopped)
-    return RunResult(opt.best(RESULT_TOP), opt.n_evaluations, done, opt.solved, stopped, seconds)
+    return RunResult(opt.best(RESULT_TOP), opt.n_evaluations, done, opt.solved, stopped, seconds,
+                     usage)
 
 
 class RunLog:
@@ -178,7 +183,7 @@ def _progress_bar(opt: Optimizer, enabled: bool, iterations: int | None):  # typ
                 dynamic_ncols=True)
 
 
-def _update_bar(bar, opt: Optimizer, group: Group, new: int) -> None:  # type: ignore[no-untyped-def]
+def _update_bar(bar, opt: Optimizer, group: Group, new: int, usage: Usage) -> None:  # type: ignore[no-untyped-def]
     if bar is None:
         return
     bar.update(new if bar.unit == "eval" else 1)
@@ -192,10 +197,21 @@ def _update_bar(bar, opt: Optimizer, group: Group, new: int) -> None:  # type: i
             "evals": opt.n_evaluations,
             "new": new,  # falling to 0: the model repeats what it already found
             **opt.progress(group),
+            **_tokens(usage),
             "sec": f"{group.timings.get('total', 0.0):.1f}",
         },
         refresh=False,
     )
+
+
+def _tokens(usage: Usage) -> dict[str, str]:
+    """Tokens this run sampled so far and, when priced, their cost."""
+    if not usage.tokens:
+        return {}
+    out = {"tok": f"{usage.tokens:,}"}
+    if usage.cost is not None:
+        out["cost"] = f"{usage.cost:.4f}"
+    return out
 
 
 def _glimpse(solution: str, width: int = 24) -> str:

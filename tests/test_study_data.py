@@ -330,3 +330,11 @@ def test_a_mistyped_config_file_is_one_line(plugin, capsys, text, fragment):
     (plugin / "bad.toml").write_text(text + "\n")
     one_line(capsys, start("b.db", "--config", "bad.toml"), fragment)
     assert not os.path.exists("b.db")
+
+
+def test_an_untrained_twin_is_another_study():
+    from migrate_opt.cli.commands import default_study_name
+
+    base = {"task": "toy", "method": "migrate", "seed": 0, "config": {}}
+    trained = default_study_name(base, {})
+    assert default_study_name({**base, "config": {"train": False}}, {}) != trained

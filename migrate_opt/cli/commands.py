@@ -19,6 +19,7 @@ from ..errors import ConfigError, MigrateOptError
 from ..factory import RECORD_KEYS
 from ..optimizer import RUNS_KEY
 from ..task import split_task_options
+from .endpoint import connection_of, endpoint_objects, policy_of, resume_model
 from .parser import build_parser
 from .settings import (
     ALIASES,
@@ -141,7 +142,8 @@ def default_study_name(spec: dict[str, Any], task_data: dict[str, Any]) -> str:
 
 
 FLAG_ONLY = ("command", "verbose", "config", "help_task", "help_executor", "group",
-             "sampler_option", "executor_option", "set")
+             "sampler_option", "executor_option", "set", "endpoint", "api_key_env",
+             "endpoint_option")
 
 
 def run_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -156,6 +158,7 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
         flags["sampler_options"] = parse_sampler_options(args.sampler_option)
     spec = run_spec(read_config_file(args.config) if args.config else {}, flags,
                     args.set or ())
+    spec["connection"] = connection_of(args)
     executor = registry().entry("executor", spec["executor"]).factory
     what = f"executor {spec['executor']!r}"
     spec["executor_options"] = check_options(what, {
@@ -186,9 +189,10 @@ def cmd_resume(args: argparse.Namespace, extra: list[str]) -> int:
     ignored.update(dict.fromkeys(extras))
     # Whatever runs, connects or limits comes from this command line, never from the file.
     record["config"] = _machine(record["config"], args.engine, args.device, ignored)
+    connection = resume_model(record, args, study)
     spec = {**RUN_DEFAULTS, "storage": args.storage, "study": study,
             "no_progress": args.no_progress, "executor": args.executor or "serial",
-            "iterations": args.iterations, "resumed": True}
+            "iterations": args.iterations, "resumed": True, "connection": connection}
     executor = registry().entry("executor", spec["executor"]).factory
     if args.help_executor:
         _print_options(executor)
@@ -280,11 +284,13 @@ def _execute(record: dict[str, Any], spec: dict[str, Any], *, as_options: bool,
     from ..storage import MemoryDatabase
 
     storage, study = spec["storage"], spec["study"]
+    record, objects = _with_connection(record, spec)
     if spec.get("resumed") or _holds(storage, study, studies_in):
         db = open_database(storage, study)  # the writer lease first; nothing else is written
         try:
             stored = None if spec.get("resumed") else db.settings()
-            opt = build_optimizer(record, db, as_options=as_options, environment=environment)
+            opt = build_optimizer(record, db, as_options=as_options, environment=environment,
+                                  objects=objects)
             if stored is not None:
                 _check_identity(stored, opt.settings(), len(db), spec)
             opt.restore(discard_checkpoint=discard_checkpoint)  # before anything is written
@@ -293,7 +299,7 @@ def _execute(record: dict[str, Any], spec: dict[str, Any], *, as_options: bool,
             raise
     else:
         opt = build_optimizer(record, MemoryDatabase(study=study), as_options=as_options,
-                              environment=environment)
+                              environment=environment, objects=objects)
         db = open_database(storage, study)
         if len(db) or db.settings():
             db.close()
@@ -303,6 +309,27 @@ def _execute(record: dict[str, Any], spec: dict[str, Any], *, as_options: bool,
     with db:
         opt.write_settings()
         return _run_study(opt, spec)
+
+
+def _with_connection(record: dict[str, Any], spec: dict[str, Any]
+                     ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The record and the objects a connection (``--endpoint``) gives: an endpoint policy
+    replaces the record's policy table, a ``vllm-server`` engine its engine name."""
+    from ..registry import registry
+
+    connection = spec.get("connection") or {}
+    if registry().entry("optimizer", record["optimizer"]).config is None:
+        if connection.get("endpoint"):
+            raise ConfigError(f"--endpoint applies to LLM presets, and "
+                              f"{record['optimizer']!r} is not one")
+        return record, {}
+    objects = endpoint_objects(connection, record["config"])
+    config = dict(record["config"])
+    if "policy" in objects:
+        config.pop("policy", None)
+    elif "engine" in objects:
+        config["policy"] = {k: v for k, v in policy_of(config).items() if k != "engine"}
+    return {**record, "config": config}, objects
 
 
 def _holds(storage: str, study: str, studies_in: Callable[[str], list[str]]) -> bool:
@@ -377,24 +404,27 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     from ..factory import open_database, pick_study, study_record
     from ..grpo.monitor import learning_curve
+    from ..usage import study_usage
+    from ..values import with_direction
 
     study = pick_study(args.storage, args.study)
     db = open_database(args.storage, study, readonly=True)
-    settings = db.settings()
-    record = study_record(settings, study)
-    settings = record if record is not None else {k: v for k, v in settings.items()
+    stored = db.settings()
+    record = study_record(stored, study)
+    settings = record if record is not None else {k: v for k, v in stored.items()
                                                   if k != "cli"}
-    from ..values import with_direction
-
     best = with_direction(db.top(args.top), str(settings.get("direction", "maximize")))
     curve = learning_curve(db)
+    usage = study_usage(db.groups())
     if args.json:
         print(json.dumps({"study": study, "settings": settings, "evaluations": len(db),
-                          "learning": asdict(curve), "best": [_record_json(r) for r in best]},
-                         indent=2, default=str))
+                          "learning": asdict(curve), "usage": usage.as_dict(),
+                          "best": [_record_json(r) for r in best]}, indent=2, default=str))
         return 0
     print(f"study {study!r} in {args.storage}: {len(db)} evaluations, "
           f"{db.last_iteration() + 1} iterations")
+    if usage.tokens:
+        print(f"  usage: {usage.line()}")
     for k, v in settings.items():
         print(f"  {printable(str(k))}: {json.dumps(v, default=str)}")  # no terminal escapes
     _print_learning(curve)

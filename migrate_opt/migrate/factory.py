@@ -49,9 +49,14 @@ def build_migrate(
     built = policy if isinstance(policy, Policy) else None
     if policy is not None and built is None:
         options["policy"] = policy
+    engine = options.pop("engine") if not isinstance(options.get("engine"), (str, type(None))) \
+        else None  # an Engine object (a vllm-server connection): not data, never stored
     cfg = _config(preset_name, task, config, options)
     if built is None:
-        built = create_policy(cfg.policy.name, **cfg.policy.load_options())
+        given = cfg.policy.load_options()
+        if engine is not None:
+            given["engine"] = engine
+        built = create_policy(cfg.policy.name, **given)
     elif cfg.policy != PolicySpec():
         raise ConfigError(
             f"policy settings ({', '.join(cfg.policy.load_options()) or 'model'}) apply when "

@@ -23,6 +23,8 @@ from .config import DEFAULT_MODEL, MigrateConfig, PolicySpec
 
 log = logging.getLogger(__name__)
 
+TRUNCATED = "cut at max_new_tokens before it ended (not parsed)"
+
 
 class Migrate(Optimizer):
     """The MiGrATe optimizer, and through its config every LLM baseline of the paper
@@ -55,6 +57,8 @@ class Migrate(Optimizer):
         if missing:
             raise ConfigError(f"no sampler object for {', '.join(missing)}; pass samplers=, or "
                               "build with create('optimizer', ...), which creates them")
+        if config.train and not policy.trainable and hasattr(policy, "untrainable"):
+            raise ConfigError(f"{config.preset!r} trains the policy, and {policy.untrainable}")
         if config.train and (updater is None or not policy.trainable):
             raise ConfigError(
                 f"{config.preset!r} trains the policy, and {type(policy).__name__} "
@@ -81,7 +85,9 @@ class Migrate(Optimizer):
         from .presets import PRESET_NAMES
 
         preset = self.config.preset
-        return {**super().settings(), "optimizer": preset if preset in PRESET_NAMES else "migrate"}
+        sampled = self.policy.describe().get("policy") == "endpoint"  # resume needs one
+        return {**super().settings(), "optimizer": preset if preset in PRESET_NAMES else "migrate",
+                **({"sampled_from": "endpoint"} if sampled else {})}
 
     def config_mapping(self) -> dict[str, Any]:
         """The config with what the run resolved: the policy's name and LoRA shape, and the
@@ -182,12 +188,12 @@ class Migrate(Optimizer):
                 members.append(self._replay_member(p, p.replay))
                 continue
             g = next(generations)
-            solutions, error = self.parse(g.text)
+            solutions, error = ((), TRUNCATED) if g.truncated else self.parse(g.text)
             members.append(
                 Member(
                     source=p.source, completion=g.text, solutions=solutions, prompt=p.prompt,
                     token_ids=g.token_ids or None, behaviour_logprobs=g.logprobs or None,
-                    error=error, tags=dict(p.tags),
+                    error=error, tags=dict(p.tags), usage=g.usage,
                 )
             )
         return members
