@@ -198,10 +198,12 @@ def build_optimizer(record: Mapping[str, Any], database: Database, *, budget: in
                                "budget": run.get("budget") if budget is None else budget}
     config = dict(record["config"])
     entry = registry().entry("optimizer", record["optimizer"])
-    if config and entry.config is None and as_options:
-        raise ConfigError(f"{', '.join(sorted(config))} apply to LLM presets, and "
-                          f"{record['optimizer']!r} is not one")
-    if as_options:
+    if entry.config is None:  # a factory of loose options: its stored config goes back so
+        if config and as_options:
+            raise ConfigError(f"{', '.join(sorted(config))} apply to LLM presets, and "
+                              f"{record['optimizer']!r} is not one")
+        options.update(config)
+    elif as_options:
         options.update(config)
     elif config:
         options["config"] = config

@@ -143,3 +143,15 @@ def test_a_crafted_record_is_one_clear_line(tmp_path, capsys, change, fragment):
     assert main(["resume", path, "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and fragment in err[0], err
+
+
+def test_a_baseline_study_resumes_from_its_record(tmp_path, capsys):
+    pytest.importorskip("migrate_opt_baselines")
+    path = str(tmp_path / "ga.db")
+    assert main(["run", "toy", "--method", "ga", "--budget", "12", "--storage", path,
+                 "--study", "s", "--no-progress"]) == 0
+    record = record_of(settings(path, "s")[0])
+    assert record["optimizer"] == "ga" and record["config"]["population_size"] > 0
+    assert main(["resume", path, "--budget", "20", "--no-progress"]) == 0
+    assert settings(path, "s")[1] == 20 and record_of(settings(path, "s")[0]) == {
+        **record, "run": {**record["run"], "budget": 20}}

@@ -58,7 +58,8 @@ def resume_model(record: dict[str, Any], args: argparse.Namespace, study: str
         policy["name"] = args.model
     if args.endpoint and args.engine != SERVER_ENGINE:
         policy = {k: v for k, v in policy.items() if k not in LOCAL_ONLY}
-    record["config"] = {**record["config"], "policy": policy}
+    if policy or "policy" in record["config"]:  # an LLM preset's record
+        record["config"] = {**record["config"], "policy": policy}
     if record.get("sampled_from") == "endpoint" and not args.endpoint:
         if args.model is None:
             raise ConfigError(
