@@ -224,6 +224,10 @@ class Optimizer(ABC):
     def _after_tell(self, group: Group, records: list[Record]) -> None:
         """Learn from a stored group (GRPO step, population update). Default: nothing."""
 
+    def flush(self) -> None:
+        """Write what is kept in memory between checkpoints (training state) into the
+        database; ``run`` calls it when it ends. Default: nothing (stored groups suffice)."""
+
 
 def _check_storable(evaluations: Sequence[Evaluation]) -> None:
     for i, ev in enumerate(evaluations):
