@@ -192,6 +192,12 @@ def build_optimizer(config: Mapping[str, Any], db: Any) -> Any:
     if options and getattr(entry.factory, "preset", None) is None:
         flags = ", ".join(sorted(options))
         raise ConfigError(f"{flags} apply to LLM presets, and {config['method']!r} is not one")
+    if getattr(entry.factory, "preset", None) is not None:
+        from .config import DEFAULT_MODEL
+        from .engines import with_fastest_engine
+
+        # not stored: a resume picks the fastest engine installed where it runs
+        options = with_fastest_engine(options.get("model", DEFAULT_MODEL), options)
     return create("optimizer", config["method"], task, database=db, seed=config["seed"],
                   budget=config["budget"], **options)
 

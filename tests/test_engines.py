@@ -289,3 +289,14 @@ def test_a_prompt_longer_than_the_context_is_cut_from_the_left_with_a_warning(po
     assert len(g) == 2 and all(0 < len(x.token_ids) <= 8 for x in g)
     with pytest.raises(ConfigError, match="lower max_new_tokens"):
         policy.generate(["one"], max_new_tokens=context)
+
+
+def test_front_doors_pick_the_fastest_engine_only_for_builtin_cpu_policies():
+    from migrate_opt.engines import fastest_engine, with_fastest_engine
+
+    fastest = fastest_engine()
+    assert with_fastest_engine("smollm2-135m-instruct", {}) == {"engine": fastest}
+    assert with_fastest_engine("someone/a-model", {"device": "cpu"})["engine"] == fastest
+    assert with_fastest_engine("smollm2-135m-instruct", {"engine": "hf"}) == {"engine": "hf"}
+    assert with_fastest_engine("smollm2-135m-instruct", {"device": "cuda"}) == {"device": "cuda"}
+    assert with_fastest_engine("tiny-random", {}) == {}  # tests and plugins keep their own

@@ -86,6 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MigrateOptError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    engine_settings = opt.policy.engine.describe()
+    precision = engine_settings.get("precision")
+    print(f"generation: {engine_settings['engine']}{f' ({precision})' if precision else ''}; "
+          f"GRPO step: frozen base in {getattr(opt.policy, 'train_precision', 'float32')}, "
+          f"checkpoint every {opt.config.checkpoint_every} groups or "
+          f"{opt.config.checkpoint_seconds:.0f} s and at the end")
     if resumed:
         print(f"resuming study {study!r} in {args.storage}: {resumed} guesses already made")
     else:
