@@ -37,7 +37,7 @@ from .presets import PRESET_NAMES
 from .registry import create, register_plugin, registry, unregister_plugin
 from .samplers import Sampler, SamplerContext
 from .storage import Database, MemoryDatabase, SQLiteDatabase
-from .task import SearchSpace, Task
+from .task import SearchSpace, Task, split_task_options
 from .values import Candidate, Evaluation, Group, Member, Proposal, Record
 
 __version__ = "0.1.0"
@@ -52,5 +52,5 @@ __all__ = [
     "SQLiteDatabase", "Sampler", "SamplerContext", "SamplingConfig", "SearchSpace",
     "SerialExecutor", "StorageError", "Task", "TaskError", "TellError", "UnknownNameError",
     "Updater", "cache_dir", "create", "hookimpl", "register_plugin", "registry", "run",
-    "unregister_plugin", "warm_start",
+    "split_task_options", "unregister_plugin", "warm_start",
 ]

@@ -1,4 +1,4 @@
-"""The ``migrate-opt`` command: plugins, run, resume, show, report.
+"""The ``migrate-opt`` command: plugins, run, resume, show, report, compare.
 
 Errors on bad options are one clear line (exit 2), never a traceback."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -15,15 +16,28 @@ from .cli_config import (
     DEFAULTS,
     build_executor,
     build_optimizer,
+    check_options,
+    check_sampler_options,
+    check_settings,
     coerce,
+    factory_hints,
     factory_options,
     key_values,
     parse_group,
     parse_sampler_options,
+    printable,
     read_config_file,
 )
 from .cli_parser import build_parser
+from .cli_study import (
+    default_study_name,
+    differences,
+    identity,
+    stored_run,
+    study_record,
+)
 from .errors import ConfigError, MigrateOptError
+from .task import split_task_options
 
 log = logging.getLogger("migrate_opt")
 
@@ -94,13 +108,54 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     if args.help_executor:
         _print_options(registry().entry("executor", config["executor"]).factory)
         return 0
-    config["task_options"] = {**config["task_options"], **parse_task_options(factory, extra)}
-    config["study"] = config["study"] or f"{args.task}-{config['method']}-s{config['seed']}"
+    config["task_options"] = check_options(
+        f"task {args.task!r}", {**config["task_options"], **parse_task_options(factory, extra)},
+        factory_hints(factory))
+    check_sampler_options(config)
+    registry().entry("optimizer", config["method"])  # unknown names: refused before any work
+    registry().entry("executor", config["executor"])
+    config["study"] = config["study"] or default_study_name(config, factory)
     if config.get("device"):
         from .policy import resolve_device
 
         resolve_device(config["device"])  # before a study file is touched
-    return _execute(config, resume=False)
+    _check_identity(config, factory)
+    return _execute(config, factory, resume=False)
+
+
+def _check_identity(config: dict[str, Any], factory: Callable[..., Any]) -> None:
+    """``run`` continues a study only with the settings that shaped it."""
+    stored = _stored_settings(config["storage"], config["study"])
+    if stored is None:
+        return
+    where, study = config["storage"], config["study"]
+    ways_out = (f"resume it as it was (migrate-opt resume {where} --study {study}), or start "
+                "a new study with --study NAME")
+    raw = stored.get("cli")
+    if raw is None:
+        if stored.get("records"):
+            raise ConfigError(f"study {study!r} in {where} was not started by `migrate-opt "
+                              "run`: start a new study with --study NAME")
+        return  # an empty study an older version left behind: nothing to keep apart
+    old, old_factory, _ = stored_run(raw, study, where)
+    changed = differences(identity(old, old_factory), identity(config, factory))
+    if changed:
+        raise ConfigError(f"study {study!r} in {where} was started with other settings: "
+                          f"{'; '.join(changed)}. To go on, {ways_out}")
+
+
+def _stored_settings(url: str, study: str) -> dict[str, Any] | None:
+    """The study's stored settings (and whether it holds records), or None when the
+    storage holds no such study yet; read without writing anything."""
+    from .registry import registry
+    from .storage import locate, open_database
+
+    name, path = locate(url)
+    lister = getattr(registry().entry("database", name).factory, "list_studies", None)
+    if path is None or lister is None or not os.path.exists(path) or study not in lister(path):
+        return None
+    with open_database(url, study, readonly=True) as db:
+        return {**db.settings(), "records": len(db) > 0}
 
 
 def run_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -119,10 +174,12 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
         for name, options in parse_sampler_options(args.sampler_option).items():
             merged.setdefault(name, {}).update(options)
         config["sampler_options"] = merged
-    if args.executor_option:
-        executor = registry().entry("executor", config["executor"]).factory
-        config["executor_options"] = {**config["executor_options"], **key_values(
-            args.executor_option, executor, f"executor {config['executor']!r}")}
+    check_settings(config)
+    executor = registry().entry("executor", config["executor"]).factory
+    what = f"executor {config['executor']!r}"
+    config["executor_options"] = check_options(what, {
+        **config["executor_options"], **key_values(args.executor_option or [], executor, what)},
+        factory_hints(executor))
     return config
 
 
@@ -131,48 +188,92 @@ def _print_options(factory: Callable[..., Any]) -> None:
         print(f"--{name.replace('_', '-')} ({kind.__name__})")
 
 
-def cmd_resume(args: argparse.Namespace) -> int:
+def cmd_resume(args: argparse.Namespace, extra: list[str]) -> int:
+    from .registry import registry
     from .storage import open_database, pick_study
 
     study = pick_study(args.storage, args.study)
     with open_database(args.storage, study, readonly=True) as reader:
-        config = reader.settings().get("cli")
-    if not config:
+        raw = reader.settings().get("cli")
+    if raw is None:
         raise ConfigError(f"study {study!r} was not started by `migrate-opt run`; resume it "
                           "from Python with the same objects")
-    config = {**DEFAULTS, **config, "resumed": True}
+    config, factory, ignored = stored_run(raw, study, args.storage)
+    # Whatever runs, connects or limits comes from this command line, never from the file.
+    config.update(executor=args.executor or "serial", engine=args.engine, device=args.device,
+                  no_progress=args.no_progress, storage=args.storage, resumed=True)
+    if args.help_executor:
+        _print_options(registry().entry("executor", config["executor"]).factory)
+        return 0
+    config["executor_options"] = key_values(
+        args.executor_option or [], registry().entry("executor", config["executor"]).factory,
+        f"executor {config['executor']!r}")
+    environment = parse_task_options(factory, extra)
+    shaping = sorted(split_task_options(factory, environment)[0])
+    if shaping:
+        raise ConfigError(f"{', '.join('--' + k.replace('_', '-') for k in shaping)} shape(s) "
+                          "the study and cannot change on resume: start a new study with run")
+    config["task_options"] = {**config["task_options"], **environment}
     if args.budget is not None:
         config["budget"] = args.budget
-    if args.engine is not None:
-        config["engine"] = args.engine
-    config["no_progress"] = args.no_progress
-    if config.get("storage") != args.storage:
+    if config.get("device"):
+        from .policy import resolve_device
+
+        resolve_device(config["device"])
+    if ignored:
+        print(f"resume ignores the study's stored {', '.join(ignored)}: the executor, "
+              "storage, engine, device and a task's environment options come from this "
+              "command line", file=sys.stderr)
+    started = raw.get("started_in") or raw.get("storage")
+    if isinstance(started, str) and started != args.storage:
         # The file given is the study, wherever it was when `run` started it.
-        log.info("study %r was started in %s; resuming writes to %s", study,
-                 config.get("storage"), args.storage)
-        config["started_in"] = config.get("started_in") or config.get("storage")
-    config["storage"] = args.storage
-    return _execute(config, resume=True, discard_checkpoint=args.discard_checkpoint)
+        config["started_in"] = started
+    return _execute(config, factory, resume=True, discard_checkpoint=args.discard_checkpoint)
 
 
-def _execute(config: dict[str, Any], *, resume: bool, discard_checkpoint: bool = False) -> int:
-    from .storage import open_database
+def _execute(config: dict[str, Any], factory: Callable[..., Any], *, resume: bool,
+             discard_checkpoint: bool = False) -> int:
+    """Build the optimizer (the model loads here), then run it. A new study is built in
+    memory first and its file written only once everything stands: a refused or
+    interrupted start leaves the storage as it was."""
+    from .storage import MemoryDatabase, open_database
 
-    with open_database(config["storage"], config["study"]) as db:
-        opt = build_optimizer(config, db)
-        if hasattr(opt, "restore"):  # load the checkpoint before anything is written
-            opt.restore(discard_checkpoint=discard_checkpoint)
-        db.set_settings({**db.settings(), **opt.settings(), "cli": config})
+    storage, study = config["storage"], config["study"]
+    if resume or _stored_settings(storage, study) is not None:
+        db = open_database(storage, study)  # the writer lease first; nothing else is written
+        try:
+            opt = _built(config, db, discard_checkpoint)
+        except BaseException:
+            db.close()
+            raise
+    else:
+        opt = _built(config, MemoryDatabase(study=study), discard_checkpoint)
+        db = open_database(storage, study)
+        if len(db) or db.settings():
+            db.close()
+            raise ConfigError(f"study {study!r} in {storage} was started by another process "
+                              "meanwhile; nothing was written: run again to see its settings")
+        opt.database = db  # empty either way: nothing built so far read a record
+    with db:
+        db.set_settings({**db.settings(), **opt.settings(),
+                         "cli": study_record(config, factory)})
         return _run_study(opt, config, resume)
+
+
+def _built(config: dict[str, Any], db: Any, discard_checkpoint: bool) -> Any:
+    opt = build_optimizer(config, db)
+    if hasattr(opt, "restore"):  # load the checkpoint before anything is written
+        opt.restore(discard_checkpoint=discard_checkpoint)
+    return opt
 
 
 def _run_study(opt: Any, config: dict[str, Any], resume: bool) -> int:
     from .loop import run
 
     executor = build_executor(config)
-    verb = "resuming" if resume else "starting"
+    verb = "resuming" if resume else "continuing" if opt.n_evaluations else "starting"
     moved = config.get("started_in")
-    where = f" (started in {moved}; writing here)" if resume and moved else ""
+    where = f" (started in {printable(moved)}; writing here)" if resume and moved else ""
     print(f"{verb} study {config['study']!r} in {config['storage']}{where} "
           f"({opt.n_evaluations}/{config['budget']} evaluations done)", file=sys.stderr)
     try:
@@ -211,7 +312,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"study {study!r} in {args.storage}: {len(db)} evaluations, "
           f"{db.last_iteration() + 1} iterations")
     for k, v in settings.items():
-        print(f"  {k}: {json.dumps(v, default=str)}")
+        print(f"  {printable(str(k))}: {json.dumps(v, default=str)}")  # no terminal escapes
     _print_learning(curve)
     _print_best(best)
     return 0
@@ -234,7 +335,19 @@ def _print_learning(curve: Any) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
 
-    print(write_report(args.storage, args.study, args.output))
+    print(write_report(args.storage, args.study, args.output, force=args.force))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .report.compare import HEADER, write_compare
+
+    path, rows = write_compare(args.studies, args.output)
+    _table(HEADER, [r.cells() for r in rows])
+    if any(r.short for r in rows):
+        print("flag: stopped short of the budget without solving; its rank is not that of "
+              "a run that spent the same")
+    print(path)
     return 0
 
 
@@ -268,14 +381,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    if extra and args.command != "run":
+    if extra and args.command not in ("run", "resume"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.command == "run":
             return cmd_run(args, extra)
-        handler = {"plugins": cmd_plugins, "methods": cmd_methods, "resume": cmd_resume,
-                   "show": cmd_show, "report": cmd_report}[args.command]
+        if args.command == "resume":
+            return cmd_resume(args, extra)
+        handler = {"plugins": cmd_plugins, "methods": cmd_methods, "show": cmd_show,
+                   "report": cmd_report, "compare": cmd_compare}[args.command]
         return handler(args)
+    except KeyboardInterrupt:  # while a model loads, or a file is read
+        starting = args.command in ("run", "resume")
+        print("\nmigrate-opt: interrupted" + (" before the run started; nothing was written"
+                                              if starting else ""), file=sys.stderr)
+        return 130
     except ImportError as exc:
         print(f"migrate-opt: error: {exc}; install the extra it needs, e.g. "
               "pip install 'migrate-opt[llm]'", file=sys.stderr)
@@ -284,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             raise
         msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-        print(f"migrate-opt: error: {msg}", file=sys.stderr)
+        print(f"migrate-opt: error: {' '.join(msg.split())}", file=sys.stderr)  # one line
         return 2
 
 

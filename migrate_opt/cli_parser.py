@@ -18,13 +18,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("methods", help="list methods (LLM presets and other optimizers)")
     _add_run(sub)
 
-    resume = sub.add_parser("resume", help="continue a stored study where it stopped")
+    resume = sub.add_parser(
+        "resume", help="continue a stored study where it stopped",
+        description="Continue a stored study. The file gives the study's data (task and its "
+        "options, method, budget, seed); how it runs (executor, engine, device, a task's "
+        "environment options such as --timeout) comes from these flags only.")
     resume.add_argument("storage", help="the study file; resuming writes to it")
     resume.add_argument("--study", default=None, help="needed when the file holds several")
     resume.add_argument("--budget", type=int, default=None, help="raise the budget")
     resume.add_argument("--engine", default=None,
                         help="generate with another engine (records stay the same)")
+    resume.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+                        help="default cpu")
     resume.add_argument("--no-progress", action="store_true")
+    _add_executor(resume)
     resume.add_argument("--discard-checkpoint", action="store_true",
                         help="ignore the stored training checkpoint and retrain the adapter "
                         "from the stored records (for a checkpoint that cannot be loaded)")
@@ -40,6 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--study", default=None, help="needed when the file holds several")
     report.add_argument("-o", "--output", default=None,
                         help="HTML file (default: STORAGE-STUDY.html next to the storage)")
+    report.add_argument("--force", action="store_true",
+                        help="replace OUTPUT even when it is not a report written here")
+    compare = sub.add_parser(
+        "compare", help="put several studies side by side (curves, spent budget, AUC)",
+        description="Overlay the best-so-far curves of several studies on one HTML page "
+        "and print one row per study; studies that stopped short of their budget are "
+        "flagged. Each argument is a study file (all its studies) or FILE:STUDY.")
+    compare.add_argument("studies", nargs="+", metavar="FILE[:STUDY]")
+    compare.add_argument("-o", "--output", default=None,
+                         help="HTML file (default: FIRST-compare.html next to the first file)")
     return p
 
 
@@ -61,7 +78,8 @@ def _add_run(sub: Any) -> None:
     g.add_argument("--iterations", type=int, help="stop after N groups")
     g.add_argument("--storage", help="study file; its extension or NAME:// picks the "
                    "database (default runs/migrate.db)")
-    g.add_argument("--study", help="study name (default: TASK-METHOD-sSEED)")
+    g.add_argument("--study", help="study name (default: TASK-METHOD-sSEED, plus a short "
+                   "hash of the task options and method settings given)")
     g.add_argument("--seed", type=int)
     g.add_argument("--stop-when-solved", action="store_true", default=None)
     g.add_argument("--no-progress", action="store_true", default=None)
@@ -92,7 +110,10 @@ def _add_run(sub: Any) -> None:
     g.add_argument("--steps-per-group", type=int, help="GRPO mu")
     g.add_argument("--temperature", type=float)
     g.add_argument("--max-new-tokens", type=int)
-    g = run.add_argument_group("evaluation")
+    _add_executor(run.add_argument_group("evaluation"))
+
+
+def _add_executor(g: Any) -> None:
     g.add_argument("--executor", help="serial (default), process, ray, ...")
     g.add_argument("--executor-option", action="append", metavar="KEY=VALUE",
                    help="an executor option, e.g. workers=4 or timeout=30 (repeatable; "

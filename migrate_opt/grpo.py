@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .errors import ConfigError
 from .grpo_config import GRPOConfig, learning_rate_for
-from .grpo_math import STD_EPS, advantages, grpo_loss, truncated_is_weights
+from .grpo_math import STD_EPS, advantages, bounded, grpo_loss, truncated_is_weights
 from .policy.base import Policy, Updater
 from .values import Member
 
@@ -61,7 +61,9 @@ class GRPOUpdater(Updater):
     # -- rewards -------------------------------------------------------------------------
     def rewards(self, members: Sequence[Member]) -> list[float | None]:
         """The reward each member trains with (None: masked), per ``invalid`` and
-        ``repeat_reward``."""
+        ``repeat_reward``, or ``lazy_penalty`` when set."""
+        if self.config.lazy_penalty is not None:
+            return lazy_rewards(members, self.config.lazy_penalty)
         out: list[float | None] = []
         for m in members:
             reward = m.reward
@@ -89,7 +91,8 @@ class GRPOUpdater(Updater):
         start = time.perf_counter()
         trainable = self._check(policy)
         rewards = self.rewards(members)
-        adv = advantages(rewards, self.config.advantage, self.config.entropic_beta)
+        adv = bounded(advantages(rewards, self.config.advantage, self.config.entropic_beta,
+                                 self.config.max_k))
         keep = [i for i, a in enumerate(adv) if a is not None]
         summary = _reward_summary([rewards[i] for i in keep])
         if not any(adv[i] for i in keep):
@@ -134,6 +137,7 @@ class GRPOUpdater(Updater):
             )  # fmt: skip
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(self._params, cfg.max_grad_norm)
+            self._schedule(optimizer)
             optimizer.step()
             metrics.append({**summary, **stats, "loss": float(loss.detach()),
                             "grad_norm": float(grad_norm), "skipped": 0.0,
@@ -142,6 +146,17 @@ class GRPOUpdater(Updater):
                             "seconds": time.perf_counter() - start})  # fmt: skip
             start = time.perf_counter()
         return metrics
+
+    def _schedule(self, optimizer: Any) -> None:
+        """Set this step's rate from the AdamW step count (restored with its state, so a
+        resumed run decays from where it was)."""
+        if self.config.lr_decay_steps is None or self.learning_rate is None:
+            return
+        state = optimizer.state.get(self._params[0], {})
+        done = float(state["step"]) if "step" in state else 0.0
+        rate = self.learning_rate / math.sqrt(1.0 + done / self.config.lr_decay_steps)
+        for group in optimizer.param_groups:
+            group["lr"] = rate
 
     def _kl_exceeded(self, kl: float) -> float:
         """1.0 when the KL to base is past ``max_kl`` (warned once per run), else 0.0."""
@@ -210,6 +225,40 @@ class GRPOUpdater(Updater):
             self._pending_state = state
         else:
             self._optimizer.load_state_dict(state)
+
+
+LAZY_GRADES = {"invalid": 1.0, "copies_parent": 0.75, "repeat": 0.5}
+"""Distance below the lowest valid reward, as a fraction of ``lazy_penalty`` x span:
+ThetaEvolve's -0.4 (no answer), -0.3 (the parent again), -0.2 (another lazy output)."""
+
+
+def lazy_kind(member: Member) -> str | None:
+    """Which lazy output a fresh member is (None: it proposed something new, or it is a
+    replay, whose stored score stands)."""
+    if member.is_replay:
+        return None
+    if member.reward is None:
+        return "invalid"
+    if not member.repeat:
+        return None
+    parent = member.tags.get("parent")
+    return "copies_parent" if parent is not None and parent in member.solutions else "repeat"
+
+
+def lazy_rewards(members: Sequence[Member], penalty: float) -> list[float | None]:
+    """Rewards with lazy members placed below every valid reward of the group (graded by
+    :data:`LAZY_GRADES`); the span falls back to the rewards' magnitude, then 1, when the
+    valid rewards are fewer than two or all equal."""
+    kinds = [lazy_kind(m) for m in members]
+    valid = [m.reward for m, kind in zip(members, kinds, strict=True)
+             if kind is None and m.reward is not None]
+    floor = min(valid) if valid else 0.0
+    span = (max(valid) - floor) if valid else 0.0
+    if span <= 0:
+        span = max((abs(r) for r in valid), default=0.0) or 1.0
+    return [m.reward if kind is None
+            else floor - penalty * LAZY_GRADES[kind] * span
+            for m, kind in zip(members, kinds, strict=True)]
 
 
 _SKIPPED = {

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from .errors import ConfigError
 from .grpo_math import ADVANTAGE_MODES, AGGREGATIONS, choice
+from .numbers import is_count, is_finite_number
 
 REPEAT_REWARDS = ("stored", "zero")
 OFF_POLICY_MODES = ("none", "truncated-is")
@@ -48,9 +48,12 @@ class GRPOConfig:
     """The ratio is clipped above at 1 + clip_high ("clip-higher": [0.8, 1.28])."""
     kl_coef: float = 0.0
     """Weight of the k3 KL estimate to the base model (adapter disabled) in the loss."""
-    advantage: Literal["none", "std", "entropic"] = "none"
+    advantage: Literal["none", "std", "entropic", "max@k"] = "none"
     """"none": reward minus group mean (the reference); "std": also divided by the group std;
-    "entropic": max-seeking leave-one-out weights (``migrate_opt.entropic``)."""
+    "entropic": max-seeking leave-one-out weights (``migrate_opt.entropic``); "max@k": credit
+    for the best of ``max_k`` samples (``grpo_math.max_at_k_advantages``)."""
+    max_k: int = 2
+    """Subset size of the "max@k" advantage (capped at the group's valid members - 1)."""
     entropic_beta: float | None = None
     """Fixed beta of the "entropic" advantage; None picks it per group (KL to uniform ln 2)."""
     loss_aggregation: Literal["sequence-mean", "token-mean"] = "sequence-mean"
@@ -68,6 +71,15 @@ class GRPOConfig:
     min(pi(token | task prompt) / pi_behaviour(token), is_truncation)."""
     is_truncation: float = 2.0
     """Upper bound of the importance weights of "truncated-is"."""
+    lazy_penalty: float | None = None
+    """Graded fixed rewards for lazy members, which cost no evaluation (ThetaEvolve's lazy
+    penalty): a member with no valid answer trains with the group's lowest valid reward
+    minus ``lazy_penalty`` x the group's reward span, a copy of its parent with 3/4 of that
+    distance, any other repeat of an archived solution with 1/2. A fraction in (0, 1];
+    None: off (``invalid`` and ``repeat_reward`` apply)."""
+    lr_decay_steps: int | None = None
+    """Inverse-square-root decay, lr / sqrt(1 + step / lr_decay_steps), so long runs stay
+    near the base model (it never reaches 0); None: a constant rate."""
     max_grad_norm: float = 1.0
     """Gradient-norm clip of each step."""
     weight_decay: float = 0.0
@@ -81,13 +93,16 @@ class GRPOConfig:
     logged. None: no bound."""
 
     def __post_init__(self) -> None:
+        for name in ("clip_low", "clip_high", "kl_coef", "is_truncation", "max_grad_norm",
+                     "weight_decay", *(("max_kl",) if self.max_kl is not None else ())):
+            value = getattr(self, name)
+            _require(is_finite_number(value), f"{name} must be a finite number, got {value!r}")
         lr = self.learning_rate
-        _require(lr is None or (isinstance(lr, (int, float)) and not isinstance(lr, bool)
-                                and 0 < lr <= MAX_LEARNING_RATE),
+        _require(lr is None or (is_finite_number(lr) and 0 < lr <= MAX_LEARNING_RATE),
                  f"learning_rate must be in (0, {MAX_LEARNING_RATE}] or None (the measured "
                  f"rule for the model), got {lr!r}")
         _require(
-            isinstance(self.steps_per_group, int) and self.steps_per_group >= 1,
+            is_count(self.steps_per_group) and self.steps_per_group >= 1,
             f"steps_per_group must be an integer >= 1, got {self.steps_per_group!r}",
         )
         _require(0 <= self.clip_low < 1, f"clip_low must be in [0, 1), got {self.clip_low}")
@@ -96,7 +111,7 @@ class GRPOConfig:
         choice("advantage", self.advantage, ADVANTAGE_MODES)
         _require(
             self.entropic_beta is None
-            or (math.isfinite(self.entropic_beta) and self.entropic_beta >= 0),
+            or (is_finite_number(self.entropic_beta) and self.entropic_beta >= 0),
             f"entropic_beta must be a finite number >= 0 or None, got {self.entropic_beta!r}",
         )
         _require(
@@ -110,14 +125,34 @@ class GRPOConfig:
             choice("invalid", self.invalid, ("mask",), " or a number (their reward)")
         else:
             _require(
-                not isinstance(self.invalid, bool) and math.isfinite(self.invalid),
+                is_finite_number(self.invalid),
                 f'invalid must be "mask" or a finite number, got {self.invalid!r}',
             )
+        _require(isinstance(self.max_k, int) and not isinstance(self.max_k, bool)
+                 and self.max_k >= 1, f"max_k must be an integer >= 1, got {self.max_k!r}")
+        _require(self.max_k == 2 or self.advantage == "max@k",
+                 'max_k only applies with advantage="max@k": set both, or neither')
+        self._check_remedies()
         _require(self.is_truncation >= 1, f"is_truncation must be >= 1, got {self.is_truncation}")
         _require(self.max_grad_norm > 0, f"max_grad_norm must be > 0, got {self.max_grad_norm}")
         _require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         _require(self.max_kl is None or self.max_kl > 0,
                  f"max_kl must be > 0 or None (no bound), got {self.max_kl!r}")
+
+    def _check_remedies(self) -> None:
+        lazy = self.lazy_penalty
+        _require(lazy is None or (isinstance(lazy, (int, float)) and not isinstance(lazy, bool)
+                                  and 0 < lazy <= 1),
+                 f"lazy_penalty must be a fraction of the group's reward span in (0, 1] or "
+                 f"None; above 1 a lazy member would outweigh the valid members' spread, got "
+                 f"{lazy!r}")
+        _require(lazy is None or (self.invalid == "mask" and self.repeat_reward == "stored"),
+                 "lazy_penalty sets the reward of invalid and repeated members itself: leave "
+                 "invalid and repeat_reward at their defaults")
+        steps = self.lr_decay_steps
+        _require(steps is None or (isinstance(steps, int) and not isinstance(steps, bool)
+                                   and steps >= 1),
+                 f"lr_decay_steps must be an integer >= 1 or None, got {steps!r}")
 
     @classmethod
     def paper(cls) -> GRPOConfig:

@@ -13,10 +13,13 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
-ADVANTAGE_MODES = ("none", "std", "entropic")
+ADVANTAGE_MODES = ("none", "std", "entropic", "max@k")
 AGGREGATIONS = ("sequence-mean", "token-mean")
 STD_EPS = 1e-4
 """Added to the group std (as TRL does) so a near-constant group cannot blow up."""
+
+ADVANTAGE_LIMIT = 1e6
+"""Largest advantage magnitude the loss sees (see :func:`bounded`)."""
 
 
 def choice(name: str, value: object, allowed: Sequence[str], extra: str = "") -> None:
@@ -27,16 +30,20 @@ def choice(name: str, value: object, allowed: Sequence[str], extra: str = "") ->
 
 
 def advantages(
-    rewards: Sequence[float | None], mode: str = "none", beta: float | None = None
+    rewards: Sequence[float | None], mode: str = "none", beta: float | None = None,
+    k: int = 2,
 ) -> list[float | None]:
     """Group-relative advantages; None rewards (masked members) stay None and are left out
     of the mean and std. Fewer than two valid rewards give zeros: nothing to compare.
-    ``beta`` is the fixed beta of the "entropic" mode (None: adaptive)."""
+    ``beta`` is the fixed beta of the "entropic" mode (None: adaptive); ``k`` the subset
+    size of "max@k"."""
     choice("advantage mode", mode, ADVANTAGE_MODES)
     if mode == "entropic":
         from .entropic import entropic_advantages
 
         return entropic_advantages(rewards, beta)
+    if mode == "max@k":
+        return max_at_k_advantages(rewards, k)
     valid = [r for r in rewards if r is not None]
     if len(valid) < 2:
         return [None if r is None else 0.0 for r in rewards]
@@ -47,6 +54,56 @@ def advantages(
         std = math.sqrt(sum((r - mean) ** 2 for r in valid) / (len(valid) - 1))
         scale = std + STD_EPS
     return [None if r is None else (r - mean) / scale for r in rewards]
+
+
+def bounded(adv: Sequence[float | None]) -> list[float | None]:
+    """The group's advantages scaled down together so that none exceeds ADVANTAGE_LIMIT.
+
+    The loss runs in float32 (largest 3.4e38): a raw advantage of 1e100 (a reward the
+    "none" mode passes through) would turn it into inf and the adapter into NaN. Scaling
+    the whole group keeps the direction of the gradient; at this size its norm is far past
+    ``max_grad_norm``, which the step clips to in any case, so the update is the same."""
+    top = max((abs(a) for a in adv if a is not None), default=0.0)
+    if top <= ADVANTAGE_LIMIT:
+        return list(adv)
+    factor = ADVANTAGE_LIMIT / top
+    return [None if a is None else a * factor for a in adv]
+
+
+def max_at_k_advantages(rewards: Sequence[float | None], k: int) -> list[float | None]:
+    """Credit for the best of k samples rather than the mean (max@k, arXiv 2510.23393).
+
+    The unbiased gradient of E[max of k samples] from n >= k samples weights each sample
+    by w_i, the mean of max(S) over the k-subsets S that contain it; the baseline is the
+    mean of w (the group's max@k estimate), so the advantages sum to zero. Sorted
+    ascending, the sample at rank j (1-based) is the max of C(j-1, k-1) of its subsets and
+    r_(m) is the max of C(m-2, k-2) of them for each m > j. k = 1 is plain GRPO (reward
+    minus mean); k is capped at n - 1, since at k = n every sample shares the same max and
+    nothing is learned. None rewards stay None."""
+    if k < 1:
+        raise ConfigError(f"max@k needs k >= 1, got {k}")
+    valid = sorted((r, i) for i, r in enumerate(rewards) if r is not None)
+    n = len(valid)
+    out: list[float | None] = [None if r is None else 0.0 for r in rewards]
+    if n < 2:
+        return out
+    k = min(k, n - 1)
+    total = math.comb(n - 1, k - 1)
+    # Suffix sums of C(m-2, k-2) r_(m), from the top rank down.
+    above = [0.0] * (n + 2)
+    for m in range(n, 0, -1):
+        above[m] = above[m + 1] + _comb(m - 2, k - 2) * valid[m - 1][0]
+    weights = [(math.comb(j - 1, k - 1) * valid[j - 1][0] + above[j + 1]) / total
+               for j in range(1, n + 1)]
+    baseline = sum(weights) / n
+    for (_, i), w in zip(valid, weights, strict=True):
+        out[i] = w - baseline
+    return out
+
+
+def _comb(n: int, r: int) -> int:
+    """C(n, r), 0 where r or n is negative (no such subset)."""
+    return math.comb(n, r) if n >= 0 and r >= 0 else 0
 
 
 def truncated_is_weights(

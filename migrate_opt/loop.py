@@ -3,10 +3,12 @@ lose nothing by writing it themselves."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .executors import Executor, SerialExecutor
 from .learning import iteration_kl, on_policy_reward
@@ -19,6 +21,10 @@ PARTS = ("generate", "evaluate", "train", "checkpoint", "store")
 """Where an iteration's wall time goes (``Group.timings`` keys)."""
 RESULT_TOP = 10
 """How many of the best records ``run`` returns."""
+RUNS_KEY = "runs"
+"""Settings key of the study's run log: one entry per ``run`` call (when it started, why it
+stopped, evaluations and groups, seconds per part), so a report can tell the story from
+storage alone. It is rewritten after every group, so a killed run shows as not stopped."""
 
 Callback = Callable[[Optimizer, Group, list[Record]], None]
 """Called after every tell with the optimizer, the group and its new records."""
@@ -34,7 +40,8 @@ class RunResult:
     stopped: str
     """Why the loop ended: budget, iterations, solved, stale."""
     seconds: dict[str, float] = field(default_factory=dict)
-    """Wall time split into generate, evaluate, train, checkpoint, store and other."""
+    """Wall time split into generate, evaluate, train, checkpoint, store and other (and ask:
+    the whole of proposing, generation included)."""
 
 
 def run(
@@ -57,9 +64,11 @@ def run(
         raise ValueError("give a budget or a number of iterations, or the loop never ends")
     executor = executor or SerialExecutor()
     warm_start(opt, executor)
-    seconds = dict.fromkeys((*PARTS, "total"), 0.0)
+    seconds = dict.fromkeys((*PARTS, "ask", "total"), 0.0)  # ask: generate or a model's
     bar = _progress_bar(opt, progress, iterations)
     done, stale = 0, 0
+    log_entry = RunLog(opt, patience)
+    stopped: str | None = None
     try:
         while (stopped := _stop_reason(opt, done, iterations, stale, patience,
                                        stop_when_solved)) is None:
@@ -68,15 +77,48 @@ def run(
                 seconds[k] += group.timings.get(k, 0.0)
             done += 1
             stale = 0 if records else stale + 1
+            log_entry.store(done, seconds)
             _update_bar(bar, opt, group, len(records))
             for cb in callbacks:
                 cb(opt, group, records)
+    except BaseException as exc:
+        with contextlib.suppress(Exception):  # the log must not hide why the run ended
+            log_entry.store(done, seconds, "interrupted" if isinstance(exc, KeyboardInterrupt)
+                            else f"error ({type(exc).__name__})")
+        raise
     finally:
         if bar is not None:
             bar.close()
         opt.flush()  # a checkpoint at the end, so a resume replays nothing
     seconds["other"] = seconds["total"] - sum(seconds[k] for k in PARTS)
+    log_entry.store(done, seconds, stopped)
     return RunResult(opt.best(RESULT_TOP), opt.n_evaluations, done, opt.solved, stopped, seconds)
+
+
+class RunLog:
+    """This ``run`` call's entry in the study's run log (``RUNS_KEY`` in its settings)."""
+
+    def __init__(self, opt: Optimizer, patience: int) -> None:
+        self.opt = opt
+        self.index: int | None = None
+        self.entry: dict[str, Any] = {"started": time.time(), "patience": patience,
+                      "evaluations_before": opt.n_evaluations}
+
+    def store(self, groups: int, seconds: dict[str, float], stopped: str | None = None
+              ) -> None:
+        if not getattr(self.opt, "_settings_written", True):
+            return  # nothing was asked: the study holds nothing this run did
+        db = self.opt.database
+        settings = db.settings()
+        runs = list(settings.get(RUNS_KEY) or [])
+        if self.index is None:
+            self.index = len(runs)
+            runs.append({})
+        self.entry.update(stopped=stopped, groups=groups, evaluations=self.opt.n_evaluations,
+                          budget=self.opt.budget, ended=time.time(),
+                          seconds={k: round(v, 3) for k, v in seconds.items()})
+        runs[self.index] = dict(self.entry)
+        db.set_settings({**settings, RUNS_KEY: runs})
 
 
 def _stop_reason(opt: Optimizer, done: int, iterations: int | None, stale: int, patience: int,

@@ -92,6 +92,12 @@ class Migrate(Optimizer):
             iteration=self.iteration,
         )
         counts = self.composition()
+        size = self.config.size
+        if self.budget is not None:
+            # Nothing past the budget can be evaluated, nor replayed (replays are stored
+            # records): a huge group asks no sampler for more than that.
+            counts = {name: min(n, self.budget) for name, n in counts.items()}
+            size = min(size, self.budget)
         proposals = [
             _slotted(p, name) if self.config.adaptive_mix else p
             for name in self.config.group
@@ -99,9 +105,25 @@ class Migrate(Optimizer):
         ]
         # Replays can fall short (an empty or small database): on-policy samples fill the
         # group to its size, so with no history the whole group is on-policy (docs/method.md).
-        missing = self.config.size - len(proposals)
+        missing = size - len(proposals)
         proposals += [Proposal("on_policy", prompt=self.task.prompt())] * max(missing, 0)
-        return self._realise(proposals)
+        return self._realise(self._within_budget(proposals))
+
+    def _within_budget(self, proposals: list[Proposal]) -> list[Proposal]:
+        """At most as many fresh generations as the budget can still evaluate: a group of
+        99999999 with 4 evaluations left generates 4 completions, not 99999999 (replays
+        cost no evaluation and stay)."""
+        left = self.remaining
+        if left is None or sum(p.prompt is not None for p in proposals) <= left:
+            return proposals
+        kept = []
+        for p in proposals:
+            if p.prompt is not None:
+                if left == 0:
+                    continue
+                left -= 1
+            kept.append(p)
+        return kept
 
     def composition(self) -> dict[str, int]:
         """Members per sampler for the next group: the config's counts, or with an adaptive

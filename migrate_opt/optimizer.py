@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import BudgetExhausted, ConfigError, TellError
+from .errors import BudgetExhausted, ConfigError, StorageError, TellError
 from .storage import Database, MemoryDatabase
 from .task import Task
 from .values import Candidate, Evaluation, Group, Member, Record
@@ -23,6 +23,13 @@ from .values import Candidate, Evaluation, Group, Member, Record
 log = logging.getLogger(__name__)
 
 Result = float | int | None | Evaluation
+
+SCORE_LIMIT = 1e100
+"""Largest score magnitude ``tell`` accepts. Scores become GRPO rewards, and the group
+statistics (means, squared deviations, sums over a group) are float64: within ±1e100 they
+cannot overflow, while ±1e308 (a common "failed" sentinel) overflows the first square and
+±1e150 the variance of a large group. Refusing at ``tell``, before anything is stored,
+keeps a study file that every later reopen can train on; a failed evaluation is ``None``."""
 
 
 class Optimizer(ABC):
@@ -231,11 +238,29 @@ class Optimizer(ABC):
 
 def _check_storable(evaluations: Sequence[Evaluation]) -> None:
     for i, ev in enumerate(evaluations):
+        check_score(ev.score, f"result {i}", TellError)
         try:
             json.dumps(dict(ev.info), default=str)
         except (TypeError, ValueError) as exc:
             msg = f"result {i}: info must be JSON-like (string keys): {exc}"
             raise TellError(msg) from None
+
+
+def check_score(score: object, what: str, error: type[Exception]) -> None:
+    """Raise ``error`` unless ``score`` is None or a finite number within SCORE_LIMIT."""
+    if score is None:
+        return
+    if isinstance(score, bool) or not isinstance(score, (int, float)):
+        raise error(f"{what}: a score must be a number or None, got {score!r}")
+    if not abs(score) <= SCORE_LIMIT:  # also refuses nan, inf and ints past any float
+        try:
+            shown = f"{float(score):.3g}"
+        except OverflowError:
+            shown = "an integer past any float"
+        raise error(
+            f"{what} is {shown}, beyond the allowed magnitude {SCORE_LIMIT:g}; report a "
+            "failed evaluation as None, or rescale the objective"
+        )
 
 
 def _to_evaluation(r: Result, i: int) -> Evaluation:
@@ -245,8 +270,9 @@ def _to_evaluation(r: Result, i: int) -> Evaluation:
         return Evaluation.invalid("reported invalid")
     if isinstance(r, bool) or not isinstance(r, (int, float)):
         raise TellError(f"result {i} must be a float, None or Evaluation, got {r!r}")
-    if not math.isfinite(r):
+    if isinstance(r, float) and not math.isfinite(r):
         raise TellError(f"result {i} is {r}; report a failed evaluation as None instead")
+    check_score(r, f"result {i}", TellError)
     return Evaluation(float(r))
 
 
@@ -266,6 +292,7 @@ def member_from_dict(d: dict[str, Any]) -> Member:
     def as_tuple(key: str) -> tuple[Any, ...] | None:
         return tuple(d[key]) if d.get(key) is not None else None
 
+    check_score(d.get("reward"), "a stored group member's reward", StorageError)
     return Member(
         source=d["source"], completion=d["completion"], solutions=as_tuple("solutions") or (),
         prompt=d.get("prompt"), token_ids=as_tuple("token_ids"),

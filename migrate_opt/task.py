@@ -9,7 +9,7 @@ import json
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from .grammar import Grammar
 from .values import Evaluation, Record
@@ -87,6 +87,11 @@ class Task(ABC):
     """What an answer may be: generation then samples only tokens the grammar allows. It
     describes the whole answer, ``response_prefix`` included (see :mod:`migrate_opt.grammar`);
     None samples freely."""
+    environment_options: ClassVar[frozenset[str]] = frozenset()
+    """Constructor options that describe the machine, not the problem: time and memory
+    limits, worker counts, isolation, code to import, paths to write. A study never stores
+    them and never reads them back (see :func:`split_task_options`): whoever runs or
+    resumes gives them, or gets the installed defaults."""
 
     # -- prompts -------------------------------------------------------------------------
     @abstractmethod
@@ -147,11 +152,29 @@ class Task(ABC):
         return {"task": self.name}
 
     def html(self, solution: str) -> str | None:
-        """A self-contained HTML/SVG snippet picturing a solution in reports (a molecule
-        drawing, a coloured grid); None shows the solution as text."""
+        """A self-contained HTML/SVG snippet picturing a solution (a molecule drawing, a
+        coloured grid) for pages of your own; None when there is none. ``migrate-opt report``
+        does not call it: a report shows only what the study stored, and runs no task code."""
         return None
+
+    def record_html(self, record: Record) -> str | None:
+        """A picture of a stored record drawn from ``record.solution`` and ``record.info``
+        only, for pages that view a study file (which must run nothing from it); escape any
+        text taken from them. Default: :meth:`html` of the solution."""
+        return self.html(record.solution)
 
     def warm_start_solutions(self) -> list[str]:
         """Solutions to evaluate before the search starts (counted in the budget); ``run``
         evaluates them on an empty database."""
         return []
+
+
+def split_task_options(factory: Any, options: Mapping[str, Any]
+                       ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``options`` of the task ``factory`` (a class or function registered as a task) as
+    ``(data, environment)``: the options a study may store and give back, and those that
+    come from the command line only (the factory's ``environment_options``, empty when it
+    declares none)."""
+    environment = frozenset(getattr(factory, "environment_options", frozenset()))
+    data = {k: v for k, v in options.items() if k not in environment}
+    return data, {k: v for k, v in options.items() if k in environment}

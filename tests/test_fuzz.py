@@ -4,17 +4,19 @@ unhandled exception; invalid input gives a clear error and stores nothing."""
 
 import itertools
 import json
-import math
+import sqlite3
 import string
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from migrate_opt import Evaluation, SQLiteDatabase, TellError, create
+from migrate_opt import Evaluation, SQLiteDatabase, StorageError, TellError, create
 from migrate_opt import cli as cli_module
+from migrate_opt.optimizer import SCORE_LIMIT
 from migrate_opt.registry import registry
 from migrate_opt.testing import ScriptedPolicy, ToyTask
+from migrate_opt.values import Record
 
 QUICK, THOROUGH = 50, 1500
 """Examples per property in the default suite and in the slow one (the figures noted)."""
@@ -34,21 +36,26 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
                                                                  max_size=4),
     max_leaves=10)
+huge = st.sampled_from([1e308, -1e308, 1e150, -1e150, 1e-320, SCORE_LIMIT, -SCORE_LIMIT,
+                        10**400, 1e101])
 evaluations = st.builds(
     Evaluation,
-    score=st.none() | st.floats(allow_nan=False, allow_infinity=False),
+    score=st.none() | st.floats(allow_nan=False, allow_infinity=False) | huge.filter(
+        lambda x: isinstance(x, float)),
     info=st.dictionaries(st.text(max_size=10), json_values, max_size=4),
     solved=st.booleans())
-results = st.none() | st.floats() | st.integers() | st.booleans() | st.text(max_size=5) \
+results = st.none() | st.floats() | huge | st.integers() | st.booleans() | st.text(max_size=5) \
     | evaluations | st.just(object()) | st.binary(max_size=4)
 result_lists = st.lists(results, max_size=10) | st.tuples(results, results) \
     | st.text(max_size=5) | st.none() | st.integers() | st.dictionaries(st.text(), results)
 
 
 def _acceptable(r) -> bool:
-    if isinstance(r, Evaluation) or r is None:
+    if isinstance(r, Evaluation):
+        r = r.score
+    if r is None:
         return True
-    return isinstance(r, (int, float)) and not isinstance(r, bool) and math.isfinite(r)
+    return isinstance(r, (int, float)) and not isinstance(r, bool) and abs(r) <= SCORE_LIMIT
 
 
 STUDIES = itertools.count()
@@ -212,10 +219,11 @@ def cli_sandbox(tmp_path, monkeypatch):
     group = opt.ask()
     opt.tell(group, [0.5] * len(group.pending))
     db.set_settings({**db.settings(), "cli": {"task": "toy", "task_options": {},
-                                              "storage": "s.db", "study": "s", "budget": 4}})
+                                              "method": "sample", "seed": 0,
+                                              "started_in": "s.db", "study": "s", "budget": 4}})
     calls = []
     monkeypatch.setattr(cli_module, "_execute",
-                        lambda config, resume, **kw: calls.append(config) or 0)
+                        lambda config, *args, **kw: calls.append(config) or 0)
     return calls
 
 
@@ -251,3 +259,84 @@ def test_cli_options_give_a_result_or_one_clear_error(cli_sandbox, capsys):
 @pytest.mark.slow
 def test_cli_options_thoroughly(cli_sandbox, capsys):
     assert check_cli(cli_sandbox, capsys, THOROUGH) >= THOROUGH // 2
+
+
+# -- crafted study files: schemas, bytes and stored settings ---------------------------------
+sql_names = st.sampled_from(["records", "studies", "groups", "leases", "x", "records_by_score",
+                             "sqlite_sequence", "t1"])
+crafted_sql = st.one_of(
+    st.builds("CREATE TRIGGER {}_t AFTER INSERT ON {} BEGIN DELETE FROM records; END".format,
+              st.sampled_from(["a", "b"]), st.sampled_from(["records", "groups", "leases"])),
+    st.builds("CREATE VIEW {}_v AS SELECT 1".format, st.sampled_from(["a", "b"])),
+    st.builds("CREATE TABLE IF NOT EXISTS {} (x)".format, sql_names),
+    st.builds("CREATE INDEX IF NOT EXISTS {}_i ON records (source)".format,
+              st.sampled_from(["a", "b"])),
+    st.builds("ALTER TABLE {} ADD COLUMN extra TEXT".format,
+              st.sampled_from(["records", "studies", "leases"])),
+    st.builds("DROP INDEX IF EXISTS {}".format, sql_names),
+    st.builds("DROP TABLE IF EXISTS {}".format, st.sampled_from(["leases", "metrics", "x"])),
+    st.just("PRAGMA journal_mode=DELETE"),
+    st.builds("UPDATE studies SET settings = {}".format,
+              json_values.map(lambda v: "'" + json.dumps(v).replace("'", "''") + "'")),
+)
+byte_damage = st.lists(st.tuples(st.integers(0, 20_000), st.binary(min_size=1, max_size=64)),
+                       max_size=3)
+
+
+def check_crafted_files(tmp_path, capsys, examples: int) -> int:
+    """A crafted file is shown and resumed-opened with a result or one StorageError line; a
+    refused file is left as it was."""
+    base = tmp_path / "base.db"
+    with SQLiteDatabase(str(base), "s") as db:
+        db.add([Record(solution=f"{i:04d}", score=float(i)) for i in range(30)])
+    seen = [0]
+
+    @fuzz(examples)
+    @given(statements=st.lists(crafted_sql, max_size=3), damage=byte_damage)
+    def check(statements, damage):
+        seen[0] += 1
+        path = tmp_path / f"crafted-{seen[0]}.db"
+        path.write_bytes(base.read_bytes())
+        conn = sqlite3.connect(path)
+        applied = []
+        for sql in statements:
+            try:
+                conn.execute(sql)
+                applied.append(sql)
+            except sqlite3.Error:
+                pass  # the crafted SQL does not apply to this file (a name already taken)
+        conn.commit()
+        conn.close()
+        with open(path, "r+b") as f:
+            for offset, data in damage:
+                f.seek(offset)
+                f.write(data)
+        before = path.read_bytes()
+        code = cli_module.main(["show", str(path)])
+        out, err = capsys.readouterr()
+        assert code in (0, 2) and "Traceback" not in err
+        assert code == 0 or len(err.strip().splitlines()) == 1, err
+        try:
+            SQLiteDatabase(str(path), "s").close()
+        except StorageError as exc:
+            assert "\n" not in str(exc)
+            assert path.read_bytes() == before  # refused before any write
+            return
+        ours = {"DROP", "PRAGMA", "UPDATE"}
+        assert damage or all(sql.split()[0] in ours or "IF NOT EXISTS" in sql and "TABLE" in sql
+                   and sql.split()[-2] in SCHEMA_TABLES for sql in applied), applied
+
+    check()
+    return seen[0]
+
+
+SCHEMA_TABLES = {"records", "studies", "groups", "leases"}
+
+
+def test_crafted_study_files_give_a_result_or_one_line(tmp_path, capsys):
+    assert check_crafted_files(tmp_path, capsys, QUICK) >= QUICK // 2
+
+
+@pytest.mark.slow
+def test_crafted_study_files_thoroughly(tmp_path, capsys):
+    assert check_crafted_files(tmp_path, capsys, THOROUGH // 3) >= THOROUGH // 6

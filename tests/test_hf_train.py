@@ -108,6 +108,9 @@ LOSS_OPTIONS = [
     {"off_policy": "truncated-is", "is_truncation": 1.5},
     {"invalid": 0.0},
     {"repeat_reward": "zero"},
+    {"advantage": "max@k", "max_k": 3},
+    {"lazy_penalty": 0.4},
+    {"lr_decay_steps": 1, "steps_per_group": 3},
     {"steps_per_group": 3, "clip_low": 0.05, "clip_high": 0.05, "learning_rate": 1e-2},
 ]
 

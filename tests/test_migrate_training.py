@@ -178,7 +178,7 @@ def test_learning_curve_progress_show_and_report_tell_a_collapse(tmp_path, capsy
     shown = capsys.readouterr().out
     assert "on-policy reward" in shown and "new solutions" in shown and "past max_kl" in shown
     html = open(write_report(path, "digits", str(tmp_path / "r.html"))).read()
-    assert "Is the model learning?" in html and "past max_kl" in html
+    assert "What training did" in html and "past max_kl" in html
 
 
 def test_an_untrained_run_shows_its_on_policy_reward_without_kl():

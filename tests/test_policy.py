@@ -249,6 +249,7 @@ def test_smollm2_conversion_is_atomic(tmp_path, monkeypatch):
     from migrate_opt.policy import smollm2
 
     monkeypatch.setenv("MIGRATE_OPT_CACHE", str(tmp_path))
+    (tmp_path / "model.gguf").write_bytes(b"gguf")
     monkeypatch.setattr(smollm2, "gguf_path", lambda: tmp_path / "model.gguf")
 
     def killed(source, folder):

@@ -193,8 +193,8 @@ def test_interrupted_evaluation_leaves_nothing_running(local_ray, monkeypatch):
 
 @pytest.mark.slow
 def test_cli_run_and_resume_on_a_local_ray(tmp_path):
-    """`migrate-opt run ... --executor ray` starts a local Ray of its own; `resume` reuses
-    the stored executor settings."""
+    """`migrate-opt run ... --executor ray` starts a local Ray of its own; `resume` runs on
+    the executor its own command line names (a study file never picks one)."""
     import subprocess
 
     from migrate_opt import SQLiteDatabase
@@ -204,13 +204,14 @@ def test_cli_run_and_resume_on_a_local_ray(tmp_path):
         pytest.skip("the ga optimizer is not installed (pip install -e plugins/baselines)")
     db = str(tmp_path / "r.db")
     cli = [sys.executable, "-m", "migrate_opt.cli"]
-    run_ = subprocess.run([*cli, "run", "toy", "--method", "ga", "--budget", "30", "--executor",
-                           "ray", "--cpus-per-eval", "0.5", "--storage", db, "--no-progress"],
+    ray_flags = ["--executor", "ray", "--executor-option", "num_cpus=0.5"]
+    run_ = subprocess.run([*cli, "run", "toy", "--method", "ga", "--budget", "30", *ray_flags,
+                           "--storage", db, "--no-progress"],
                           capture_output=True, text=True, timeout=600)
     assert run_.returncode == 0, run_.stderr[-2000:]
-    again = subprocess.run([*cli, "resume", db, "--budget", "50", "--no-progress"],
+    again = subprocess.run([*cli, "resume", db, "--budget", "50", "--no-progress", *ray_flags],
                            capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     records = SQLiteDatabase(db, "toy-ga-s0").records()
     assert len(records) == 50 and len({r.solution for r in records}) == 50
-    assert SQLiteDatabase(db, "toy-ga-s0").settings()["cli"]["executor"] == "ray"
+    assert "executor" not in SQLiteDatabase(db, "toy-ga-s0").settings()["cli"]

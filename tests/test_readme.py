@@ -45,3 +45,36 @@ def test_config_file_example_is_accepted(tmp_path):
     config = read_config_file(str(tmp_path / "run.toml"))
     assert config["group"]["neighborhood"] == {"n": 2, "top_k": 3}
     assert config["task_options"] == {"target": "computer"}
+
+
+def test_plugin_example_is_a_complete_package(tmp_path):
+    """The plugin's module and its whole pyproject.toml, as the README shows them: the entry
+    point names the module, the module registers its task, and the task works."""
+    import importlib.util
+
+    import tomllib
+
+    from migrate_opt import create
+    from migrate_opt.registry import register_plugin, unregister_plugin
+
+    text = README.read_text()
+    module = next(b for b in python_blocks() if b.startswith("# my_plugin.py"))
+    toml = next(b for b in re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+                if "[project.entry-points.migrate_opt]" in b)
+    project = tomllib.loads(toml)
+    assert project["build-system"]["build-backend"] == "setuptools.build_meta"
+    assert project["project"]["name"] and "migrate-opt" in project["project"]["dependencies"]
+    (entry, target), = project["project"]["entry-points"]["migrate_opt"].items()
+    assert project["tool"]["setuptools"]["py-modules"] == [target]
+    path = tmp_path / f"{target}.py"
+    path.write_text(module)
+    spec = importlib.util.spec_from_file_location(target, path)
+    plugin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plugin)
+    register_plugin(plugin)
+    try:
+        task = create("task", "rhymes")
+        assert [e.score for e in task.evaluate(["syringe", "apple"])] == [1.0, 0.0]
+        assert task.parse('["syringe", "hinge"]') == ["syringe", "hinge"]
+    finally:
+        unregister_plugin(plugin)

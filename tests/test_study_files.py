@@ -54,13 +54,20 @@ class Touch:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A study trained for one group by the tiny random policy through the CLI."""
-    pytest.importorskip("torch")
-    path = str(tmp_path_factory.mktemp("trained") / "t.db")
-    out = cli("run", "toy", "--method", "migrate", "--model", "tiny-random", "--storage",
-              path, "--study", "t", "--group-size", "4", "--iterations", "1", "--budget",
-              "50", "--no-progress")
-    assert out.returncode == 0, out.stderr
+    path = tiny_study(tmp_path_factory.mktemp("trained"), "migrate", 4)
     assert tables(path)["checkpoints"]
+    return path
+
+
+def tiny_study(folder, method, group_size):
+    """Study ``t`` in ``folder/t.db``: one group of the toy task by the tiny random model,
+    started through the command line."""
+    pytest.importorskip("torch")
+    path = str(folder / "t.db")
+    out = cli("run", "toy", "--method", method, "--model", "tiny-random", "--storage", path,
+              "--study", "t", "--group-size", str(group_size), "--iterations", "1",
+              "--budget", "50", "--no-progress")
+    assert out.returncode == 0, out.stderr
     return path
 
 

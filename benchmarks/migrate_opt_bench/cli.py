@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from .config_file import load_config
-from .report import write_all
+from .report import stopped_short, write_all
+from .result_files import invoked_command
 from .runner import run_grid
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
@@ -57,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         if "error" in r:
             print(f"  FAILED {r['key']}: {r['error']}", flush=True)
         else:
+            short = (f" (STOPPED SHORT of {r['budget']}: {r['stopped']})" if stopped_short(r)
+                     else "")
             print(f"  {r['key']}: best {r['best_score']}, top-1 AUC {r['top1_auc']:.4f}, "
-                  f"{r['evaluations']} evals, {r['total_s']:.1f} s", flush=True)
+                  f"{r['evaluations']} evals{short}, {r['total_s']:.1f} s", flush=True)
 
     if args.report_only:
         from .runner import run_cell
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         results = run_grid(config, out, workers=args.workers, use_ray=args.ray,
                            on_result=show)
-    command = "python benchmarks/run.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    command = invoked_command("run.py", argv)
     paths = write_all(config, results, out, command=command)
     print(Path(paths["markdown"]).read_text())
     print(f"wall time {time.perf_counter() - start:.0f} s; wrote "

@@ -70,6 +70,9 @@ class RunMetrics:
     mix: dict[str, list[int]] = field(default_factory=dict)
     """Per sampler, the members its slots held in each iteration, for a run with an adaptive
     mix (empty for a fixed one): where the mix moved the group."""
+    scores: list[float | None] = field(default_factory=list)
+    """Every evaluation's score in order (None: invalid), so any smaller budget can be
+    measured from the same run (the budget study reports 100, 250, 500 and 1000)."""
 
     def row(self) -> dict[str, Any]:
         """A flat dict for CSV (without the per-point curves; the hook's numbers as
@@ -80,7 +83,7 @@ class RunMetrics:
         return {**d, **d.pop("extra")}
 
 
-CURVES = ("curve", "on_policy_reward", "kl", "new_solutions", "mix")
+CURVES = ("curve", "on_policy_reward", "kl", "new_solutions", "mix", "scores")
 
 
 def measure(
@@ -110,7 +113,7 @@ def measure(
         extra=dict(resolve_hook(hook)(task, records)) if hook else {},
         on_policy_reward=learned.on_policy_reward, kl=learned.kl,
         kl_exceeded=learned.kl_exceeded, new_solutions=learned.new_solutions,
-        mix=mix_per_iteration(groups),
+        mix=mix_per_iteration(groups), scores=scores,
     )
 
 

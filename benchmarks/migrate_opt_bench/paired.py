@@ -131,13 +131,22 @@ def markdown(results: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", nargs="+", help="harness result folders (runs.json)")
-    parser.add_argument("--pair", action="append", required=True, metavar="A:B")
+    parser.add_argument("results", nargs="*", help="harness result folders (runs.json)")
+    parser.add_argument("--pair", action="append", default=[], metavar="A:B")
     parser.add_argument("--family", action="append", default=[], metavar="NAME=T1,T2")
     parser.add_argument("--config", help="a harness config: its [benchmark] families")
     parser.add_argument("--metric", default="top10_auc")
     parser.add_argument("--out", required=True, help="writes OUT.json and OUT.md")
+    parser.add_argument("--replot", action="store_true",
+                        help="only draw OUT.png again from the OUT.json written before")
     args = parser.parse_args(argv)
+    if args.replot:
+        stored = json.loads(Path(args.out + ".json").read_text())
+        stored.pop("provenance", None)
+        plot(stored, args.out + ".png", args.metric)
+        return 0
+    if not args.results or not args.pair:
+        parser.error("give the result folders and at least one --pair A:B")
     families = dict(fam.partition("=")[::2] for fam in args.family)
     if args.config:
         from .config_file import load_config
@@ -172,7 +181,8 @@ def _no_nan(value: Any) -> Any:
 def plot(results: Mapping[str, Mapping[str, Mapping[str, Any]]], path: str,
          metric: str) -> None:
     """One panel per family: each comparison's mean paired difference with its 95%
-    interval, and the line of no difference."""
+    interval, and the line of no difference. A significant win (sign test p < 0.05, A
+    ahead) is a green dot, a significant loss a red square, noise a hollow grey dot."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -190,8 +200,9 @@ def plot(results: Mapping[str, Mapping[str, Mapping[str, Any]]], path: str,
         for y, name in enumerate(names):
             s = results[fam][name]
             lo, hi = s["ci95"]
+            marker, color, face = _verdict_style(s)
             ax.errorbar(s["mean_diff"], y, xerr=[[s["mean_diff"] - lo], [hi - s["mean_diff"]]],
-                        fmt="o", color="tab:blue" if s["p"] < 0.05 else "tab:gray", capsize=3)
+                        fmt=marker, color=color, mfc=face, ms=7, capsize=3)
         ax.axvline(0, color="black", lw=0.8)
         ax.xaxis.set_major_locator(MaxNLocator(6))
         ax.set_yticks(range(len(names)),
@@ -199,10 +210,20 @@ def plot(results: Mapping[str, Mapping[str, Mapping[str, Any]]], path: str,
                        f"{results[fam][n]['losses']})" for n in names])
         ax.invert_yaxis()
         ax.set_title(f"{fam}: paired {metric} difference")
-        ax.set_xlabel("A - B: mean, 95% bootstrap CI (blue: p < 0.05)")
+        ax.set_xlabel("A - B: mean, 95% bootstrap CI\n"
+                      "green: A wins, red square: A loses (p < 0.05), hollow: noise")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _verdict_style(s: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(marker, colour, face) of a comparison: significant win, significant loss, noise."""
+    if s["p"] < 0.05 and s["mean_diff"] > 0:
+        return "o", "tab:green", "tab:green"
+    if s["p"] < 0.05 and s["mean_diff"] < 0:
+        return "s", "tab:red", "tab:red"
+    return "o", "tab:gray", "white"
 
 
 if __name__ == "__main__":

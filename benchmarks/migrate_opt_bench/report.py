@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from migrate_opt.report.story import short_of_budget
+
 from .config import BenchmarkConfig
 from .metrics import CURVES, RunMetrics, log_points
 
@@ -45,7 +47,8 @@ def write_all(config: BenchmarkConfig, results: list[dict[str, Any]], out: str,
         writer.writeheader()
         writer.writerows(_flat(r) for r in ok)
     paths["json"].write_text(json.dumps(
-        {"config": config.name, "budget": config.budget, "seeds": list(config.seeds),
+        {"config": config.name, "command": command, "budget": config.budget,
+         "seeds": list(config.seeds),
          "log_points": log_points(config.budget, config.log_every), "runs": results},
         indent=1,
     ))
@@ -69,11 +72,19 @@ def summarise(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                for k in ("top1_auc", "top10_auc", "best_score", "invalid", "generate_s",
                          "train_s", "evaluate_s", "evaluations")},
             "solved": f"{len(solved)}/{len(runs)}",
+            "short": sum(stopped_short(r) for r in runs),
             "evals_to_solve": _mean_sd(solved) if solved else None,
             "extra": {k: _mean_sd([_number(r.get("extra", {}).get(k)) for r in runs])
                       for k in _extra_keys(runs)},
         })
     return rows
+
+
+def stopped_short(r: dict[str, Any]) -> bool:
+    """A run that ended with budget left without solving (stale, capped iterations): its
+    AUC is padded with its last best, so it ranks as if it had spent the budget."""
+    return short_of_budget(r["evaluations"], r["budget"], "solved" if r["solved"] else
+                           r.get("stopped"))
 
 
 def _number(v: Any) -> float | None:
@@ -113,8 +124,8 @@ def markdown(config: BenchmarkConfig, results: Sequence[dict[str, Any]], command
         lines += [
             "", f"## {task}", "",
             "| method | runs | top-1 AUC | top-10 AUC | best | solved | evals to solve "
-            "| invalid | evaluations | propose s | train s | evaluate s |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| invalid | evaluations | short of budget | propose s | train s | evaluate s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in sorted((r for r in rows if r["task"] == task),
                         key=lambda r: -(r["top1_auc"] or (0.0, 0.0))[0]):
@@ -122,16 +133,33 @@ def markdown(config: BenchmarkConfig, results: Sequence[dict[str, Any]], command
                 f"| {r['method']} | {r['runs']} | {_fmt(r['top1_auc'])} | "
                 f"{_fmt(r['top10_auc'])} | {_fmt(r['best_score'])} | {r['solved']} | "
                 f"{_fmt(r['evals_to_solve'], 0)} | {_fmt(r['invalid'], 1)} | "
-                f"{_fmt(r['evaluations'], 0)} | {_fmt(r['generate_s'], 1)} | "
+                f"{_fmt(r['evaluations'], 0)} | {_short_cell(r)} | {_fmt(r['generate_s'], 1)} | "
                 f"{_fmt(r['train_s'], 1)} | {_fmt(r['evaluate_s'], 1)} |"
             )
         lines += _extra_table([r for r in rows if r["task"] == task])
     lines += mix_table(config, results)
+    lines += short_runs(results)
     failed = [r for r in results if "error" in r]
     if failed:
         lines += ["", "## Failed runs", ""]
         lines += [f"- `{r['key']}`: {r['error']}" for r in failed]
     return "\n".join(lines) + "\n"
+
+
+def _short_cell(row: dict[str, Any]) -> str:
+    return f"**{row['short']}/{row['runs']}**" if row["short"] else "0"
+
+
+def short_runs(results: Sequence[dict[str, Any]]) -> list[str]:
+    """The runs that stopped short of the budget without solving, named with why."""
+    short = [r for r in results if "error" not in r and stopped_short(r)]
+    if not short:
+        return []
+    return ["", "## Runs that stopped short of the budget", "",
+            "They spent fewer evaluations than the budget without solving; their AUC keeps "
+            "their last best up to the budget, so their rank is not that of a run that spent "
+            "it.", ""] + [f"- `{r['key']}`: {r['evaluations']} of {r['budget']} evaluations, "
+                          f"stopped: {r.get('stopped')}" for r in short]
 
 
 def plot(config: BenchmarkConfig, results: Sequence[dict[str, Any]], path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -21,6 +22,17 @@ def command_line(script: str, argv: list[str] | None) -> str:
     repository root."""
     args = sys.argv[1:] if argv is None else argv
     return " ".join(["python", f"benchmarks/{Path(script).name}", *args])
+
+
+def invoked_command(script: str, argv: list[str] | None) -> str:
+    """The command this process was really run as (``python -m ...``, a wrapper's
+    arguments and all) when ``argv`` is None; else ``command_line``. The interpreter shows
+    as ``python`` and absolute paths as ``shown_path`` gives them."""
+    if argv is not None:
+        return command_line(script, argv)
+    real = list(getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv])
+    shown = ["python", *(shown_path(a) if os.path.isabs(a) else a for a in real[1:])]
+    return shlex.join(shown)
 
 
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -210,3 +210,32 @@ def test_ray_mode_runs_each_cell_as_a_ray_task(tmp_path: Path) -> None:
     assert [r["evaluations"] for r in results] == [24, 24]
     assert sorted(p.name for p in (tmp_path / "runs").glob("*.json")) == [
         "toy__rs__seed0.json", "toy__rs__seed1.json"]
+
+
+def test_short_runs_are_flagged_and_the_command_recorded(tmp_path: Path) -> None:
+    from migrate_opt_bench.report import write_all
+
+    raw = {**GRID, "methods": {"rs": {"optimizer": "random-search", "max_iterations": 2},
+                               "ga": GRID["methods"]["ga"]}}
+    config = cfg.parse_config(raw)
+    results = run_grid(config, str(tmp_path))
+    paths = write_all(config, results, str(tmp_path / "out"), command="python x.py")
+    summary = paths["markdown"].read_text()
+    assert "| rs | 2 |" in summary and "| **2/2** |" in summary  # rs stopped at 16 of 24
+    ga_row = next(line for line in summary.splitlines() if line.startswith("| ga |"))
+    assert "**" not in ga_row
+    listed = summary[summary.index("## Runs that stopped short of the budget"):]
+    assert "`toy__rs__seed0`: 16 of 24 evaluations, stopped: iterations" in listed
+    assert "ga__seed" not in listed
+    assert json.loads(paths["json"].read_text())["command"] == "python x.py"
+
+
+def test_the_command_is_the_one_really_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from migrate_opt_bench.result_files import REPOSITORY, invoked_command
+
+    config = REPOSITORY / "benchmarks" / "configs" / "comparison.toml"
+    monkeypatch.setattr("sys.orig_argv", ["/opt/venv/bin/python3", "-m", "migrate_opt_bench",
+                                          str(config), "--seeds", "0", "1"])
+    assert invoked_command("run.py", None) == (
+        "python -m migrate_opt_bench benchmarks/configs/comparison.toml --seeds 0 1")
+    assert invoked_command("run.py", ["a.toml"]) == "python benchmarks/run.py a.toml"

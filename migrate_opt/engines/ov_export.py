@@ -22,7 +22,7 @@ from ..errors import EngineError
 EXPORT_VERSION = "ov-v2"
 """Bump when the exported graph changes: old cache folders are then never reused.
 v2: also the weights stored in fp16 (``model-f16.xml``); the info file records the
-version and the size of every file, checked before a folder is used."""
+version, checked before a folder is used."""
 MODEL_FILE = "model.xml"
 F16_MODEL_FILE = "model-f16.xml"
 """The same graph with fp16 weights, computed in fp32 (half the weight traffic)."""
@@ -146,32 +146,24 @@ def export(llama: Any, folder: Path) -> None:
         port.get_tensor().set_names({input_name})
     ov.save_model(model, str(folder / MODEL_FILE), compress_to_fp16=False)
     ov.save_model(model, str(folder / F16_MODEL_FILE), compress_to_fp16=True)
-    files = {p.name: p.stat().st_size for p in sorted(folder.iterdir())}
     (folder / INFO_FILE).write_text(json.dumps({
-        "version": EXPORT_VERSION, "lora": wrapper.lora_names, "inputs": names, "files": files}))
+        "version": EXPORT_VERSION, "lora": wrapper.lora_names, "inputs": names}))
 
 
 def read_info(folder: Path) -> dict[str, Any] | None:
-    """The info of a finished conversion of this version whose files are all there at the
-    sizes written; None for anything else (half-written, stale, foreign, tampered with)."""
+    """The info of a conversion of this version holding both models; None for anything else
+    (another version, an edited info file). The cache's manifest already checked that every
+    file is there at the size written (:mod:`migrate_opt.policy.model_cache`)."""
     try:
         info = json.loads((folder / INFO_FILE).read_text())
-        if not isinstance(info, dict) or info.get("version") != EXPORT_VERSION:
-            return None
-        files, lora = info["files"], info["lora"]
-        if not isinstance(files, dict) or not isinstance(lora, list) or not all(
+        lora = info["lora"]
+        if info.get("version") != EXPORT_VERSION or not isinstance(lora, list) or not all(
                 isinstance(n, str) for n in lora):
             return None
-        needed = {f"{Path(m).stem}.{ext}" for m in (MODEL_FILE, F16_MODEL_FILE)
-                  for ext in ("xml", "bin")}
-        if not needed <= set(files):
-            return None
-        for name, size in files.items():
-            path = folder / name
-            if Path(name).name != name or path.is_symlink() or path.stat().st_size != size:
-                return None
-        return info
-    except (OSError, ValueError, KeyError, TypeError):
+        models = [folder / f"{Path(m).stem}.{ext}" for m in (MODEL_FILE, F16_MODEL_FILE)
+                  for ext in ("xml", "bin")]
+        return info if all(p.is_file() for p in models) else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 

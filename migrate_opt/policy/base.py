@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..grammar import Grammar
+from ..numbers import is_count, is_finite_number
 from ..values import Member
 from .lora import LoRAConfig as LoRAConfig  # re-exported: the torch-free home is .lora
 
@@ -25,12 +26,15 @@ class SamplingConfig:
     """Completion length cap; None takes the task's ``max_new_tokens``."""
 
     def __post_init__(self) -> None:
-        if self.temperature < 0:
-            raise ConfigError(f"temperature must be >= 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ConfigError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.max_new_tokens is not None and self.max_new_tokens < 1:
-            raise ConfigError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if not is_finite_number(self.temperature) or self.temperature < 0:
+            raise ConfigError(f"temperature must be a finite number >= 0, got "
+                              f"{self.temperature!r}")
+        if not is_finite_number(self.top_p) or not 0 < self.top_p <= 1:
+            raise ConfigError(f"top_p must be in (0, 1], got {self.top_p!r}")
+        if self.max_new_tokens is not None and (not is_count(self.max_new_tokens)
+                                                or self.max_new_tokens < 1):
+            raise ConfigError(f"max_new_tokens must be an integer >= 1, got "
+                              f"{self.max_new_tokens!r}")
 
 
 @dataclass(frozen=True)

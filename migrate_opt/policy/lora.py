@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ..errors import ConfigError
+from ..numbers import is_finite_number
 
 ATTENTION_QV = ("q_proj", "v_proj")
 """The paper's targets: attention query and value."""
@@ -40,7 +41,7 @@ class LoRAConfig:
             raise ConfigError(f"LoRA rank must be an integer in [1, {MAX_RANK}], got {self.rank!r}")
         if not _positive_int(self.alpha):
             raise ConfigError(f"LoRA alpha must be an integer >= 1, got {self.alpha!r}")
-        if not 0 <= self.dropout < 1:
+        if not is_finite_number(self.dropout) or not 0 <= self.dropout < 1:
             raise ConfigError(f"LoRA dropout must be in [0, 1), got {self.dropout!r}")
         targets = self.target_modules
         if isinstance(targets, str):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .model_cache import cache_root, cached_folder
+from .model_cache import cache_root, cached_folder, content_key
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,10 @@ def gguf_path() -> Path:
 
 def converted_path() -> Path:
     """The cached plain checkpoint, converting the GGUF on first use (~20 s)."""
-    target = cache_root() / "models" / CACHE_NAME
-    if (target / _COMPLETE).is_file():
-        return target
     source = gguf_path()
-    return cached_folder(target, _COMPLETE, lambda folder: _convert(source, folder), source.name)
+    return cached_folder(cache_root() / "models" / CACHE_NAME, _COMPLETE,
+                         lambda folder: _convert(source, folder), source.name,
+                         key=content_key(source))
 
 
 def _convert(source: Path, folder: Path) -> None:

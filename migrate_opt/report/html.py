@@ -1,35 +1,35 @@
-"""One self-contained HTML page per study: settings, best-so-far curve, score distribution
-per sampler source, GRPO metrics per step, the top solutions with task pictures.
+"""One self-contained HTML page per study that tells its story: a summary (task and target,
+why it stopped, where the time went), the best-so-far curve, the best solutions with the
+completion that produced them and their parent, what the model wrote over time, what
+training did, and the settings folded away at the bottom. Sections that cannot apply (a
+model's writing in a genetic algorithm's study) are left out.
 
 The page has no scripts and no external resources (charts are inline SVG), so it opens
-anywhere, offline, and can be mailed or archived as one file. It only reads the storage,
-so it can be written while a run is still adding to it."""
+anywhere, offline, and can be mailed or archived as one file. It only reads the storage and
+never runs the task's code (every stored value is escaped), so it can be written while a
+run is still adding to it, and from a study file of unknown origin."""
 
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import json
-import logging
 import math
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from html import escape
 from typing import Any
 
+from ..errors import StorageError
 from ..learning import LearningCurve, learning_curve
-from ..metrics import improvements
+from ..loop import RUNS_KEY
+from ..metrics import evaluations_to_solve, improvements
 from ..storage import Database, open_database, pick_study
-from ..task import Task
 from ..values import Record
-from . import mix, svg
-
-log = logging.getLogger(__name__)
-
-OPTIMIZER_KEYS = frozenset({"optimizer", "seed", "budget"})
-"""Keys the optimizer adds next to the task's own settings; never task options."""
+from . import mix, story, svg
+from .output import GENERATOR, write_page
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 12px}
@@ -41,103 +41,72 @@ th{background:#f5f5f5} td.num{text-align:right;font-variant-numeric:tabular-nums
 .grid{display:flex;flex-wrap:wrap;gap:12px}
 pre{white-space:pre-wrap;word-break:break-all;margin:0;font-size:12px;max-width:560px}
 .picture{max-width:420px;overflow:auto} .picture svg{max-width:100%;height:auto}
-.summary span{display:inline-block;margin-right:18px}
+.summary span{display:inline-block;margin-right:18px} .lead{font-size:15px;line-height:1.5}
+.lead li{margin:2px 0} details{margin:10px 0} summary{cursor:pointer;color:#345}
+.stage{margin:10px 0} .stage h3{font-size:14px;margin:6px 0}
+pre.completion{background:#f7f7f7;padding:4px 6px;max-width:520px}
 """
 
 
 def write_report(
-    storage_path: str, study: str | None = None, out_path: str | None = None
+    storage_path: str, study: str | None = None, out_path: str | None = None, *,
+    force: bool = False,
 ) -> str:
     """Write the report of ``study`` in the study file ``storage_path`` to ``out_path``
     (default: ``<storage>-<study>.html`` next to it); returns the path written.
     ``study`` may be None when the file holds one study."""
     study = pick_study(storage_path, study)
-    db = open_database(storage_path, study, readonly=True)
-    try:
+    with open_database(storage_path, study, readonly=True) as db, malformed(storage_path, study):
         page = render_report(db, source=os.path.basename(storage_path))
-    finally:
-        db.close()
     if out_path is None:
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", study)  # a study name is no path
         out_path = f"{os.path.splitext(storage_path)[0]}-{safe}.html"
-    tmp = f"{out_path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(page)
-    os.replace(tmp, out_path)  # a reader never sees half a page
-    return out_path
+    return write_page(out_path, page, force=force)  # never over a study or a stranger's file
 
 
-def render_report(db: Database, *, source: str = "", top: int = 10) -> str:
+@contextmanager
+def malformed(path: str, study: str) -> Iterator[None]:
+    """Turn what a hand-edited or crafted study file breaks (a list where settings belong, a
+    word where a score does) into one line naming the file and the study."""
+    try:
+        yield
+    except (TypeError, AttributeError, ValueError, KeyError) as exc:
+        raise StorageError(f"study {study!r} in {path} holds data this migrate-opt cannot "
+                           f"read ({type(exc).__name__}: {exc}); was it written by "
+                           "migrate-opt?") from exc
+
+
+def render_report(db: Database, *, source: str = "", top: int = 5) -> str:
     """The report page of the study in ``db`` as one HTML string."""
     records = db.records()
     settings = db.settings()
-    metrics = db.metrics()
     groups = db.groups()
-    task, task_note = rebuild_task(settings)
+    metrics = db.metrics()
+    curve = learning_curve(db)
+    by_solution = {r.solution: r for r in records}
+    written = any(story.is_sampled(m) for _, ms in groups for m in ms)  # an LLM wrote them
     title = f"{db.study}: {settings.get('task', 'study')}"
     sections = [
-        _summary(records, settings, source),
-        _section("Settings", _settings_table(settings)),
+        _section("Summary", _summary(records, settings, source)),
         _section("Best score so far", best_so_far_svg(records)),
-        _section("Scores per sampler source", _sources(records, groups)),
-        *([_section("Adaptive group mix", mix.mix_svg(groups))] if mix.is_adaptive(groups)
-          else []),
-        _section("Is the model learning?", _learning(learning_curve(db))),
-        _section("Training (GRPO) metrics per step", _metrics(metrics)),
-        _section(f"Top {top} solutions", _top_table(db.top(top), task, task_note)),
-        _section("Why solutions were invalid", _invalid_reasons(records)),
+        _section(f"Best {top} solutions", _top_table(db.top(top), by_solution, written)),
+        _optional("What the model wrote over time", _writing(groups, by_solution)),
+        _optional("What training did" if metrics else "What each group found",
+                  _training(groups, curve, metrics)),
+        _optional("Scores per sampler source", _sources(records, groups)),
+        _optional("Adaptive group mix", mix.mix_svg(groups) if mix.is_adaptive(groups)
+                  else ""),
+        _optional("Why solutions were invalid", _invalid_reasons(records)),
+        _settings(settings),
     ]
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"{GENERATOR}"
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
         f"<h1>{escape(title)}</h1><p class=\"muted\">migrate-opt report, {now}</p>"
-        + "\n".join(sections) + "</body></html>\n"
+        + "\n".join(s for s in sections if s) + "</body></html>\n"
     )
-
-
-# -- the task, rebuilt from the study's settings -----------------------------------------
-def rebuild_task(settings: Mapping[str, Any]) -> tuple[Task | None, str]:
-    """The study's task, built again from its stored options, for its pictures; or None
-    and why not (the report then shows solutions as text)."""
-    name = settings.get("task")
-    if not isinstance(name, str):
-        return None, "the study's settings name no task"
-    try:
-        from ..registry import registry
-
-        factory = registry().entry("task", name).factory
-        return factory(**task_options(settings, factory)), ""
-    except Exception as exc:  # a missing plugin or data must not cost the whole report
-        log.info("cannot rebuild task %r for pictures: %s", name, exc)
-        return None, f"task {name!r} could not be rebuilt here ({type(exc).__name__}: {exc})"
-
-
-def task_options(settings: Mapping[str, Any], factory: Any) -> dict[str, Any]:
-    """Constructor options of the task: those the CLI stored, else the settings keys that
-    match the factory's parameters (the task's ``settings()`` returns its options)."""
-    cli = settings.get("cli")
-    if isinstance(cli, Mapping) and isinstance(cli.get("task_options"), Mapping):
-        return dict(cli["task_options"])
-    nested = settings.get("task_settings")
-    source = nested if isinstance(nested, Mapping) else {
-        k: v for k, v in settings.items() if k not in OPTIMIZER_KEYS}
-    try:
-        params = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        return {}
-    return {k: v for k, v in source.items() if k in params and k != "task"}
-
-
-def picture(task: Task | None, solution: str) -> str | None:
-    """The task's HTML picture of a solution, or None (shown as text)."""
-    if task is None:
-        return None
-    try:
-        return task.html(solution)
-    except Exception as exc:
-        log.info("task.html failed for %r: %s", solution[:40], exc)
-        return None
 
 
 # -- sections ----------------------------------------------------------------------------
@@ -145,36 +114,109 @@ def _section(title: str, body: str) -> str:
     return f"<section><h2>{escape(title)}</h2>\n{body}\n</section>"
 
 
+def _optional(title: str, body: str) -> str:
+    """A section that is left out when it has nothing to say for this study."""
+    return _section(title, body) if body else ""
+
+
+def task_line(settings: Mapping[str, Any]) -> str:
+    """'semantle (target=computer, ...)': the task and the options it was built with."""
+    options = settings.get("task_settings")
+    shown = ", ".join(f"{k}={_json(v)}" for k, v in options.items()
+                      if k != "task" and v is not None) \
+        if isinstance(options, Mapping) else ""
+    name = str(settings.get("task", "?"))
+    return f"{name} ({shown})" if shown else name
+
+
+def method_line(settings: Mapping[str, Any]) -> str:
+    method = str(settings.get("method") or settings.get("optimizer") or "?")
+    model = settings.get("model")
+    trains = settings.get("train")
+    if model:
+        method += f" with {model}" + ("" if trains is None else
+                                     ", training" if trains else ", not training")
+    return method
+
+
 def _summary(records: Sequence[Record], settings: Mapping[str, Any], source: str) -> str:
     valid = [r for r in records if r.score is not None]
-    best = max((r.score for r in valid), default=None)  # type: ignore[type-var]
-    iterations = len({r.iteration for r in records})
+    best = max(valid, key=lambda r: r.score or 0.0) if valid else None
     budget = settings.get("budget")
-    items = [
-        ("evaluations", f"{len(records)}" + (f" / {budget}" if budget else "")),
-        ("valid", f"{len(valid)}"),
-        ("invalid", f"{len(records) - len(valid)}"),
-        ("iterations with evaluations", f"{iterations}"),
-        ("best score", "-" if best is None else f"{best:.4f}"),
-        ("solved", "yes" if any(r.solved for r in records) else "no"),
-        ("storage", source),
-    ]
-    spans = "".join(f"<span><b>{escape(k)}:</b> {escape(v)}</span>" for k, v in items)
-    return f'<p class="summary">{spans}</p>'
+    runs = [r for r in settings.get(RUNS_KEY) or [] if isinstance(r, Mapping)]
+    items = [("Task", escape(task_line(settings))),
+             ("Method", escape(method_line(settings))),
+             ("Evaluations", escape(f"{len(records)}" + (f" of a budget of {budget}"
+                                                         if budget else "")
+                                    + f" ({len(records) - len(valid)} invalid)"))]
+    if best is not None:
+        solved_at = evaluations_to_solve(records)
+        items.append(("Best", f"<code>{escape(_short(best.solution, 200))}</code>, score "
+                      f"{best.score:.4f}, found at evaluation {best.seq + 1}"
+                      + (f"; <b>solved</b> at evaluation {solved_at}" if solved_at else
+                         "; not solved")))
+    else:
+        items.append(("Best", "no valid solution yet"))
+    if runs:
+        last = runs[-1]
+        flag = story.short_of_budget(len(records), budget, last.get("stopped"))
+        stop = escape(story.stop_reason(last))
+        items.append(("Stopped because", f'<span class="warn">{stop} (short of the budget)'
+                      "</span>" if flag else stop))
+        items.append(("Wall time", _time_split(runs)))
+    items.append(("Storage", escape(source)))
+    rows = "".join(f"<li><b>{k}:</b> {v}</li>" for k, v in items)
+    bar = _time_bar(runs) if runs else ""
+    return f'<ul class="lead">{rows}</ul>{bar}'
 
 
-def _settings_table(settings: Mapping[str, Any]) -> str:
-    rows = [(k, v) for k, v in settings.items() if k != "cli"]
+def _time_split(runs: Sequence[Mapping[str, Any]]) -> str:
+    split = story.time_split(runs)
+    total = split["total"]
+    parts = ", ".join(f"{k} {story.duration(split[k])} ({split[k] / total:.0%})"
+                      for k in story.TIME_PARTS if split[k] > 0 or k == "evaluate"
+                      ) if total > 0 else ""
+    sessions = f" over {len(runs)} runs" if len(runs) > 1 else ""
+    return escape(f"{story.duration(total)}{sessions}" + (f": {parts}" if parts else ""))
+
+
+def _time_bar(runs: Sequence[Mapping[str, Any]]) -> str:
+    split = story.time_split(runs)
+    return svg.share_bar({k: split[k] for k in story.TIME_PARTS},
+                         title="where the wall time went")
+
+
+def _settings(settings: Mapping[str, Any]) -> str:
+    """Every stored setting, the run log and the command line's configuration, folded."""
+    rows = [(k, v) for k, v in settings.items() if k not in ("cli", RUNS_KEY)]
     if not rows:
-        return '<p class="muted">no settings stored</p>'
+        return ""
     body = "".join(
         f"<tr><th>{escape(str(k))}</th><td><pre>{escape(_json(v))}</pre></td></tr>"
         for k, v in rows)
-    extra = ""
+    parts = [f'<table class="settings">{body}</table>']
+    runs = [r for r in settings.get(RUNS_KEY) or [] if isinstance(r, Mapping)]
+    if runs:
+        parts.append("<h3>Runs</h3><table class=runs><tr><th>started</th><th>stopped</th>"
+                     "<th>groups</th><th>evaluations</th><th>wall time</th></tr>"
+                     + "".join(_run_row(r) for r in runs) + "</table>")
     if isinstance(settings.get("cli"), Mapping):
-        extra = ("<details><summary>command-line configuration</summary><pre>"
-                 f"{escape(json.dumps(settings['cli'], indent=1, default=str))}</pre></details>")
-    return f'<table class="settings">{body}</table>{extra}'
+        parts.append("<details><summary>command-line configuration</summary><pre>"
+                     f"{escape(json.dumps(settings['cli'], indent=1, default=str))}</pre>"
+                     "</details>")
+    return ("<section><details class=settings-fold><summary><b>Settings</b> (task, method, "
+            f"model, training; as stored)</summary>{''.join(parts)}</details></section>")
+
+
+def _run_row(run: Mapping[str, Any]) -> str:
+    started = run.get("started")
+    when = (dt.datetime.fromtimestamp(started, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            if isinstance(started, (int, float)) else "?")
+    seconds = (run.get("seconds") or {}).get("total")
+    cells = [when, str(run.get("stopped") or "not recorded"), str(run.get("groups", "?")),
+             f"{run.get('evaluations_before', '?')} to {run.get('evaluations', '?')}",
+             story.duration(float(seconds)) if isinstance(seconds, (int, float)) else "?"]
+    return "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
 
 
 def _json(v: Any) -> str:
@@ -195,6 +237,105 @@ def best_so_far_svg(records: Sequence[Record]) -> str:
                           xlabel="evaluations", ylabel="score")
 
 
+def _top_table(best: Sequence[Record], by_solution: Mapping[str, Record],
+               written: bool) -> str:
+    """The best solutions, each with where it came from: its source, its parent (for a
+    neighbourhood member) and, when a model wrote it, the completion that proposed it."""
+    if not best:
+        return '<p class="muted">no valid solution yet</p>'
+    parents = any(isinstance(r.tags.get("parent"), str) for r in best)
+    rows = []
+    for rank, r in enumerate(best, 1):
+        cells = [f"<td class=num>{rank}</td><td class=num>{_num(r.score)}"
+                 f"{' solved' if r.solved else ''}</td>",
+                 f"<td><pre>{escape(_short(r.solution, 2000))}</pre></td>",
+                 f"<td>{escape(r.source)}, evaluation {r.seq + 1}, iteration {r.iteration}</td>"]
+        if parents:
+            cells.append(f"<td>{_parent(r, by_solution)}</td>")
+        if written:
+            cells.append("<td>" + ("" if not r.completion else
+                                   f"<pre class=completion>"
+                                   f"{escape(printable(_short(r.completion, 1200)))}</pre>")
+                         + "</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    head = ["rank", "score", "solution", "found by"] + ["parent"] * parents + \
+        ["completion that proposed it"] * written
+    return ("<table class=top><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
+            + "".join(rows) + "</table>")
+
+
+def _parent(r: Record, by_solution: Mapping[str, Record]) -> str:
+    parent = r.tags.get("parent")
+    if not isinstance(parent, str):
+        return ""
+    known = by_solution.get(parent)
+    return (f"<code>{escape(_short(parent, 200))}</code>"
+            + (f" (score {_num(known.score)})" if known is not None else ""))
+
+
+def _writing(groups: Sequence[story.Group], by_solution: Mapping[str, Record],
+             per_stage: int = 4) -> str:
+    """A few completions the model wrote at each stage of the run (only studies whose
+    members carry sampled tokens, i.e. an LLM wrote them)."""
+    picked = story.stages(groups)
+    if not picked:
+        return ""
+    last = groups[-1][0]
+    parts = []
+    for it, members in picked:
+        rows = "".join(
+            f"<tr><td>{escape(str(m.get('source')))}</td><td><pre class=completion>"
+            f"{escape(printable(_short(str(m.get('completion')), 400)))}</pre></td>"
+            f"<td>{escape(story.outcome(m, it, by_solution))}</td></tr>"
+            for m in [m for m in members if story.is_sampled(m)][:per_stage])
+        parts.append(f'<div class="stage"><h3>{escape(f"iteration {it} of {last}")}</h3>'
+                     "<table class=wrote>"
+                     "<tr><th>sampler</th><th>completion</th><th>what became of it</th></tr>"
+                     f"{rows}</table></div>")
+    return "".join(parts)
+
+
+def _training(groups: Sequence[story.Group], curve: LearningCurve,
+              metrics: Sequence[Mapping[str, Any]]) -> str:
+    """What each group found (new solutions, repeats) and, when the method trained, the KL
+    and on-policy reward, in words first, then charts; the raw GRPO metrics folded."""
+    if len(groups) < 2:
+        return ""
+    stats = story.group_stats(groups, curve)
+    words = story.training_sentences(stats, curve, trained=bool(metrics))
+    warning = ""
+    if curve.kl_exceeded:
+        warning = (f'<p class="warn">{curve.kl_exceeded} GRPO step(s) had a KL to the base '
+                   "model past max_kl: the policy collapsed away from what the base model "
+                   "would sample. Lower the learning rate or add kl_coef.</p>")
+    charts = [_small_chart("new solutions per group",
+                           zip(stats.iterations, stats.new), "new"),
+              _small_chart("share of repeats",
+                           zip(stats.iterations, stats.repeat_rate), "repeats")]
+    reward = list(zip(curve.iterations, curve.on_policy_reward, strict=True))
+    if sum(v is not None for _, v in reward) > 1:  # a first group's fallback is no curve
+        charts.append(_small_chart("on-policy mean reward", reward, "reward"))
+    kl = list(zip(curve.iterations, curve.kl, strict=True))
+    if metrics and any(v is not None for _, v in kl):
+        charts.append(_small_chart("KL to base (per token)", kl, "KL"))
+    listed = "".join(f"<li>{escape(w)}</li>" for w in words)
+    raw = (f"<details><summary>every training metric per GRPO step</summary>"
+           f"{_metrics(metrics)}</details>" if metrics else "")
+    return (f'{warning}<ul class="lead">{listed}</ul>'
+            f'<div class="grid metrics">{"".join(charts)}</div>{raw}')
+
+
+def _small_chart(title: str, points: Any, ylabel: str) -> str:
+    pts = [(float(x), float(y)) for x, y in points if y is not None]
+    return svg.line_chart({ylabel: pts}, title=title, xlabel="iteration", ylabel=ylabel,
+                          width=340, height=220)
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (a random model writes them) shown as a dot."""
+    return "".join(c if c.isprintable() or c in "\n\t" else "\u00b7" for c in text)
+
+
 def _sources(records: Sequence[Record], groups: Sequence[tuple[int, list[dict[str, Any]]]]
              ) -> str:
     """Rewards of every group member per sampler source (greedy replays included: they
@@ -212,6 +353,8 @@ def _sources(records: Sequence[Record], groups: Sequence[tuple[int, list[dict[st
     for r in records:
         evaluated[r.source or "?"].append(r)
     names = sorted(set(rewards) | set(evaluated))
+    if len(names) < 2:
+        return ""  # one source: the best-so-far curve already shows its scores
     chart = svg.box_chart({n: rewards.get(n, []) for n in names},
                           title="Reward of every group member, per source", ylabel="score")
     rows = [_source_row(n, len(rewards.get(n, [])), evaluated.get(n, [])) for n in names]
@@ -229,34 +372,6 @@ def _source_row(name: str, members: int, evaluated: Sequence[Record]) -> str:
             f"<td class=num>{len(evaluated)}</td><td class=num>{share}</td>"
             f"<td class=num>{_num(sum(scores) / len(scores) if scores else None)}</td>"
             f"<td class=num>{_num(max(scores) if scores else None)}</td></tr>")
-
-
-def _learning(curve: LearningCurve) -> str:
-    """On-policy mean reward, KL to base and new solutions per iteration, and a warning on
-    collapse."""
-    reward = [(it, r) for it, r in zip(curve.iterations, curve.on_policy_reward, strict=True)
-              if r is not None]
-    kl = [(it, k) for it, k in zip(curve.iterations, curve.kl, strict=True) if k is not None]
-    if not reward and not kl:
-        return '<p class="muted">no on-policy members or training steps yet</p>'
-    warning = ""
-    if curve.kl_exceeded:
-        warning = (f'<p class="warn">{curve.kl_exceeded} GRPO step(s) had a KL to the base '
-                   "model past max_kl: the policy collapsed away from what the base model "
-                   "would sample. Lower the learning rate or add kl_coef.</p>")
-    charts = [svg.line_chart({"on-policy": [(float(i), v) for i, v in reward]},
-                             title="on-policy mean reward", xlabel="iteration",
-                             ylabel="reward", width=340, height=220)]
-    if kl:
-        charts.append(svg.line_chart({"KL": [(float(i), v) for i, v in kl]},
-                                     title="KL to base (per token)", xlabel="iteration",
-                                     ylabel="KL", width=340, height=220))
-    charts.append(svg.line_chart(
-        {"new": [(float(i), float(n)) for i, n in zip(curve.iterations, curve.new_solutions,
-                                                      strict=True)]},
-        title="new solutions per group (0: it repeats)", xlabel="iteration",
-        ylabel="new", width=340, height=220))
-    return warning + f'<div class="grid metrics">{"".join(charts)}</div>'
 
 
 def _metrics(metrics: Sequence[Mapping[str, Any]]) -> str:
@@ -283,31 +398,11 @@ def _metric_order(name: str) -> tuple[int, str]:
     return (first.index(name) if name in first else len(first), name)
 
 
-def _top_table(best: Sequence[Record], task: Task | None, note: str) -> str:
-    if not best:
-        return '<p class="muted">no valid solution yet</p>'
-    rows = []
-    for rank, r in enumerate(best, 1):
-        pic = picture(task, r.solution)
-        text = f"<pre>{escape(_short(r.solution, 2000))}</pre>"
-        cell = f'<div class="picture">{pic}</div><details><summary>text</summary>{text}' \
-               "</details>" if pic else text
-        rows.append(
-            f"<tr><td class=num>{rank}</td><td class=num>{_num(r.score)}</td>"
-            f"<td>{escape(r.source)}</td><td class=num>{r.iteration}</td>"
-            f"<td class=num>{r.seq + 1}</td><td>{'yes' if r.solved else ''}</td>"
-            f"<td>{cell}</td></tr>")
-    caption = f'<p class="muted">{escape(note)}</p>' if note else ""
-    return (f"{caption}<table class=top><tr><th>rank</th><th>score</th><th>source</th>"
-            "<th>iteration</th><th>evaluation</th><th>solved</th><th>solution</th></tr>"
-            + "".join(rows) + "</table>")
-
-
 def _invalid_reasons(records: Sequence[Record]) -> str:
     reasons = Counter(str(r.info.get("error", "no reason stored")).splitlines()[0][:160]
                       for r in records if r.score is None)
     if not reasons:
-        return '<p class="muted">none</p>'
+        return ""
     rows = "".join(f"<tr><td class=num>{n}</td><td>{escape(k)}</td></tr>"
                    for k, n in reasons.most_common(10))
     return f"<table class=invalid><tr><th>count</th><th>reason</th></tr>{rows}</table>"

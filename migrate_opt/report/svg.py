@@ -4,7 +4,7 @@ no plotting library, no scripts, no external resources."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -128,8 +128,12 @@ def line_chart(
     step: bool = False,
     width: int = 640,
     height: int = 300,
+    legend: bool = True,
+    dashed: Collection[str] = (),
 ) -> str:
-    """Lines (``step``: a staircase, for best-so-far curves) over optional grey dots."""
+    """Lines (``step``: a staircase, for best-so-far curves) over optional grey dots;
+    ``legend=False`` when the page keys the colours itself (``PALETTE`` order); the series
+    named in ``dashed`` are drawn dashed."""
     pts = [p for s in series.values() for p in s] + list(dots)
     if not pts:
         return empty_chart(title, "no data yet", width=width)
@@ -139,13 +143,14 @@ def line_chart(
     out = _open(f, title, f"{title}: {ylabel} against {xlabel}") + _axes(f, xlabel, ylabel)
     out += [f'<circle cx="{f.x(x):.1f}" cy="{f.y(y):.1f}" r="2" fill="#bbb"/>'
             for x, y in dots]
-    for i, s in enumerate(series.values()):
+    for i, (name, s) in enumerate(series.items()):
         if not s:
             continue
         path = _path(f, s, step)
+        dash = ' stroke-dasharray="6 4"' if name in dashed else ""
         out.append(f'<path class="series" d="{path}" fill="none" '
-                   f'stroke="{PALETTE[i % len(PALETTE)]}" stroke-width="2"/>')
-    if len(series) > 1:
+                   f'stroke="{PALETTE[i % len(PALETTE)]}" stroke-width="2"{dash}/>')
+    if legend and len(series) > 1:
         out += _legend(f, list(series))
     return "\n".join(out + ["</svg>"])
 
@@ -226,3 +231,29 @@ def empty_chart(title: str, message: str, *, width: int = 640, height: int = 80)
             f'height="{height}" font-family="sans-serif" font-size="12">'
             f'<text x="8" y="18" font-size="13" font-weight="bold">{escape(title)}</text>'
             f'<text x="8" y="44" fill="#777">{escape(message)}</text></svg>')
+
+
+def share_bar(parts: Mapping[str, float], *, title: str, width: int = 640) -> str:
+    """One horizontal bar split into the parts' shares, labelled with their percentages."""
+    total = sum(v for v in parts.values() if v > 0)
+    if total <= 0:
+        return empty_chart(title, "no time recorded", width=width)
+    height, left, bar_w = 64, 8, width - 16
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart share" role="img" '
+           f'aria-label="{escape(title)}" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">']
+    x = float(left)
+    for i, (name, v) in enumerate((k, v) for k, v in parts.items() if v > 0):
+        w = bar_w * v / total
+        color = PALETTE[i % len(PALETTE)]
+        out.append(f'<rect class="box" x="{x:.1f}" y="8" width="{w:.1f}" height="22" '
+                   f'fill="{color}"><title>{escape(name)}</title></rect>')
+        label = f"{name} {v / total:.0%}"
+        if w > 7 * len(label):
+            out.append(f'<text x="{x + 4:.1f}" y="23" fill="#fff">{escape(label)}</text>')
+        else:
+            at = min(x, width - 7 * len(label))  # the last labels stay inside the picture
+            out.append(f'<text x="{at:.1f}" y="{44 + 12 * (i % 2)}" fill="{color}">'
+                       f'{escape(label)}</text>')
+        x += w
+    return "\n".join(out + ["</svg>"])

@@ -40,8 +40,8 @@ def open_database(url: str, study: str, *, readonly: bool = False) -> Database:
     return create("database", name, path, study, **options)  # type: ignore[no-any-return]
 
 
-def pick_study(url: str, study: str | None) -> str:
-    """``study``, checked to exist, or the storage's only study; errors name the studies."""
+def studies_in(url: str) -> list[str]:
+    """The names of the studies a storage holds, oldest first."""
     from ..registry import registry
 
     name, path = locate(url)
@@ -50,7 +50,12 @@ def pick_study(url: str, study: str | None) -> str:
         raise ConfigError(f"the {name} database cannot list its studies; give --study")
     if not os.path.exists(path):
         raise ConfigError(f"no such storage file: {path}")
-    studies = list(lister(path))
+    return list(lister(path))
+
+
+def pick_study(url: str, study: str | None) -> str:
+    """``study``, checked to exist, or the storage's only study; errors name the studies."""
+    studies = studies_in(url)
     if study is not None:
         if study not in studies:
             raise ConfigError(f"no study {study!r} in {url}; studies: "

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import ConfigError, StorageError
 from ..values import Record
-from . import lease
+from . import lease, sqlite_file
 from .base import Database
 
 SCHEMA = """
@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     created REAL NOT NULL);
 """
 
+FULL_SCHEMA = SCHEMA + lease.LEASE_SCHEMA
+
 COLUMNS = "seq, solution, score, solved, source, iteration, completion, info, tags, created"
 
 
@@ -54,22 +56,83 @@ def _row_to_record(row: sqlite3.Row | tuple[Any, ...]) -> Record:
 
 
 def connect(path: str, timeout: float = 60.0, readonly: bool = False) -> sqlite3.Connection:
-    """Open (and create, unless ``readonly``) a database file in WAL mode."""
+    """Open (and create, unless ``readonly``) a study file in WAL mode, after checking that
+    it holds migrate-opt's schema and nothing else (:mod:`.sqlite_file`). A file that is
+    not a study gives one :class:`StorageError` line; so does one that another process
+    locks (after ``OPEN_TIMEOUT`` seconds, naming the holder)."""
+    if path == ":memory:":
+        memory = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
+        memory.executescript(FULL_SCHEMA)
+        return memory
+    if readonly:
+        if not os.path.exists(path):
+            raise StorageError(f"no such storage file: {path}")
+        return _open_reader(path)
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise StorageError(f"{path} is not a regular file; name a study file (.db)")
+    conn: sqlite3.Connection | None = None
     try:
-        if readonly:
-            if not os.path.exists(path):
-                raise StorageError(f"no such storage file: {path}")
-            uri = f"file:{os.path.abspath(path)}?mode=ro"
-            return sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
-        if path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        conn = _open(path, mode="rwc")
+        # Checked before the first write: WAL mode and our tables are never forced onto
+        # another program's database, and a stored trigger never sees our writes.
+        sqlite_file.check_schema(conn, path, FULL_SCHEMA, marker="studies")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives process kills
-        conn.executescript(SCHEMA + lease.LEASE_SCHEMA)
-    except (sqlite3.Error, OSError) as exc:
-        raise StorageError(f"cannot open database {path!r}: {exc}") from exc
+        conn.executescript(FULL_SCHEMA)
+        conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+    except (sqlite3.Error, UnicodeDecodeError, StorageError, OSError) as exc:
+        if conn is not None:
+            conn.close()
+        if isinstance(exc, StorageError):
+            raise
+        if isinstance(exc, OSError):
+            raise StorageError(f"cannot open study file {path}: {exc}") from None
+        raise sqlite_file.explain(exc, path) from None
     return conn
+
+
+def _open(path: str, **params: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(sqlite_file.uri(path, **params), uri=True, check_same_thread=False,
+                           timeout=sqlite_file.OPEN_TIMEOUT)
+    conn.execute("PRAGMA trusted_schema=OFF")  # defence in depth: no side effects from SQL
+    return conn
+
+
+def _open_reader(path: str) -> sqlite3.Connection:
+    """A read-only connection; on read-only media (no -shm can be created beside a WAL
+    file) the file is read immutable: no writer can be at work where nothing is writable."""
+    if not os.path.isfile(path):
+        raise StorageError(f"{path} is not a regular file; name a study file (.db)")
+    first: sqlite3.Error | UnicodeDecodeError | None = None
+    for params in ({"mode": "ro"}, {"mode": "ro", "immutable": "1"}):
+        conn = None
+        try:
+            conn = _open(path, **params)
+            if sqlite_file.check_schema(conn, path, FULL_SCHEMA, marker="studies"):
+                raise StorageError(f"{path} holds no migrate-opt study (it is empty)")
+            return conn
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
+            if conn is not None:
+                conn.close()
+            first = first or exc
+            if "locked" in str(exc) or "busy" in str(exc):
+                break  # a lock is no read-only medium: report the holder
+            wal = f"{path}-wal"
+            media = "unable to open" in str(exc) or "readonly" in str(exc)
+            if media and os.path.exists(wal) and os.path.getsize(wal) > 0:
+                # Read immutable, SQLite would skip the records still in the -wal file.
+                raise StorageError(
+                    f"{path} cannot be read here (its -wal file holds records, and no -shm "
+                    "file can be made beside it): copy the .db and its -wal to a writable "
+                    "folder and open the copy"
+                ) from None
+        except StorageError:
+            if conn is not None:
+                conn.close()
+            raise
+    assert first is not None
+    raise sqlite_file.explain(first, path) from None
 
 
 def list_studies(path: str) -> list[str]:
@@ -77,6 +140,8 @@ def list_studies(path: str) -> list[str]:
     conn = connect(path, readonly=True)
     try:
         return [r[0] for r in conn.execute("SELECT name FROM studies ORDER BY created")]
+    except (sqlite3.Error, UnicodeDecodeError) as exc:
+        raise sqlite_file.explain(exc, path) from None
     finally:
         conn.close()
 
@@ -107,6 +172,8 @@ class SQLiteDatabase(Database):
         self.study = study
         self.readonly = readonly
         self._conn = connect(path, readonly=readonly)
+        self._where = os.path.abspath(path)
+        self._identity = None if readonly else sqlite_file.identity(self._where)
         self._lock = threading.Lock()
         self._holder: lease.Holder | None = None
         if readonly:
@@ -140,20 +207,31 @@ class SQLiteDatabase(Database):
             try:
                 with self._conn:  # one transaction: commit on success, roll back on error
                     self._conn.execute("BEGIN IMMEDIATE")
+                    self._check_still_there()
                     if refresh and self._holder is not None:
                         lease.refresh(self._conn, self.study, self.path, self._holder)
                     yield self._conn
             except sqlite3.IntegrityError as exc:
                 raise StorageError(f"{exc} (study {self.study!r} in {self.path})") from exc
-            except sqlite3.Error as exc:
-                raise StorageError(f"database error in {self.path}: {exc}") from exc
+            except (sqlite3.Error, UnicodeDecodeError) as exc:
+                raise sqlite_file.explain(exc, self.path) from None
+
+    def _check_still_there(self) -> None:
+        """A study file deleted or replaced under a running writer would swallow every
+        later write into an unlinked inode: stop before claiming anything was stored."""
+        if self._identity is not None and sqlite_file.identity(self._where) != self._identity:
+            raise StorageError(
+                f"the study file {self.path} was deleted or replaced while this process "
+                "wrote to it; nothing more was stored (the records of this step are lost "
+                "with the deleted file)"
+            )
 
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         with self._lock:
             try:
                 return self._conn.execute(sql, args).fetchall()
-            except sqlite3.Error as exc:
-                raise StorageError(f"database error in {self.path}: {exc}") from exc
+            except (sqlite3.Error, UnicodeDecodeError) as exc:
+                raise sqlite_file.explain(exc, self.path) from None
 
     # -- records -------------------------------------------------------------------------
     def add(
@@ -255,7 +333,19 @@ class SQLiteDatabase(Database):
 
     def settings(self) -> dict[str, Any]:
         rows = self._query("SELECT settings FROM studies WHERE name=?", (self.study,))
-        return json.loads(rows[0][0]) if rows else {}
+        if not rows:
+            return {}
+        try:
+            settings = json.loads(rows[0][0])
+        except (TypeError, ValueError):
+            settings = None
+        if not isinstance(settings, dict):
+            raise StorageError(
+                f"study {self.study!r} in {self.path} holds data this migrate-opt cannot "
+                "read (its stored settings are not a JSON object); was it written by "
+                "migrate-opt?"
+            )
+        return settings
 
     def set_settings(self, settings: dict[str, Any]) -> None:
         with self._write() as c:
@@ -269,7 +359,10 @@ class SQLiteDatabase(Database):
         if self._holder is not None:
             self._beating.set()
             holder, self._holder = self._holder, None
-            with self._write(refresh=False) as c:
-                lease.release(c, self.study, holder)
+            try:
+                with self._write(refresh=False) as c:
+                    lease.release(c, self.study, holder)
+            except StorageError:
+                pass  # a deleted or damaged file: there is no lease left to release
         with self._lock:
             self._conn.close()

@@ -13,20 +13,25 @@ from . import prompts
 from .data import ArcProblem, load_problem
 from .grids import grids_table
 from .programs import extract_program, normalize_program, render_program
-from .sandbox import Grid, Outcome, Sandbox, SandboxConfig
+from .sandbox import Grid, Outcome, Sandbox, SandboxConfig, as_grid
+from .sandbox.runner import KINDS
 from .scoring import pair_score
 
 
 class ArcTask(Task):
     """One ARC task as program synthesis. Score: mean over training pairs of
-    1 - normalised Hamming distance; solved when every training pair is exact. The test
-    outputs of every program are kept in ``info["test_outputs"]`` for :func:`predict`."""
+    1 - normalised Hamming distance; solved when every training pair is exact. Every
+    program's outputs are kept in ``info["train_outputs"]`` (for reports, which run nothing)
+    and ``info["test_outputs"]`` (for :func:`predict`)."""
 
     name = "arc"
     optimum = 1.0
     default_group_size = 16
     max_new_tokens = 512
     system_prompt = prompts.SYSTEM_PROMPT
+    environment_options = frozenset({"timeout", "memory_mb", "workers", "batch_size",
+                                     "isolation"})
+    """The sandbox's limits and isolation: a study file never sets them."""
 
     def __init__(
         self,
@@ -110,7 +115,8 @@ class ArcTask(Task):
             "pair_scores": [round(s, 6) for s in scores],
             "train_exact": sum(exact),
             "kinds": [o.kind for o in outcomes],
-            "test_outputs": [[list(r) for r in o.output] if o.output else None for o in test],
+            "train_outputs": [_stored(o) for o in train],
+            "test_outputs": [_stored(o) for o in test],
         }
         if failed is not None:
             info["error"] = f"{failed.kind}: {failed.error}"
@@ -128,11 +134,36 @@ class ArcTask(Task):
         }
 
     def html(self, solution: str) -> str | None:
-        """The program's outputs next to the expected ones, as coloured grids."""
+        """The program's outputs next to the expected ones, as coloured grids. It RUNS the
+        program (in the sandbox): a page that views a study file uses :meth:`record_html`,
+        which runs nothing."""
         program = normalize_program(solution)
         if program is None:
             return None
-        outcomes = self.run([program])[0]
+        return self._grids_html(self.run([program])[0])
+
+    def record_html(self, record: Record) -> str | None:
+        """The outputs stored with the record at evaluation time next to the expected ones
+        (a report must not run programs from a study file); None when none are stored."""
+        info = record.info
+        n_train, n_test = len(self.problem.train), len(self.problem.test)
+        train, test = info.get("train_outputs"), info.get("test_outputs")
+        kinds = info.get("kinds")
+        if not (isinstance(train, list) and len(train) == n_train and isinstance(test, list)
+                and len(test) == n_test):
+            return None
+        if not (isinstance(kinds, list) and len(kinds) == n_train + n_test):
+            kinds = ["ok"] * (n_train + n_test)
+        outcomes = []
+        for kind, output in zip(kinds, train + test):
+            grid = as_grid(output)
+            # Kinds come from the file: only the sandbox's own words are shown.
+            kind = kind if kind in KINDS else "unknown"
+            outcomes.append(Outcome("ok", grid) if kind == "ok" and grid is not None
+                            else Outcome("malformed" if kind == "ok" else kind))
+        return self._grids_html(outcomes)
+
+    def _grids_html(self, outcomes: Sequence[Outcome]) -> str:
         n_train = len(self.problem.train)
         rows = [
             (f"Example {i + 1}", [("input", p.input), ("expected", p.output),
@@ -142,6 +173,10 @@ class ArcTask(Task):
         rows += [(f"Test {i + 1}", [("input", p.input), (_caption(o, None), o.output)])
                  for i, (p, o) in enumerate(zip(self.problem.test, outcomes[n_train:]))]
         return grids_table(rows)
+
+
+def _stored(outcome: Outcome) -> list[list[int]] | None:
+    return [list(r) for r in outcome.output] if outcome.output else None
 
 
 def _caption(outcome: Outcome, target: Grid | None) -> str:

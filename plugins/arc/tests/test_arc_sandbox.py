@@ -297,3 +297,92 @@ def test_bwrap_alone_hides_the_host_filesystem(tmp_path) -> None:
     assert "No such file" in outcomes[1].error and not marker.exists()
     # Control: without the OS layer the same programs reach the host's files.
     assert _run_one(read, **{**ONLY_OS, "isolation": "none"}).output == ((7,),)
+
+
+# -- escapes through the current directory and through modules a program can reach -------
+# Every allowed module that imports `sys` (typing does) hands a program `sys.modules`: the
+# worker's own globals, `os`, `posixpath` and `builtins`, none of them importable directly.
+REACH = "import typing\nSYS = typing.sys\nOS = SYS.modules['os']\n"
+
+
+def _isolation_modes() -> list:
+    return [pytest.param(mode, marks=pytest.mark.skipif(
+        mode != "none" and not works(mode), reason=f"{mode} is not usable on this machine"))
+        for mode in ("none", "unshare", "bwrap")]
+
+
+def _escapes(target: str) -> dict[str, str]:
+    """name -> program that tries to write ``target/pwned`` (a host folder) or read a host
+    file with a relative path after moving the current directory."""
+    return {
+        "chdir, then read a relative path": REACH + (
+            "def transform(g):\n    OS.chdir('/')\n"
+            "    return [[len(open('etc/passwd').read()) % 10]]"),
+        "chdir, then write a relative path": REACH + (
+            f"def transform(g):\n    OS.chdir({target!r})\n"
+            "    open('pwned', 'w').write('x')\n    return g"),
+        "fchdir": REACH + (
+            "def transform(g):\n    OS.fchdir(OS.open('.', OS.O_RDONLY))\n    return g"),
+        "rebind the hook's globals": REACH + (
+            "W = SYS.modules['__main__']\nW._under = lambda path, roots: True\n"
+            "W.BLOCKED_EVENTS, W.BLOCKED_PREFIXES = frozenset(), ()\n"
+            f"def transform(g):\n    open({target + '/pwned'!r}, 'w').write('x')\n"
+            "    return g"),
+        "a directory outside as dir_fd": REACH + (
+            "import numpy\nD = OS.open(OS.path.dirname(numpy.__file__), OS.O_RDONLY)\n"
+            "def transform(g):\n    return g"),
+        "a path object that changes its mind": REACH + (
+            "class P:\n    n = 0\n    def __fspath__(self):\n        P.n += 1\n"
+            f"        return 'x' if P.n % 2 == 0 else {target + '/pwned'!r}\n"
+            "def transform(g):\n    OS.close(OS.open(P(), OS.O_CREAT | OS.O_WRONLY))\n"
+            "    return g"),
+    }
+
+
+@pytest.mark.parametrize("mode", _isolation_modes())
+def test_programs_cannot_escape_through_the_current_directory(mode: str, tmp_path) -> None:
+    target = tmp_path / "host"
+    target.mkdir(mode=0o777)
+    target.chmod(0o777)
+    programs = _escapes(str(target))
+    # No privilege drop: the program may write what its user may, as for a non-root user.
+    config = SandboxConfig(timeout=TIMEOUT, isolation=mode, drop_privileges=False)
+    outcomes = Sandbox(config).run(list(programs.values()), [GRID])
+    kinds = {name: row[0].kind for name, row in zip(programs, outcomes)}
+    assert kinds == dict.fromkeys(programs, "forbidden"), [o[0] for o in outcomes]
+    assert list(target.iterdir()) == []
+
+
+def test_a_program_that_stays_in_its_folder_still_works() -> None:
+    program = ("from collections import namedtuple\nimport numpy as np\n"
+               "P = namedtuple('P', 'x y')\nclass Count:\n    n = 0\n"
+               "def transform(g):\n    Count.n += 1\n    open('scratch', 'w').write('xyz')\n"
+               "    return np.zeros((1, 1), dtype=int) + len(open('./scratch').read())")
+    assert _run_one(program).output == ((3,),)
+
+
+def test_the_audit_hook_looks_up_no_global_or_builtin_name() -> None:
+    """A program can rebind any module-level or builtin name (it reaches them through
+    ``sys.modules``), so the hook and its helpers must find everything in their closure."""
+    import dis
+    import importlib.util
+
+    from migrate_opt_arc.sandbox.isolation import WORKER
+
+    spec = importlib.util.spec_from_file_location("sandbox_worker_under_test", WORKER)
+    assert spec is not None and spec.loader is not None
+    worker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker)
+    hook = worker._make_audit_hook("/w", ("/r",), frozenset({"numpy"}), [])
+    codes, seen = [hook.__code__], []
+    for cell in hook.__closure__ or ():
+        if callable(cell.cell_contents) and hasattr(cell.cell_contents, "__code__"):
+            codes.append(cell.cell_contents.__code__)
+    while codes:
+        code = codes.pop()
+        seen.append(code.co_name)
+        codes += [c for c in code.co_consts if hasattr(c, "co_code")]
+        lookups = {i.argval for i in dis.get_instructions(code)
+                   if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+        assert not lookups, (code.co_name, lookups)
+    assert {"hook", "check_open", "absolute", "veto"} <= set(seen)

@@ -117,7 +117,8 @@ def print_summary(opt: Migrate, task: SemantleTask, result: RunResult,
     else:
         print(f"\nnot solved: the hidden word was {task.target!r} "
               f"({opt.n_evaluations} guesses; stopped on {result.stopped}).")
-    split = ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items() if k != "total")
+    split = ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items()
+                      if k not in ("total", "ask"))
     print(f"time: {seconds:.0f}s ({split})")
     print(f"stored in {args.storage} (study {study!r}).")
     print(f"  look at it:  migrate-opt show {args.storage} --study {study}")

@@ -85,6 +85,8 @@ class SemantleTask(Task):
     completion is a neighborhood, OPRO or island member), parents from the top 3."""
     max_new_tokens = 32
     """A JSON list of two words is about 10 tokens; 32 leaves room for a little chatter."""
+    environment_options = frozenset({"oracle_model"})
+    """A model folder on this machine: a study file never names one to load."""
 
     def __init__(
         self,

@@ -10,7 +10,8 @@ then ``{"done": true}``. The parent trusts none of it and validates every line a
 Each program runs in a child forked from this (already numpy-warm) process, so programs
 cannot see or poison one another, and each gets its own limits: rlimits (CPU, address
 space, file size, processes, open files, no core dumps), a non-root uid when the worker
-runs as root, an audit hook vetoing file, socket and process events, and an import guard.
+runs as root, an audit hook vetoing file, socket, process and current-directory events, and
+an import guard.
 The child streams one line per input; the worker kills it when an input overruns its
 wall-clock limit and reports the inputs it never finished as timeouts.
 """
@@ -27,6 +28,7 @@ import select
 import signal
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -48,11 +50,14 @@ BLOCKED_EVENTS = frozenset({
     "code.__new__", "function.__new__", "sys.addaudithook", "sys.settrace", "sys.setprofile",
     "resource.setrlimit", "resource.prlimit", "pickle.find_class", "webbrowser.open",
     "sys.remote_exec", "signal.pthread_kill", "_posixsubprocess.fork_exec",
+    # The current directory anchors every relative path: a program keeps the one it got.
+    "os.chdir", "os.fchdir",
 })
 BLOCKED_PREFIXES = ("socket.", "os.exec", "os.spawn", "os.posix_spawn", "ctypes.",
                     "urllib.", "http.", "ftplib.", "smtplib.", "imaplib.", "poplib.",
                     "nntplib.", "telnetlib.", "sqlite3.", "shutil.", "glob.", "winreg.",
-                    "_winapi.", "msvcrt.")
+                    "_winapi.", "msvcrt.",
+                    "gc.")  # gc would hand a program the hook itself
 PATH_EVENTS = frozenset({"os.listdir", "os.scandir", "os.walk", "os.fwalk"})
 FORBIDDEN_SUBMODULES = ("numpy.ctypeslib", "numpy.f2py", "numpy.distutils", "numpy.testing")
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -104,76 +109,126 @@ def _drop_privileges(workdir: str) -> bool:
 
 
 # -- audit hook and import guard ---------------------------------------------------------
-def _under(path: str, roots: tuple[str, ...]) -> bool:
-    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
-
-
-# One closure on purpose: the hook runs on every audited event of untrusted code and must
-# not call anything that raises audited events itself, so its checks stay inline.
-def _make_audit_hook(workdir: str, read_roots: tuple[str, ...], allowed: frozenset,  # noqa: C901
+# One closure on purpose. The hook runs on every audited event of untrusted code, which can
+# reach this module (``typing.sys.modules['__main__']``), ``posixpath`` and ``builtins`` and
+# rebind any name in them; so the hook looks up no global or builtin name at all: all it
+# uses is bound here, in closure cells of a function no program can reach (``gc`` is
+# vetoed). It calls no Python code a program could replace or define (a path must be an
+# exact str or bytes, never an object with ``__fspath__``) and raises no audited events.
+def _make_audit_hook(workdir: str, read_roots: tuple[str, ...], allowed: frozenset,  # noqa: C901, PLR0915
                      violations: list):
     """A hook that vetoes dangerous events. It must not itself raise audited events."""
-    normpath, join, fspath = os.path.normpath, os.path.join, os.fspath
+    blocked, blocked_prefixes, path_events = BLOCKED_EVENTS, BLOCKED_PREFIXES, PATH_EVENTS
+    forbidden_submodules, write_flags = FORBIDDEN_SUBMODULES, WRITE_FLAGS
+    max_write_opens, violation, oserror = MAX_WRITE_OPENS, SandboxViolation, OSError
+    getcwd, stat, str_, bytes_, int_, type_, len_ = os.getcwd, os.stat, str, bytes, int, \
+        type, len
+    home = (workdir.rstrip("/"),)
+    roots = tuple(r.rstrip("/") for r in read_roots)
     write_opens = [0]
 
     def veto(event: str, detail: str) -> None:
         message = f"sandbox blocked {event}{detail}"
-        if len(violations) < 8:
+        if len_(violations) < 8:
             violations.append(message)
-        raise SandboxViolation(message)
+        raise violation(message)
 
-    def resolve(path) -> str | None:
-        if isinstance(path, int):
+    def under(path: str, prefixes: tuple) -> bool:
+        for r in prefixes:
+            if path == r or path.startswith(r + "/"):
+                return True
+        return False
+
+    def absolute(path) -> str | None:
+        """``path`` normalised against the REAL current directory (a program cannot change
+        it: chdir is vetoed, but the kernel's view is the one that counts); None for
+        anything but a plain str or bytes path."""
+        kind = type_(path)
+        if kind is bytes_:
+            path = path.decode("utf-8", "surrogateescape")
+        elif kind is not str_:
             return None
+        if "\x00" in path:
+            return None
+        if not path.startswith("/"):
+            path = getcwd() + "/" + path
+        parts: list[str] = []
+        for part in path.split("/"):
+            if part == "..":
+                if parts:
+                    parts.pop()
+            elif part and part != ".":
+                parts.append(part)
+        return "/" + "/".join(parts)
+
+    def shown(path) -> str:
+        return f"{path!r}" if type_(path) in (str_, bytes_) else f"<{type_(path).__name__}>"
+
+    def is_dir(path: str) -> bool:
         try:
-            p = fspath(path)
-        except TypeError:
-            return None
-        if isinstance(p, bytes):
-            p = p.decode("utf-8", "replace")
-        return normpath(join(workdir, p))
+            return stat(path).st_mode & 0o170000 == 0o040000
+        except oserror:
+            return False
+
+    def check_open(event: str, args: tuple) -> None:
+        path: Any = args[0] if len_(args) > 0 else None
+        mode: Any = args[1] if len_(args) > 1 else None
+        flags: Any = args[2] if len_(args) > 2 else None
+        full = absolute(path)
+        writes = (type_(mode) is str_ and ("w" in mode or "a" in mode or "x" in mode
+                                          or "+" in mode)) or (
+            type_(flags) is int_ and flags & write_flags != 0)
+        inside = full is not None and under(full, home)
+        # Outside the folder: reads of the interpreter's files only, and never a directory
+        # (a directory descriptor passed as ``dir_fd`` would anchor relative paths there).
+        if not inside and (full is None or writes or not under(full, roots) or is_dir(full)):
+            veto(event, f"({shown(path)}, {'write' if writes else 'read'})")
+        if writes:
+            write_opens[0] += 1
+            if write_opens[0] > max_write_opens:
+                veto(event, f": more than {max_write_opens} files opened for writing")
 
     def hook(event: str, args: tuple) -> None:
-        if event in BLOCKED_EVENTS or event.startswith(BLOCKED_PREFIXES):
+        if event in blocked or event.startswith(blocked_prefixes):
             veto(event, "")
         elif event == "open":
-            path, mode, flags = (tuple(args) + (None, None, None))[:3]
-            full = resolve(path)
-            writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-                isinstance(flags, int) and flags & WRITE_FLAGS)
-            if full is None or not (_under(full, (workdir,)) or (
-                    not writes and _under(full, read_roots))):
-                veto(event, f"({path!r}, {'write' if writes else 'read'})")
-            if writes:
-                write_opens[0] += 1
-                if write_opens[0] > MAX_WRITE_OPENS:
-                    veto(event, f": more than {MAX_WRITE_OPENS} files opened for writing")
-        elif event in PATH_EVENTS:
-            full = resolve(args[0] if args else ".")
-            if full is None or not _under(full, (workdir,)):
-                veto(event, f"({args[0] if args else '.'!r})")
+            check_open(event, args)
+        elif event in path_events:
+            path = args[0] if len_(args) > 0 and args[0] is not None else "."
+            full = absolute(path)
+            if full is None or not under(full, home):
+                veto(event, f"({shown(path)})")
         elif event == "import":
-            name = str(args[0]) if args else ""
+            name: Any = args[0] if len_(args) > 0 else None
+            if type_(name) is not str_:
+                veto(event, "(a module name that is not a str)")
             top = name.split(".")[0]
             if (top not in allowed and top != "encodings") or name.startswith(
-                    FORBIDDEN_SUBMODULES):
+                    forbidden_submodules):
                 veto(event, f"({name})")
 
     return hook
 
 
 def _guarded_builtins(allowed: frozenset, violations: list) -> dict:
-    real_import = builtins.__import__
+    # Names bound here, like the audit hook's: a program can rebind this module's globals.
+    real_import, forbidden_submodules, refused = builtins.__import__, FORBIDDEN_SUBMODULES, \
+        ForbiddenImport
+    str_, type_, len_ = str, type, len
 
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
-        wanted = [name] + [f"{name}.{x}" for x in (fromlist or ()) if isinstance(x, str)]
-        if level != 0 or name.split(".")[0] not in allowed or any(
-                w.startswith(FORBIDDEN_SUBMODULES) for w in wanted):
-            message = f"forbidden import: {name if level == 0 else '.' * level + name}"
-            if len(violations) < 8:
-                violations.append(message)
-            raise ForbiddenImport(message)
+        if type_(name) is not str_ or level != 0 or name.split(".")[0] not in allowed:
+            refuse(name, level)
+        for wanted in (name, *[f"{name}.{x}" for x in (fromlist or ()) if type_(x) is str_]):
+            if wanted.startswith(forbidden_submodules):
+                refuse(name, level)
         return real_import(name, globals, locals, fromlist, level)
+
+    def refuse(name, level) -> None:
+        message = f"forbidden import: {name if level == 0 else '.' * level + name}"
+        if len_(violations) < 8:
+            violations.append(message)
+        raise refused(message)
 
     safe = dict(vars(builtins))
     for name in ("breakpoint", "input", "help", "exit", "quit", "copyright", "credits",

@@ -39,6 +39,11 @@ class DockstringTask(MoleculeTask):
 
     name = "dockstring"
     default_group_size = 5  # the paper's group for Dockstring
+    environment_options = frozenset({"backend", "dock_timeout", "cpus", "parallel", "cache",
+                                     "cache_path", "tmp_dir"})
+    """How and where this machine docks. ``backend`` may name code (``module:function``),
+    so it is never stored in nor read from a study file: only the person running gives it
+    (a registered name or their own function); the rest are limits and paths to write."""
     max_new_tokens = 256
 
     def __init__(

@@ -1,0 +1,176 @@
+"""The budget study's report: each pair of methods at several budgets, from the same runs.
+
+A run's scores in evaluation order give every smaller budget, so one grid at budget 1000
+answers 100, 250, 500 and 1000. Per budget and pair of methods (same task and seed): top-10
+AUC (the primary metric), best score, evaluations to solve (censored: an unsolved run
+counts the budget) and solved, each with wins / losses / ties, the sign test and a
+bootstrap interval of the mean paired difference (A - B; fewer evaluations to solve is
+better, so there a negative difference favours A); and each method's solve rate.
+
+    python -m migrate_opt_bench.budget benchmarks/results/budget --pair migrate:untrained \\
+        --budgets 100 250 500 1000 --out benchmarks/results/budget_report
+
+Writes OUT.json, OUT.md and OUT.png (solve rate and top-10 AUC against the budget per
+method). Runs still missing are counted, not guessed: a pair whose cells have not both
+finished is left out and the table says how many pairs each number rests on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from migrate_opt.metrics import top_k_auc
+
+from .paired import _no_nan, bootstrap_interval, load_runs, sign_test
+from .result_files import write_markdown_and_json
+
+METRICS = ("top10_auc", "best_score", "to_solve", "solved")
+"""Measured per run and budget; the first is the primary one."""
+CAPPED = "max_iterations"
+"""The stop reason of a run that hit its group cap before spending the budget."""
+
+
+def at_budget(run: Mapping[str, Any], budget: int) -> dict[str, float]:
+    """What ``run`` had measured after ``budget`` evaluations."""
+    scores = list(run["scores"])[:budget]
+    valid = [s for s in scores if s is not None]
+    solved_at: int | None = run.get("evals_to_solve")
+    solved = solved_at is not None and solved_at <= budget
+    return {
+        "top10_auc": top_k_auc(scores, 10, budget),
+        "best_score": max(valid) if valid else 0.0,
+        "to_solve": float(solved_at if solved_at is not None and solved else budget),
+        "solved": 1.0 if solved else 0.0,
+    }
+
+
+def paired_stats(diffs: Sequence[float], tie: float = 1e-9) -> dict[str, Any]:
+    """Wins, losses, ties, sign-test p, mean difference and its 95% bootstrap interval."""
+    wins = sum(d > tie for d in diffs)
+    losses = sum(d < -tie for d in diffs)
+    lo, hi = bootstrap_interval(diffs)
+    return {"pairs": len(diffs), "wins": wins, "losses": losses,
+            "ties": len(diffs) - wins - losses, "p": sign_test(wins, losses),
+            "mean_diff": sum(diffs) / len(diffs) if diffs else math.nan, "ci95": [lo, hi]}
+
+
+def study(runs: Sequence[Mapping[str, Any]], pairs: Sequence[tuple[str, str]],
+          budgets: Sequence[int]) -> dict[str, Any]:
+    """The report's data: per pair and budget the paired statistics (top-10 AUC at the top
+    level, every metric under ``metrics``), each method's solve rate, and the runs that
+    hit their group cap."""
+    done = [r for r in runs if "error" not in r and r.get("scores") is not None]
+    cells = {(r["task"], r["seed"], r["method"]): r for r in done}
+    methods = sorted({m for a, b in pairs for m in (a, b)})
+    out: dict[str, Any] = {"budgets": list(budgets), "pairs": {}, "solve_rate": {},
+                           "runs": {m: sum(1 for r in done if r["method"] == m)
+                                    for m in methods},
+                           "capped": {m: sum(1 for r in done if r["method"] == m
+                                             and r.get("stopped") == CAPPED) for m in methods}}
+    for a, b in pairs:
+        both = sorted((t, s) for (t, s, m) in cells if m == a and (t, s, b) in cells)
+        per_budget = {}
+        for n in budgets:
+            diffs = {k: [] for k in METRICS}  # type: dict[str, list[float]]
+            for t, s in both:
+                x, y = at_budget(cells[(t, s, a)], n), at_budget(cells[(t, s, b)], n)
+                for k in METRICS:
+                    diffs[k].append(x[k] - y[k])
+            by_metric = {k: paired_stats(v) for k, v in diffs.items()}
+            per_budget[str(n)] = {**by_metric["top10_auc"], "metrics": by_metric}
+        out["pairs"][f"{a}_vs_{b}"] = per_budget
+    for m in methods:
+        mine = [r for r in done if r["method"] == m]
+        out["solve_rate"][m] = {str(n): (sum(at_budget(r, n)["solved"] for r in mine) / len(mine)
+                                         if mine else math.nan) for n in budgets}
+        out.setdefault("top10_auc", {})[m] = {
+            str(n): (sum(at_budget(r, n)["top10_auc"] for r in mine) / len(mine)
+                     if mine else math.nan) for n in budgets}
+    return out
+
+
+def markdown(family: str, data: Mapping[str, Any]) -> str:
+    budgets = data["budgets"]
+    lines = [f"## {family}", "", "Runs finished per method: " + ", ".join(
+        f"{m} {n} ({data['capped'][m]} hit the group cap)" for m, n in data["runs"].items()),
+        "", "| method | " + " | ".join(f"solved @{n}" for n in budgets) + " | "
+        + " | ".join(f"top-10 AUC @{n}" for n in budgets) + " |",
+        "|---|" + "---|" * (2 * len(budgets))]
+    for m, rates in data["solve_rate"].items():
+        aucs = data["top10_auc"][m]
+        lines.append(f"| {m} | " + " | ".join(_pct(rates[str(n)]) for n in budgets) + " | "
+                     + " | ".join(_num(aucs[str(n)]) for n in budgets) + " |")
+    lines += ["", "| A vs B | budget | metric | pairs | W-L-T | sign-test p | mean diff [95% CI] |",
+              "|---|---|---|---|---|---|---|"]
+    for name, per_budget in data["pairs"].items():
+        for n in budgets:
+            for k, s in per_budget[str(n)]["metrics"].items():
+                if not s["pairs"]:
+                    continue
+                lo, hi = s["ci95"]
+                lines.append(f"| {name.replace('_vs_', ' vs ')} | {n} | {k} | {s['pairs']} | "
+                             f"{s['wins']}-{s['losses']}-{s['ties']} | {s['p']:.3g} | "
+                             f"{s['mean_diff']:+.4f} [{lo:+.4f}, {hi:+.4f}] |")
+    return "\n".join(lines) + "\n"
+
+
+def _pct(x: float) -> str:
+    return "" if math.isnan(x) else f"{100 * x:.0f}%"
+
+
+def _num(x: float) -> str:
+    return "" if math.isnan(x) else f"{x:.3f}"
+
+
+def plot(family: str, data: Mapping[str, Any], path: str) -> None:
+    """Solve rate and mean top-10 AUC against the budget, one line per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    budgets = data["budgets"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, key, label in ((axes[0], "solve_rate", "solve rate"),
+                           (axes[1], "top10_auc", "mean top-10 AUC")):
+        for m, values in data[key].items():
+            ax.plot(budgets, [values[str(n)] for n in budgets], marker="o",
+                    label=f"{m} ({data['runs'][m]} runs)")
+        ax.set_xscale("log")
+        ax.set_xticks(budgets, [str(n) for n in budgets])
+        ax.set_xlabel("evaluations (budget)")
+        ax.set_title(f"{family}: {label}")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", nargs="+", help="harness result folders")
+    parser.add_argument("--pair", action="append", required=True, metavar="A:B")
+    parser.add_argument("--budgets", nargs="+", type=int, default=[100, 250, 500, 1000])
+    parser.add_argument("--family", default="semantle")
+    parser.add_argument("--out", required=True, help="writes OUT.json, OUT.md and OUT.png")
+    args = parser.parse_args(argv)
+    pairs = [tuple(p.split(":", 1)) for p in args.pair]
+    if any(len(p) != 2 for p in pairs):
+        parser.error("--pair takes A:B")
+    data = study(load_runs(args.results), pairs, sorted(args.budgets))  # type: ignore[arg-type]
+    command = "python -m migrate_opt_bench.budget " + " ".join(
+        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    text = markdown(args.family, data)
+    write_markdown_and_json(args.out, text, {args.family: _no_nan(data)}, command=command)
+    plot(args.family, data, args.out + ".png")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

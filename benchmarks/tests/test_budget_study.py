@@ -1,0 +1,61 @@
+"""The budget study's report against hand-computed pairs, and its files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from migrate_opt_bench.budget import at_budget, main, study
+
+from migrate_opt.metrics import top_k_auc
+
+
+def _run(method: str, seed: int, scores: list, solved_at: int | None = None,
+         stopped: str = "budget") -> dict:
+    return {"task": "t", "method": method, "seed": seed, "scores": scores,
+            "evals_to_solve": solved_at, "stopped": stopped}
+
+
+def test_a_run_is_measured_at_each_smaller_budget():
+    run = _run("a", 0, [0.1, None, 0.5, 1.0], solved_at=4)
+    two = at_budget(run, 2)
+    assert (two["best_score"], two["to_solve"], two["solved"]) == (0.1, 2.0, 0.0)
+    assert two["top10_auc"] == pytest.approx(top_k_auc([0.1, None], 10, 2))
+    four = at_budget(run, 4)
+    assert four["solved"] == 1.0 and four["to_solve"] == 4.0 and four["best_score"] == 1.0
+    assert four["top10_auc"] > at_budget(run, 2)["top10_auc"]
+
+
+def test_pairs_per_budget_by_hand():
+    runs = [
+        _run("a", 0, [0.2, 1.0], solved_at=2), _run("b", 0, [0.2, 0.3]),
+        _run("a", 1, [0.1, 0.1]), _run("b", 1, [0.5, 0.5], stopped="max_iterations"),
+        _run("a", 2, [0.4, 0.4]),  # no partner: left out of the pairs
+    ]
+    data = study(runs, [("a", "b")], [1, 2])
+    at1, at2 = data["pairs"]["a_vs_b"]["1"], data["pairs"]["a_vs_b"]["2"]
+    assert at1["metrics"]["best_score"]["wins"] == 0 and at1["metrics"]["best_score"]["losses"] == 1
+    assert at1["metrics"]["best_score"]["ties"] == 1
+    best2 = at2["metrics"]["best_score"]
+    assert (best2["wins"], best2["losses"], best2["pairs"]) == (1, 1, 2)
+    assert best2["mean_diff"] == pytest.approx(((1.0 - 0.3) + (0.1 - 0.5)) / 2)
+    assert at2["metrics"]["solved"]["wins"] == 1
+    assert at2["metrics"]["to_solve"]["mean_diff"] == pytest.approx((2 - 2 + 2 - 2) / 2)
+    assert data["solve_rate"]["a"] == {"1": 0.0, "2": pytest.approx(1 / 3)}
+    assert data["capped"] == {"a": 0, "b": 1}
+    assert at2["pairs"] == 2  # the top level is the primary metric, top-10 AUC
+
+
+def test_the_command_writes_json_markdown_and_plot(tmp_path: Path):
+    folder = tmp_path / "results" / "runs"
+    folder.mkdir(parents=True)
+    for i, run in enumerate([_run("a", 0, [0.2, 1.0], solved_at=2), _run("b", 0, [0.2, 0.3])]):
+        (folder / f"{i}.json").write_text(json.dumps(run))
+    out = tmp_path / "budget"
+    assert main([str(folder.parent), "--pair", "a:b", "--budgets", "1", "2",
+                 "--out", str(out)]) == 0
+    data = json.loads(out.with_suffix(".json").read_text())["semantle"]
+    assert data["budgets"] == [1, 2] and data["pairs"]["a_vs_b"]["2"]["pairs"] == 1
+    assert "| a vs b | 2 | solved | 1 | 1-0-0 |" in out.with_suffix(".md").read_text()
+    assert (tmp_path / "budget.png").stat().st_size > 0
