@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from .config import MigrateConfig, SamplerSpec
 from .errors import (
+    AskError,
     BudgetExhausted,
     CheckpointError,
     ConfigError,
@@ -26,6 +27,7 @@ from .errors import (
     UnknownNameError,
 )
 from .executors import Executor, ProcessConfig, ProcessExecutor, SerialExecutor
+from .function_task import FunctionTask
 from .grpo import GRPOConfig
 from .hookspecs import hookimpl
 from .loop import RunResult, run, warm_start
@@ -43,9 +45,9 @@ from .values import Candidate, Evaluation, Group, Member, Proposal, Record
 __version__ = "0.1.0"
 
 __all__ = [
-    "BudgetExhausted", "Candidate", "CheckpointError", "ConfigError", "DEFAULT_MODEL",
+    "AskError", "BudgetExhausted", "Candidate", "CheckpointError", "ConfigError", "DEFAULT_MODEL",
     "Database", "EngineError", "Evaluation", "StudyLockedError",
-    "Executor", "GRPOConfig", "Generation", "Group", "LoRAConfig", "Member",
+    "Executor", "FunctionTask", "GRPOConfig", "Generation", "Group", "LoRAConfig", "Member",
     "MemoryDatabase", "Migrate", "MigrateConfig", "MigrateOptError", "Optimizer",
     "PRESET_NAMES", "PluginError", "SamplerSpec",
     "Policy", "ProcessConfig", "ProcessExecutor", "Proposal", "Record", "RunResult",

@@ -5,11 +5,12 @@ Errors on bad options are one clear line (exit 2), never a traceback."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .cli_config import (
@@ -56,8 +57,7 @@ def parse_task_options(factory: Callable[..., Any], tokens: Sequence[str]) -> di
         key, _, value = tok[2:].partition("=")
         name = key.replace("-", "_")
         if name not in params:
-            accepted = ", ".join("--" + k.replace("_", "-") for k in params) or "none"
-            raise ConfigError(f"unknown option --{key} for this task; it accepts: {accepted}")
+            raise ConfigError(_unknown_option(key, params))
         kind = params[name]
         if not value:
             if kind is bool and (i + 1 >= len(tokens) or tokens[i + 1].startswith("--")):
@@ -70,6 +70,17 @@ def parse_task_options(factory: Callable[..., Any], tokens: Sequence[str]) -> di
         options[name] = coerce(value, kind, key)
         i += 1
     return options
+
+
+def _unknown_option(key: str, params: Mapping[str, Any]) -> str:
+    """Neither ``run`` nor the task takes ``--key``: name both, and the closest flag."""
+    from .cli_parser import run_flags
+
+    task_flags = ["--" + k.replace("_", "-") for k in params]
+    close = difflib.get_close_matches(f"--{key}", [*run_flags(), *task_flags], n=1)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    return (f"unknown option --{key}: not an option of `run` (`migrate-opt run --help`) nor "
+            f"of this task (it accepts: {', '.join(task_flags) or 'none'}).{hint}")
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -269,6 +280,7 @@ def _built(config: dict[str, Any], db: Any, discard_checkpoint: bool) -> Any:
 
 def _run_study(opt: Any, config: dict[str, Any], resume: bool) -> int:
     from .loop import run
+    from .report.story import stop_reason
 
     executor = build_executor(config)
     verb = "resuming" if resume else "continuing" if opt.n_evaluations else "starting"
@@ -279,6 +291,7 @@ def _run_study(opt: Any, config: dict[str, Any], resume: bool) -> int:
     try:
         result = run(opt, budget=config["budget"], iterations=config.get("iterations"),
                      executor=executor, stop_when_solved=config.get("stop_when_solved", False),
+                     patience=config["patience"],
                      progress=not config.get("no_progress"))
     except KeyboardInterrupt:
         print(f"\ninterrupted: everything told so far is stored. Resume with:\n"
@@ -288,7 +301,8 @@ def _run_study(opt: Any, config: dict[str, Any], resume: bool) -> int:
     finally:
         executor.close()
     _print_best(opt.best(5))
-    print(f"stopped: {result.stopped}; evaluations: {result.evaluations}; solved: "
+    why = stop_reason({"stopped": result.stopped, "patience": config["patience"]})
+    print(f"stopped: {result.stopped} ({why}); evaluations: {result.evaluations}; solved: "
           f"{result.solved}; stored in {config['storage']} (study {config['study']!r})")
     return 0
 
@@ -298,11 +312,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     from .learning import learning_curve
     from .storage import open_database, pick_study
+    from .values import with_direction
 
     study = pick_study(args.storage, args.study)
     db = open_database(args.storage, study, readonly=True)
     settings = {k: v for k, v in db.settings().items() if k != "cli"}
-    best = db.top(args.top)
+    best = with_direction(db.top(args.top), settings.get("direction", "maximize"))
     curve = learning_curve(db)
     if args.json:
         print(json.dumps({"study": study, "settings": settings, "evaluations": len(db),
@@ -352,12 +367,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _record_json(r: Any) -> dict[str, Any]:
-    return {"solution": r.solution, "score": r.score, "solved": r.solved, "source": r.source,
+    return {"solution": r.solution, "score": r.objective, "solved": r.solved, "source": r.source,
             "iteration": r.iteration, "evaluation": r.seq}
 
 
 def _print_best(best: Sequence[Any]) -> None:
-    rows = [(i + 1, f"{r.score:.4f}", r.source, r.iteration, _short(r.solution) +
+    rows = [(i + 1, f"{r.objective:.4f}", r.source, r.iteration, _short(r.solution) +
              (" (solved)" if r.solved else "")) for i, r in enumerate(best)]
     _table(["rank", "score", "source", "iteration", "solution"], rows)
 
@@ -391,6 +406,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = {"plugins": cmd_plugins, "methods": cmd_methods, "show": cmd_show,
                    "report": cmd_report, "compare": cmd_compare}[args.command]
         return handler(args)
+    except BrokenPipeError:  # `show ... | head` closed our output: nothing went wrong here
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 0
     except KeyboardInterrupt:  # while a model loads, or a file is read
         starting = args.command in ("run", "resume")
         print("\nmigrate-opt: interrupted" + (" before the run started; nothing was written"

@@ -16,10 +16,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .errors import ConfigError
+from .loop import DEFAULT_PATIENCE
 
 DEFAULTS: dict[str, Any] = {
     "method": "migrate", "budget": 100, "iterations": None, "storage": "runs/migrate.db",
-    "study": None, "seed": 0, "executor": "serial", "stop_when_solved": False,
+    "study": None, "seed": 0, "executor": "serial", "stop_when_solved": True,
+    "patience": DEFAULT_PATIENCE,
     "no_progress": False, "task_options": {}, "executor_options": {}, "sampler_options": {},
 }
 LLM_KEYS = ("model", "engine", "group_size", "group", "top_k", "device", "dtype", "learning_rate",
@@ -31,7 +33,8 @@ TABLES = ("task_options", "executor_options", "sampler_options", "group", "grpo"
 FILE_KEYS = (*DEFAULTS, *LLM_KEYS, "task")
 SETTING_TYPES: dict[str, Any] = {
     "method": str, "budget": int, "iterations": int, "storage": str, "study": str, "seed": int,
-    "executor": str, "stop_when_solved": bool, "no_progress": bool, "task": str,
+    "executor": str, "stop_when_solved": bool, "patience": int, "no_progress": bool,
+    "task": str,
     "task_options": Mapping, "executor_options": Mapping, "sampler_options": Mapping,
     "model": str, "engine": str, "group_size": int, "group": Mapping, "top_k": int,
     "device": str, "dtype": str, "learning_rate": float, "steps_per_group": int,

@@ -60,7 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _add_run(sub: Any) -> None:
+def run_flags() -> list[str]:
+    """The long flags of ``migrate-opt run`` (for suggestions on a misspelt one)."""
+    sub = argparse.ArgumentParser().add_subparsers()
+    return [s for a in _add_run(sub)._actions for s in a.option_strings if s.startswith("--")]
+
+
+def _add_run(sub: Any) -> argparse.ArgumentParser:
     # Defaults are None so that --config FILE can fill what the flags leave out.
     run = sub.add_parser(
         "run", help="optimize a task",
@@ -81,7 +87,10 @@ def _add_run(sub: Any) -> None:
     g.add_argument("--study", help="study name (default: TASK-METHOD-sSEED, plus a short "
                    "hash of the task options and method settings given)")
     g.add_argument("--seed", type=int)
-    g.add_argument("--stop-when-solved", action="store_true", default=None)
+    g.add_argument("--stop-when-solved", action=argparse.BooleanOptionalAction, default=None,
+                   help="stop once a solution reaches the task's optimum (default: on)")
+    g.add_argument("--patience", type=int, metavar="N", help="stop as stale after N groups "
+                   "in a row with no new solution (default 50)")
     g.add_argument("--no-progress", action="store_true", default=None)
     g = run.add_argument_group("group (LLM presets)")
     g.add_argument("--group-size", type=int, help="completions per group")
@@ -111,6 +120,7 @@ def _add_run(sub: Any) -> None:
     g.add_argument("--temperature", type=float)
     g.add_argument("--max-new-tokens", type=int)
     _add_executor(run.add_argument_group("evaluation"))
+    return run
 
 
 def _add_executor(g: Any) -> None:

@@ -20,13 +20,13 @@ from .task import split_task_options
 
 STUDY_KEYS = (
     "task", "task_options", "method", "budget", "seed", "study", "iterations",
-    "stop_when_solved", "model", "group_size", "group", "top_k", "dtype", "learning_rate",
-    "steps_per_group", "temperature", "max_new_tokens", "lora_rank", "lora_alpha",
+    "stop_when_solved", "patience", "model", "group_size", "group", "top_k", "dtype",
+    "learning_rate", "steps_per_group", "temperature", "max_new_tokens", "lora_rank", "lora_alpha",
     "lora_targets", "grpo", "sampling", "lora", "init_adapter", "adaptive_mix",
     "sampler_options",
 )
 """The settings stored with a study: the data that shapes it."""
-FREE_TO_CHANGE = ("budget", "study", "iterations", "stop_when_solved")
+FREE_TO_CHANGE = ("budget", "study", "iterations", "stop_when_solved", "patience")
 """Stored, yet no part of a study's identity: ``run`` may continue a study with others."""
 NOT_RESUMED = ("init_adapter",)
 """Stored, never taken back: a path to read, and a resumed study has its own adapter."""

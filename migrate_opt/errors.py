@@ -16,6 +16,10 @@ class TellError(MigrateOptError, ValueError):
     """``tell`` got input it cannot accept; nothing was stored."""
 
 
+class AskError(MigrateOptError, RuntimeError):
+    """``ask`` cannot propose a group now (another one is still open); nothing changed."""
+
+
 class PluginError(MigrateOptError, RuntimeError):
     """A plugin is broken or two plugins register the same name."""
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .values import Member
+from .values import Member, user_value
 
 ON_POLICY = "on_policy"
 
@@ -56,7 +56,8 @@ class LearningCurve:
 
 
 def learning_curve(db: Any) -> LearningCurve:
-    """The study's curve from its groups and training metrics (a Database)."""
+    """The study's curve from its groups and training metrics (a Database); rewards read
+    as the objective the user gave (un-negated in a minimized study)."""
     steps: dict[int, list[Mapping[str, Any]]] = {}
     exceeded = 0
     for m in db.metrics():
@@ -64,10 +65,11 @@ def learning_curve(db: Any) -> LearningCurve:
         exceeded += int(float(m.get("kl_exceeded", 0.0)) > 0)
     curve = LearningCurve(kl_exceeded=exceeded)
     first_seen = Counter(r.iteration for r in db.records())  # warm starts: iteration -1
+    direction = db.settings().get("direction", "maximize")
     for iteration, members in db.groups():
         curve.iterations.append(iteration)
         curve.new_solutions.append(first_seen.get(iteration, 0))
-        curve.on_policy_reward.append(on_policy_reward(members))
+        curve.on_policy_reward.append(user_value(on_policy_reward(members), direction))
         mine = sorted(steps.get(iteration, []), key=lambda m: int(m.get("step", 0)))
         curve.kl.append(iteration_kl(mine))
     return curve

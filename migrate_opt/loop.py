@@ -10,13 +10,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import ConfigError
 from .executors import Executor, SerialExecutor
 from .learning import iteration_kl, on_policy_reward
 from .optimizer import Optimizer
-from .values import Group, Record
+from .values import Group, Record, user_value
 
 log = logging.getLogger(__name__)
 
+DEFAULT_PATIENCE = 50
+"""Groups in a row that may bring no new solution before ``run`` stops as "stale"."""
 PARTS = ("generate", "evaluate", "train", "checkpoint", "store")
 """Where an iteration's wall time goes (``Group.timings`` keys)."""
 RESULT_TOP = 10
@@ -38,7 +41,8 @@ class RunResult:
     iterations: int
     solved: bool
     stopped: str
-    """Why the loop ended: budget, iterations, solved, stale."""
+    """Why the loop ended: budget, iterations, solved, or stale (``patience`` groups in a
+    row brought no new solution: the model only repeats what it found)."""
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall time split into generate, evaluate, train, checkpoint, store and other (and ask:
     the whole of proposing, generation included)."""
@@ -52,12 +56,14 @@ def run(
     executor: Executor | None = None,
     callbacks: Sequence[Callback] = (),
     stop_when_solved: bool = False,
-    patience: int = 50,
+    patience: int = DEFAULT_PATIENCE,
     progress: bool = True,
 ) -> RunResult:
     """Ask, evaluate, tell until the budget (total evaluations, resumed ones included) is
     spent, ``iterations`` more groups were told, the task is solved (if asked), or
     ``patience`` groups in a row brought no new evaluation."""
+    if patience < 1:
+        raise ConfigError(f"patience must be >= 1 group, got {patience}")
     if budget is not None and budget != opt.budget:
         opt.set_budget(budget)
     if opt.budget is None and iterations is None:
@@ -131,7 +137,9 @@ def _stop_reason(opt: Optimizer, done: int, iterations: int | None, stale: int, 
     if stop_when_solved and opt.solved:
         return "solved"
     if stale >= patience:
-        log.warning("%d groups in a row brought no new solution; stopping", stale)
+        log.warning("stale: %d groups in a row brought no new solution (every completion "
+                    "repeated a stored one); stopping. Raise patience (--patience) to wait "
+                    "longer, or sample more widely (a higher temperature)", stale)
         return "stale"
     return None
 
@@ -141,9 +149,14 @@ def _one_group(opt: Optimizer, executor: Executor) -> tuple[Group, list[Record]]
     start = time.perf_counter()
     group = opt.ask()
     t0 = time.perf_counter()
-    evaluations = executor.evaluate(opt.task, group.solutions)
-    group.timings["evaluate"] = time.perf_counter() - t0
-    records = opt.tell(group, evaluations)
+    try:
+        evaluations = executor.evaluate(opt.task, group.solutions)
+        group.timings["evaluate"] = time.perf_counter() - t0
+        records = opt.tell(group, evaluations)
+    except BaseException:  # Ctrl-C or a failing black box: the next run asks afresh
+        if not group.told:
+            opt.discard(group)
+        raise
     group.timings["total"] = time.perf_counter() - start
     return group, records
 
@@ -179,7 +192,7 @@ def _update_bar(bar, opt: Optimizer, group: Group, new: int) -> None:  # type: i
     best = opt.best(1)
     bar.set_postfix(  # in this order: tqdm sorts keyword postfixes by name
         ordered_dict={
-            "best": f"{best[0].score:.4f}" if best else "-",
+            "best": f"{best[0].objective:.4f}" if best else "-",
             "of": _glimpse(best[0].solution) + (" (solved)" if best[0].solved else "")
             if best else "-",
             "it": group.iteration,
@@ -195,7 +208,7 @@ def _update_bar(bar, opt: Optimizer, group: Group, new: int) -> None:  # type: i
 def _learning(opt: Optimizer, group: Group) -> dict[str, str]:
     """On-policy mean reward of this group and, when it trained, the KL to base: whether
     the model is learning (docs/method.md)."""
-    reward = on_policy_reward(group.members)
+    reward = user_value(on_policy_reward(group.members), opt.direction)
     out = {"on-policy": "-" if reward is None else f"{reward:.3f}"}
     if getattr(opt, "training", False):
         steps = [m for m in opt.database.metrics() if m.get("iteration") == group.iteration]

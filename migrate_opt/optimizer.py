@@ -15,10 +15,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import BudgetExhausted, ConfigError, StorageError, TellError
+from .errors import AskError, BudgetExhausted, ConfigError, StorageError, TellError
 from .storage import Database, MemoryDatabase
 from .task import Task
-from .values import Candidate, Evaluation, Group, Member, Record
+from .values import Candidate, Evaluation, Group, Member, Record, check_direction, with_direction
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class Optimizer(ABC):
         self.seed = seed
         self.budget = budget
         self.id = uuid.uuid4().hex
+        self.direction = _study_direction(task, self.database)
         self.iteration = self.database.last_iteration() + 1
         self._open: Group | None = None
         self._settings_written = False
@@ -78,13 +79,15 @@ class Optimizer(ABC):
         return bool(best) and best[0].solved  # judged by the task when it was told
 
     def best(self, k: int = 1) -> list[Record]:
-        """The ``k`` best distinct valid solutions found so far, best first."""
-        return self.database.top(k)
+        """The ``k`` best distinct valid solutions found so far, best first (each record's
+        ``objective`` is the value as told; ``score`` is negated when minimizing)."""
+        return with_direction(self.database.top(k), self.direction)
 
     def settings(self) -> dict[str, Any]:
         """What is stored with the study (``migrate-opt show``)."""
         return {
             "optimizer": self.name,
+            "direction": self.direction,
             "seed": self.seed,
             "budget": self.budget,
             "task": self.task.name,
@@ -113,6 +116,14 @@ class Optimizer(ABC):
             raise BudgetExhausted(
                 f"the budget of {self.budget} evaluations is spent; raise `budget` to go on"
             )
+        if self._open is not None and not self._open.told:
+            # One group at a time: MiGrATe learns from each group before sampling the next,
+            # and a second group would be numbered and trained as the same iteration.
+            raise AskError(
+                f"group {self._open.iteration} was asked and not told yet: tell it first "
+                "(opt.tell(group, scores), None for a failed evaluation), or "
+                "opt.discard(group) to drop it"
+            )
         if not self._settings_written:
             self.write_settings()
         start = time.perf_counter()
@@ -121,10 +132,14 @@ class Optimizer(ABC):
         group = self._assemble(members)
         group.timings.update(self._ask_timings)
         group.timings["ask"] = time.perf_counter() - start
-        if self._open is not None and not self._open.told:
-            log.debug("discarding untold group of iteration %d", self._open.iteration)
         self._open = group
         return group
+
+    def discard(self, group: Group) -> None:
+        """Drop an asked group without telling it (its evaluations failed, or you stopped);
+        nothing is stored and the next ``ask`` proposes afresh."""
+        if group is self._open:
+            self._open = None
 
     @abstractmethod
     def _ask(self) -> list[Member]:
@@ -185,7 +200,7 @@ class Optimizer(ABC):
         if group.told:
             raise TellError(f"group of iteration {group.iteration} was already told")
         if group is not self._open:
-            raise TellError("this group is stale: a newer group was asked since; tell that one")
+            raise TellError("this group was discarded (opt.discard); ask a new one")
         if isinstance(results, (str, bytes)) or not isinstance(results, Sequence):
             raise TellError(f"results must be a sequence, got {type(results).__name__}")
         if len(results) != len(group.pending):
@@ -197,12 +212,19 @@ class Optimizer(ABC):
         _check_storable(evaluations)
         return evaluations
 
+    def _stored_score(self, ev: Evaluation) -> float | None:
+        """Records hold higher-is-better scores, so that every optimizer, sampler and
+        database ranks the same way: a minimized objective is stored negated."""
+        if ev.score is None or self.direction == "maximize":
+            return ev.score
+        return -ev.score
+
     def _new_record(self, group: Group, c: Candidate, ev: Evaluation) -> Record:
         m = group.source_of[c.solution]
         return Record(
-            solution=c.solution, score=ev.score, info=dict(ev.info),
+            solution=c.solution, score=self._stored_score(ev), info=dict(ev.info),
             solved=self.task.is_solved(ev), source=m.source, iteration=group.iteration,
-            completion=m.completion, tags=dict(m.tags),
+            completion=m.completion, tags=dict(m.tags), direction=self.direction,
         )
 
     def tell_unasked(
@@ -222,9 +244,9 @@ class Optimizer(ABC):
             if canon is None or canon in fresh or self.database.get(canon) is not None:
                 continue
             fresh[canon] = Record(
-                solution=canon, score=ev.score, info=dict(ev.info),
+                solution=canon, score=self._stored_score(ev), info=dict(ev.info),
                 solved=self.task.is_solved(ev), source=source, iteration=-1,
-                completion=self.task.render([canon]),
+                completion=self.task.render([canon]), direction=self.direction,
             )
         return self.database.add(list(fresh.values()))
 
@@ -234,6 +256,21 @@ class Optimizer(ABC):
     def flush(self) -> None:
         """Write what is kept in memory between checkpoints (training state) into the
         database; ``run`` calls it when it ends. Default: nothing (stored groups suffice)."""
+
+
+def _study_direction(task: Task, database: Database) -> str:
+    """The task's direction, which must be the stored study's: the direction is data of the
+    study (its settings), so a resumed study ranks as it always did, and continuing one
+    with the opposite direction would rank its stored scores backwards."""
+    direction = check_direction(getattr(task, "direction", "maximize"))
+    stored = database.settings().get("direction")
+    if stored is not None and stored != direction:
+        raise ConfigError(
+            f"this study was run to {stored} its objective and the task now says "
+            f"{direction}: give the task direction={stored!r} to continue it, or start a "
+            "new study"
+        )
+    return direction
 
 
 def _check_storable(evaluations: Sequence[Evaluation]) -> None:

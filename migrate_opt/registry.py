@@ -13,6 +13,7 @@ import importlib
 import importlib.metadata as md
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,7 +105,9 @@ class Registry:
         table = self.entries[kind]
         if name in table:
             return table[name]
-        close = difflib.get_close_matches(name, table, n=1)
+        by_case = {n.lower(): n for n in table}  # the paper writes MiGrATe
+        close = difflib.get_close_matches(name.lower(), by_case, n=1)
+        close = [by_case[close[0]]] if close else []
         hint = f" Did you mean {close[0]!r}?" if close else ""
         installed = ", ".join(sorted(table)) or "none"
         raise UnknownNameError(f"unknown {kind} {name!r}.{hint} Installed {kind}s: {installed}.")
@@ -131,7 +134,18 @@ def _env_list(var: str) -> set[str] | None:
     raw = os.environ.get(var)
     if raw is None:
         return None
-    return {x.strip() for x in raw.split(",") if x.strip()}
+    return {_normal(x) for x in raw.split(",") if x.strip()}
+
+
+def _normal(name: str) -> str:
+    """Names compared as package names are (PEP 503: case, and - _ . alike)."""
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
+
+
+def _warn_unmatched(var: str, names: set[str] | None, seen: set[str]) -> None:
+    for name in sorted((names or set()) - seen):
+        log.warning("%s names %r, which is no installed plugin (entry point or package); "
+                    "`migrate-opt plugins` lists them", var, name)
 
 
 def _load_entry_points(
@@ -139,11 +153,15 @@ def _load_entry_points(
 ) -> None:
     allow = _env_list("MIGRATE_OPT_PLUGINS")
     deny = _env_list("MIGRATE_OPT_DISABLE_PLUGINS") or set()
+    seen: set[str] = set()
     for dist in md.distributions():
         for ep in dist.entry_points:
             if ep.group != hookspecs.PROJECT:
                 continue
-            if (allow is not None and ep.name not in allow) or ep.name in deny:
+            # A plugin is named by its entry point or by the package that installs it.
+            names = {_normal(ep.name), _normal(dist.metadata["name"] or "")}
+            seen |= names
+            if (allow is not None and not names & allow) or names & deny:
                 continue
             if pm.get_plugin(ep.name) is not None:
                 continue
@@ -155,6 +173,8 @@ def _load_entry_points(
                 dist_name = dist.metadata["name"]
                 log.warning("skipping plugin %r (%s): %s", ep.name, dist_name, exc)
                 skipped.append(SkippedPlugin(ep.name, dist_name, f"{type(exc).__name__}: {exc}"))
+    _warn_unmatched("MIGRATE_OPT_PLUGINS", allow, seen)
+    _warn_unmatched("MIGRATE_OPT_DISABLE_PLUGINS", deny, seen)
 
 
 def build_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from .grammar import Grammar
-from .values import Evaluation, Record
+from .values import Evaluation, Record, user_value
 
 
 class SearchSpace(ABC):
@@ -59,7 +59,8 @@ class SearchSpace(ABC):
 
 
 class Task(ABC):
-    """An objective to maximise. Subclass and implement the abstract methods.
+    """An objective to maximise (or minimise: ``direction``). Subclass and implement the
+    abstract methods, or wrap your functions in :class:`migrate_opt.FunctionTask`.
 
     Tasks must be picklable when evaluations run in another process: keep heavy state
     (models, embeddings) lazily loaded and out of ``__getstate__`` if needed."""
@@ -68,6 +69,10 @@ class Task(ABC):
     system_prompt: str | None = None
     optimum: float | None = None
     """Known best score; a solution reaching it marks the run solved."""
+    direction: str = "maximize"
+    """``"maximize"`` or ``"minimize"`` the scores ``evaluate`` returns. It belongs to the
+    objective, so it lives here; optimizers store it with the study's settings and refuse
+    to continue a study with the other direction (see :class:`migrate_opt.Optimizer`)."""
     default_group_size: int = 8
     """Completions per iteration used by the method presets."""
     default_group: Mapping[str, int | Mapping[str, Any]] = {}
@@ -102,17 +107,27 @@ class Task(ABC):
         """Ask for variations of one good past solution."""
         return (
             f"{self.prompt()}\n\nA good answer so far is {self.render([parent.solution])} "
-            f"(score {parent.score:.3f}). Propose a variation of it that scores higher."
+            f"(score {self._shown(parent)}). Propose a variation of it that scores "
+            f"{self._better}."
         )
 
     def opro_prompt(self, history: Sequence[Record]) -> str:
         """Show past solutions worst-to-best with their scores (OPRO)."""
-        lines = [f"{self.render([r.solution])} -> score {r.score:.3f}" for r in history]
+        lines = [f"{self.render([r.solution])} -> score {self._shown(r)}" for r in history]
         return (
             f"{self.prompt()}\n\nPrevious answers, from worst to best:\n"
             + "\n".join(lines)
-            + "\nPropose a new answer that scores higher than all of them."
+            + f"\nPropose a new answer that scores {self._better} than all of them."
         )
+
+    def _shown(self, record: Record) -> str:
+        """A stored score as the objective reads (records hold minimized ones negated)."""
+        value = user_value(record.score, self.direction)
+        return "invalid" if value is None else f"{value:.3f}"
+
+    @property
+    def _better(self) -> str:
+        return "lower" if self.direction == "minimize" else "higher"
 
     # -- parsing -------------------------------------------------------------------------
     @abstractmethod
@@ -136,11 +151,11 @@ class Task(ABC):
     def is_solved(self, evaluation: Evaluation) -> bool:
         if evaluation.solved:
             return True
-        return (
-            self.optimum is not None
-            and evaluation.score is not None
-            and evaluation.score >= self.optimum - 1e-9
-        )
+        if self.optimum is None or evaluation.score is None:
+            return False
+        if self.direction == "minimize":
+            return evaluation.score <= self.optimum + 1e-9
+        return evaluation.score >= self.optimum - 1e-9
 
     # -- extras --------------------------------------------------------------------------
     def search_space(self) -> SearchSpace | None:

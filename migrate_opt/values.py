@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from .errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -14,7 +17,9 @@ class Evaluation:
     """The black box's verdict on one solution."""
 
     score: float | None
-    """Higher is better; ``None`` marks an invalid solution (reason in ``info``)."""
+    """The objective as the black box gives it (higher is better unless the task's
+    ``direction`` is ``"minimize"``); ``None`` marks an invalid solution (reason in
+    ``info``)."""
     info: Mapping[str, Any] = field(default_factory=dict)
     """Anything the task wants to keep (sub-scores, error reason, outputs)."""
     solved: bool = False
@@ -33,13 +38,24 @@ class Evaluation:
         return cls(None, {"error": reason, **info})
 
 
-@dataclass(frozen=True)
+DIRECTIONS = ("maximize", "minimize")
+
+
+def check_direction(direction: str) -> str:
+    if direction not in DIRECTIONS:
+        raise ConfigError(f"direction must be 'maximize' or 'minimize', got {direction!r}")
+    return direction
+
+
+@dataclass(frozen=True, repr=False)
 class Record:
     """One evaluated solution, as stored in a database (one row per unique solution)."""
 
     solution: str
     """Canonical form: the dedup key."""
     score: float | None
+    """Higher is better: every optimizer, sampler and database ranks by it. A minimized
+    objective is stored negated; :attr:`objective` gives it back as the user gave it."""
     info: Mapping[str, Any] = field(default_factory=dict)
     solved: bool = False
     source: str = ""
@@ -52,6 +68,46 @@ class Record:
     created: float = field(default_factory=time.time)
     seq: int = -1
     """Insertion order (evaluation number, 0-based); assigned by the database."""
+    direction: str = field(default="maximize", compare=False)
+    """The study's direction (stored with the study's settings, not per record): how
+    :attr:`objective` reads ``score``."""
+
+    @property
+    def objective(self) -> float | None:
+        """The objective as the black box gave it (``score`` un-negated when minimizing)."""
+        return user_value(self.score, self.direction)
+
+    def __str__(self) -> str:
+        return f"{_short(self.solution)}: {_number(self.objective)}" + (
+            " (solved)" if self.solved else "")
+
+    def __repr__(self) -> str:  # short, so that print(opt.best(3)) reads
+        shown = "objective" if self.direction == "minimize" else "score"
+        return (f"Record({_short(self.solution)!r}, {shown}={_number(self.objective)}"
+                f"{', solved' if self.solved else ''}, source={self.source!r}, "
+                f"iteration={self.iteration})")
+
+
+def user_value(score: float | None, direction: str) -> float | None:
+    """A stored (higher-is-better) score as the objective the user gave."""
+    return -score if score is not None and direction == "minimize" else score
+
+
+def with_direction(records: Sequence[Record], direction: str) -> list[Record]:
+    """Stored records marked with their study's direction (kept in the study's settings,
+    not per row), so that each shows its objective as the user gave it."""
+    if direction == "maximize":
+        return list(records)
+    return [dataclasses.replace(r, direction=direction) for r in records]
+
+
+def _number(x: float | None) -> str:
+    return "invalid" if x is None else f"{x:.6g}"
+
+
+def _short(s: str, n: int = 60) -> str:
+    flat = " ".join(s.split())
+    return flat if len(flat) <= n else flat[: n - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -121,3 +177,10 @@ class Group:
 
     def __len__(self) -> int:
         return len(self.members)
+
+    def __str__(self) -> str:
+        shown = ", ".join(_short(s, 24) for s in self.solutions[:6])
+        more = f", ... ({len(self.pending)} in all)" if len(self.pending) > 6 else ""
+        return (f"group {self.iteration}: {len(self.members)} completions, "
+                f"{len(self.pending)} new to evaluate [{shown}{more}]"
+                + (" (told)" if self.told else ""))

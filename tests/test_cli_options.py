@@ -2,6 +2,7 @@
 installed plugin's included), sampler, policy and executor options, and a TOML config."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ from migrate_opt import SQLiteDatabase
 from migrate_opt.cli import main
 from migrate_opt.registry import reload
 
+from .test_cli import OWN_PLUGINS
 from .test_plugins import make_dist
 
 PLUGIN = """
@@ -174,3 +176,51 @@ def test_python_resolves_the_same_names(installed):
     group = opt.ask()
     assert [m.tags for m in group.members] == [{"tag": "py"}] * 2
     assert opt.settings()["policy"] == "scripted"
+
+
+def run_lines(capsys):  # type: ignore[no-untyped-def]
+    return capsys.readouterr().out.strip().splitlines()[-1]
+
+
+def test_the_cli_stops_when_solved_unless_told_otherwise(installed, capsys):
+    base = ["run", "toy", "--target", "7", "--method", "sample", "--model", "digits",
+            "--budget", "100", "--no-progress"]
+    assert main([*base, "--storage", "a.db"]) == 0
+    assert run_lines(capsys).startswith("stopped: solved (the task was solved")
+    assert main([*base, "--storage", "b.db", "--no-stop-when-solved", "--patience", "3"]) == 0
+    last = run_lines(capsys)
+    assert last.startswith("stopped: stale (3 groups in a row brought no new solution")
+    assert "evaluations: 10;" in last  # the ten one-digit guesses, then three stale groups
+
+
+def test_a_misspelt_run_flag_is_suggested_not_blamed_on_the_task(capsys):
+    code = main(["run", "toy", "--budjet", "3"])
+    one_line_error(code, capsys, "not an option of `run`")
+    assert main(["run", "toy", "--targt", "3"]) == 2
+    assert "Did you mean --target?" in capsys.readouterr().err
+
+
+def test_show_into_a_closed_pipe_ends_quietly(tmp_path):
+    from migrate_opt import Optimizer
+
+    path = str(tmp_path / "big.db")
+    db = SQLiteDatabase(path, "big")
+    opt = create_toy(db)
+    opt.tell_unasked([f"{i:04d}" for i in range(3000)], [i / 3000 for i in range(3000)])
+    db.close()
+    assert isinstance(opt, Optimizer)
+    show = subprocess.Popen([sys.executable, "-m", "migrate_opt.cli", "show", path, "--top",
+                             "3000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "MIGRATE_OPT_PLUGINS": OWN_PLUGINS})
+    assert show.stdout is not None and show.stdout.readline()  # `| head -1`
+    show.stdout.close()
+    assert show.wait(timeout=120) == 0
+    assert show.stderr is not None and show.stderr.read() == b""
+
+
+def create_toy(db):  # type: ignore[no-untyped-def]
+    from migrate_opt import create
+    from migrate_opt.testing import ScriptedPolicy, ToyTask
+
+    return create("optimizer", "sample", ToyTask(), group_size=1, database=db,
+                  policy=ScriptedPolicy(['["0000"]']))

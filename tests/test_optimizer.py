@@ -146,7 +146,7 @@ def test_tell_rejects_bad_input_and_stores_nothing(tmp_path, bad, message):
     assert len(db) == 2 and db.get("5555").score is None
 
 
-def test_tell_rejects_foreign_twice_and_stale_groups():
+def test_tell_rejects_foreign_twice_and_discarded_groups():
     a = make(['["0000"]'], {"on_policy": 1})
     b = make(['["0000"]'], {"on_policy": 1})
     group = a.ask()
@@ -157,8 +157,9 @@ def test_tell_rejects_foreign_twice_and_stale_groups():
         a.tell(group, [0.1])
     a2 = make([f'["{i:04d}"]' for i in range(10)], {"on_policy": 1})
     old = a2.ask()
+    a2.discard(old)
     a2.ask()
-    with pytest.raises(TellError, match="stale"):
+    with pytest.raises(TellError, match="discarded"):
         a2.tell(old, [0.1])
 
 

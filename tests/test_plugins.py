@@ -57,8 +57,9 @@ def test_entry_point_plugin_is_discovered_and_usable(site):
     assert opt.solved
 
 
-def test_broken_plugin_is_skipped_not_fatal(site, caplog):
+def test_broken_plugin_is_skipped_not_fatal(site, caplog, monkeypatch):
     make_dist(site, "mo-broken", "broken_plugin", "raise ImportError('missing dep xyz')")
+    monkeypatch.setenv("MIGRATE_OPT_PLUGINS", "broken_plugin")  # whatever else is installed
     reg = build_registry()
     assert "toy" in reg.names("task")
     assert [s.name for s in reg.skipped] == ["broken_plugin"]
@@ -93,18 +94,36 @@ def test_hook_typo_fails_loudly(site):
 def test_allow_and_deny_lists(site, monkeypatch):
     make_dist(site, "mo-shout", "third_party_shout", PLUGIN)
     make_dist(site, "mo-broken", "broken_plugin", "raise ImportError('x')")
+    monkeypatch.setenv("MIGRATE_OPT_PLUGINS", "third_party_shout,broken_plugin")
     monkeypatch.setenv("MIGRATE_OPT_DISABLE_PLUGINS", "broken_plugin")
     reg = build_registry()
     assert "shout" in reg.names("task") and not reg.skipped
+    monkeypatch.delenv("MIGRATE_OPT_PLUGINS")
     monkeypatch.setenv("MIGRATE_OPT_PLUGINS", "")
     monkeypatch.delenv("MIGRATE_OPT_DISABLE_PLUGINS")
     reg = build_registry()
     assert "shout" not in reg.names("task") and "toy" in reg.names("task")
 
 
+@pytest.mark.parametrize("name", ["mo-broken", "MO_Broken"])
+def test_plugins_are_named_by_their_package_too(site, monkeypatch, caplog, name):
+    make_dist(site, "mo-broken", "broken_plugin", "raise ImportError('x')")
+    make_dist(site, "mo-shout", "third_party_shout", PLUGIN)
+    monkeypatch.setenv("MIGRATE_OPT_DISABLE_PLUGINS", f"{name},not-installed")
+    reg = build_registry()
+    assert "broken_plugin" not in [s.name for s in reg.skipped]
+    assert "shout" in reg.names("task")
+    assert "'not-installed', which is no installed plugin" in caplog.text
+    monkeypatch.setenv("MIGRATE_OPT_PLUGINS", "mo-shout")
+    monkeypatch.delenv("MIGRATE_OPT_DISABLE_PLUGINS")
+    assert build_registry().entry("task", "shout").distribution == "mo-shout"
+
+
 def test_unknown_name_lists_installed_and_closest():
     with pytest.raises(UnknownNameError, match=r"Did you mean 'greedy'\?.*Installed samplers:"):
         migrate_opt.create("sampler", "greddy")
+    with pytest.raises(UnknownNameError, match=r"Did you mean 'migrate'\?"):
+        migrate_opt.registry().entry("optimizer", "MiGrATe")  # the paper's spelling
 
 
 def test_register_plugin_in_code_and_unregister():

@@ -28,15 +28,25 @@ def load_pretrained(path: str, dtype: torch.dtype) -> tuple[Any, Any]:
 
     local = Path(path).expanduser()
     source = str(local) if local.exists() else path
+    if not local.exists() and (path.startswith((".", "~", "/")) or path.count("/") > 1):
+        raise ConfigError(f"no model folder at {path!r}: give an existing folder with a "
+                          "causal LM and its tokenizer, or a registered model name")
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, local_files_only=True)
     except (OSError, ValueError) as exc:
         raise ConfigError(
             f"cannot load model {path!r} offline: give a local folder with a causal LM and its "
-            f"tokenizer, or a Hugging Face id already in the local cache ({exc})"
+            f"tokenizer, or a Hugging Face id already in the local cache "
+            f"({_first_line(exc)})"
         ) from exc
     return model, tokenizer
+
+
+def _first_line(exc: BaseException) -> str:
+    """Hugging Face errors run to several lines; the first one says what went wrong."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def eos_ids(model: Any, tokenizer: Any) -> tuple[int, ...]:

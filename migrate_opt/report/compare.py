@@ -17,6 +17,7 @@ from ..errors import ConfigError
 from ..loop import RUNS_KEY
 from ..metrics import evaluations_to_solve, top_k_auc
 from ..storage import open_database, studies_in
+from ..values import with_direction
 from . import story, svg
 from .html import CSS, best_so_far, malformed, method_line, task_line
 from .output import GENERATOR, write_page
@@ -100,18 +101,21 @@ def study_rows(specs: Sequence[str]) -> list[StudyRow]:
 
 
 def measure(label: str, settings: Mapping[str, Any], records: Sequence[Any]) -> StudyRow:
+    # Best and curve as the user's objective; the AUCs rank the stored higher-is-better
+    # scores, so that a higher AUC is the better run in either direction.
+    records = with_direction(records, settings.get("direction", "maximize"))
     scores = [r.score for r in records]
     budget = settings.get("budget") if isinstance(settings.get("budget"), int) else None
     runs = [r for r in settings.get(RUNS_KEY) or [] if isinstance(r, Mapping)]
     stopped = runs[-1].get("stopped") if runs else None
     seconds = sum(float((r.get("seconds") or {}).get("total") or 0.0) for r in runs)
-    valid = [s for s in scores if s is not None]
-    best_record = max((r for r in records if r.score is not None), key=lambda r: r.score,
+    best_record = max((r for r in records if r.score is not None), key=lambda r: r.score or 0.0,
                       default=None)
     horizon = budget or max(len(records), 1)
     return StudyRow(
         label=label, task=task_line(settings), method=method_line(settings),
-        evaluations=len(records), budget=budget, best=max(valid) if valid else None,
+        evaluations=len(records), budget=budget,
+        best=None if best_record is None else best_record.objective,
         best_solution=None if best_record is None else best_record.solution,
         solved_at=evaluations_to_solve(records),
         top1_auc=top_k_auc(scores, 1, horizon), top10_auc=top_k_auc(scores, 10, horizon),

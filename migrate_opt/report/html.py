@@ -27,7 +27,7 @@ from ..learning import LearningCurve, learning_curve
 from ..loop import RUNS_KEY
 from ..metrics import evaluations_to_solve, improvements
 from ..storage import Database, open_database, pick_study
-from ..values import Record
+from ..values import Record, user_value, with_direction
 from . import mix, story, svg
 from .output import GENERATOR, write_page
 
@@ -78,8 +78,10 @@ def malformed(path: str, study: str) -> Iterator[None]:
 
 def render_report(db: Database, *, source: str = "", top: int = 5) -> str:
     """The report page of the study in ``db`` as one HTML string."""
-    records = db.records()
     settings = db.settings()
+    # Records hold higher-is-better scores; each shows its objective as the user gave it.
+    direction = settings.get("direction", "maximize")
+    records = with_direction(db.records(), direction)
     groups = db.groups()
     metrics = db.metrics()
     curve = learning_curve(db)
@@ -89,11 +91,12 @@ def render_report(db: Database, *, source: str = "", top: int = 5) -> str:
     sections = [
         _section("Summary", _summary(records, settings, source)),
         _section("Best score so far", best_so_far_svg(records)),
-        _section(f"Best {top} solutions", _top_table(db.top(top), by_solution, written)),
+        _section(f"Best {top} solutions",
+                 _top_table(with_direction(db.top(top), direction), by_solution, written)),
         _optional("What the model wrote over time", _writing(groups, by_solution)),
         _optional("What training did" if metrics else "What each group found",
                   _training(groups, curve, metrics)),
-        _optional("Scores per sampler source", _sources(records, groups)),
+        _optional("Scores per sampler source", _sources(records, groups, direction)),
         _optional("Adaptive group mix", mix.mix_svg(groups) if mix.is_adaptive(groups)
                   else ""),
         _optional("Why solutions were invalid", _invalid_reasons(records)),
@@ -152,7 +155,7 @@ def _summary(records: Sequence[Record], settings: Mapping[str, Any], source: str
     if best is not None:
         solved_at = evaluations_to_solve(records)
         items.append(("Best", f"<code>{escape(_short(best.solution, 200))}</code>, score "
-                      f"{best.score:.4f}, found at evaluation {best.seq + 1}"
+                      f"{best.objective:.4f}, found at evaluation {best.seq + 1}"
                       + (f"; <b>solved</b> at evaluation {solved_at}" if solved_at else
                          "; not solved")))
     else:
@@ -226,11 +229,13 @@ def _json(v: Any) -> str:
 def best_so_far(records: Sequence[Record]) -> list[svg.Point]:
     """(evaluation number, best score so far) at every improvement, carried to the end
     (``migrate_opt.metrics``, the benchmark harness's definition too)."""
-    return [(float(i), best) for i, best in improvements([r.score for r in records])]
+    direction = records[0].direction if records else "maximize"
+    return [(float(i), user_value(best, direction) or 0.0)
+            for i, best in improvements([r.score for r in records])]
 
 
 def best_so_far_svg(records: Sequence[Record]) -> str:
-    dots = [(i + 1, r.score) for i, r in enumerate(records) if r.score is not None]
+    dots = [(i + 1, r.objective) for i, r in enumerate(records) if r.objective is not None]
     return svg.line_chart({"best so far": best_so_far(records)},
                           dots=svg.thin_points(dots, 2000), step=True,
                           title="Best score so far (dots: every valid score)",
@@ -246,7 +251,7 @@ def _top_table(best: Sequence[Record], by_solution: Mapping[str, Record],
     parents = any(isinstance(r.tags.get("parent"), str) for r in best)
     rows = []
     for rank, r in enumerate(best, 1):
-        cells = [f"<td class=num>{rank}</td><td class=num>{_num(r.score)}"
+        cells = [f"<td class=num>{rank}</td><td class=num>{_num(r.objective)}"
                  f"{' solved' if r.solved else ''}</td>",
                  f"<td><pre>{escape(_short(r.solution, 2000))}</pre></td>",
                  f"<td>{escape(r.source)}, evaluation {r.seq + 1}, iteration {r.iteration}</td>"]
@@ -270,7 +275,7 @@ def _parent(r: Record, by_solution: Mapping[str, Record]) -> str:
         return ""
     known = by_solution.get(parent)
     return (f"<code>{escape(_short(parent, 200))}</code>"
-            + (f" (score {_num(known.score)})" if known is not None else ""))
+            + (f" (score {_num(known.objective)})" if known is not None else ""))
 
 
 def _writing(groups: Sequence[story.Group], by_solution: Mapping[str, Record],
@@ -336,19 +341,20 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() or c in "\n\t" else "\u00b7" for c in text)
 
 
-def _sources(records: Sequence[Record], groups: Sequence[tuple[int, list[dict[str, Any]]]]
-             ) -> str:
+def _sources(records: Sequence[Record], groups: Sequence[tuple[int, list[dict[str, Any]]]],
+             direction: str = "maximize") -> str:
     """Rewards of every group member per sampler source (greedy replays included: they
     are never new evaluations), and the evaluations each source brought."""
     rewards: dict[str, list[float]] = defaultdict(list)
     for _, members in groups:
         for m in members:
             if isinstance(m.get("reward"), (int, float)):
-                rewards[str(m.get("source") or "?")].append(float(m["reward"]))
+                rewards[str(m.get("source") or "?")].append(
+                    user_value(float(m["reward"]), direction) or 0.0)
     if not groups:  # optimizers that store no groups: the evaluations themselves
         for r in records:
-            if r.score is not None:
-                rewards[r.source or "?"].append(r.score)
+            if r.objective is not None:
+                rewards[r.source or "?"].append(r.objective)
     evaluated: dict[str, list[Record]] = defaultdict(list)
     for r in records:
         evaluated[r.source or "?"].append(r)
@@ -365,13 +371,15 @@ def _sources(records: Sequence[Record], groups: Sequence[tuple[int, list[dict[st
 
 
 def _source_row(name: str, members: int, evaluated: Sequence[Record]) -> str:
-    scores = [r.score for r in evaluated if r.score is not None]
+    valid = [r for r in evaluated if r.score is not None]
+    scores = [r.objective or 0.0 for r in valid]
+    best = max(valid, key=lambda r: r.score or 0.0).objective if valid else None
     invalid = len(evaluated) - len(scores)
     share = f"{invalid / len(evaluated):.0%}" if evaluated else "-"
     return (f"<tr><td>{escape(name)}</td><td class=num>{members}</td>"
             f"<td class=num>{len(evaluated)}</td><td class=num>{share}</td>"
             f"<td class=num>{_num(sum(scores) / len(scores) if scores else None)}</td>"
-            f"<td class=num>{_num(max(scores) if scores else None)}</td></tr>")
+            f"<td class=num>{_num(best)}</td></tr>")
 
 
 def _metrics(metrics: Sequence[Mapping[str, Any]]) -> str:

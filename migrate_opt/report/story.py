@@ -174,5 +174,5 @@ def outcome(member: Mapping[str, Any], iteration: int, by_solution: Mapping[str,
                          f"{str(r.info.get('error', 'no reason stored'))[:120]}")
         else:
             how = "new" if r.iteration == iteration else "a repeat"
-            parts.append(f"{name}: {how}, score {r.score:.4f}")
+            parts.append(f"{name}: {how}, score {r.objective or 0.0:.4f}")
     return "; ".join(parts)

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from ..errors import BudgetExhausted, ConfigError, TellError
+from ..errors import AskError, BudgetExhausted, ConfigError, TellError
 from ..loop import run
 from ..optimizer import Optimizer
 from ..storage import MemoryDatabase, SQLiteDatabase
@@ -44,6 +44,18 @@ class _Flaky:
         scored = super().evaluate(solutions)  # type: ignore[misc]
         return [Evaluation.invalid("flaky") if zlib.crc32(s.encode()) % 3 == 0 else ev
                 for s, ev in zip(solutions, scored)]
+
+
+class _Minimized:
+    """Mixin: the same objective negated, to be minimized (a search that honours the
+    direction asks exactly what it asks of the original)."""
+
+    direction = "minimize"
+
+    def evaluate(self, solutions: Sequence[str]) -> list[Evaluation]:
+        scored = super().evaluate(solutions)  # type: ignore[misc]
+        return [ev if ev.score is None else Evaluation(-ev.score, ev.info, ev.solved)
+                for ev in scored]
 
 
 class _NoSpace:
@@ -141,14 +153,41 @@ class OptimizerContract:
         with pytest.raises(TellError):
             opt.tell(group, task.evaluate(group.solutions))
 
-    def test_untold_group_is_replaced(self, make: Factory, task: Task) -> None:
+    def test_second_ask_is_refused_until_told_or_discarded(
+        self, make: Factory, task: Task
+    ) -> None:
         opt = make(task, seed=0, budget=self.budget)
-        stale = opt.ask()
+        first = opt.ask()
+        with pytest.raises(AskError, match="opt.discard"):
+            opt.ask()
+        opt.discard(first)
         fresh = opt.ask()
-        with pytest.raises(TellError):
-            opt.tell(stale, task.evaluate(stale.solutions))
+        with pytest.raises(TellError, match="discarded"):
+            opt.tell(first, task.evaluate(first.solutions))
         opt.tell(fresh, task.evaluate(fresh.solutions))
         assert opt.n_evaluations == len(fresh.pending)
+        opt.ask()  # told: the next ask goes through
+
+    def test_minimize_searches_as_maximize_does(
+        self, make: Factory, task: Task, tmp_path: Any
+    ) -> None:
+        path = str(tmp_path / "min.db")
+        minimized = variant(task, _Minimized)
+        if minimized.optimum is not None:
+            minimized.optimum = -minimized.optimum
+        up = make(task, seed=0, budget=self.budget)
+        down = make(minimized, seed=0, budget=self.budget, database=SQLiteDatabase(path))
+        run(up, progress=False)
+        run(down, progress=False)
+        assert solutions_of(down) == solutions_of(up)
+        told = [v.score for v in minimized.evaluate(solutions_of(down))]
+        best = down.best(3)
+        assert [r.objective for r in best] == sorted(s for s in told if s is not None)[:3]
+        assert down.solved == up.solved
+        assert down.database.settings()["direction"] == "minimize"
+        down.database.close()
+        with pytest.raises(ConfigError, match="minimize"):
+            make(task, seed=0, budget=self.budget, database=SQLiteDatabase(path))
 
     # -- budget --------------------------------------------------------------------------
     def test_budget_is_spent_exactly(self, make: Factory, task: Task) -> None:

@@ -270,7 +270,7 @@ def cli_command(method: str = "ga", target: str = "12345678") -> Callable[..., l
             return [*cli, "resume", str(db), "--study", STUDY, "--no-progress"]
         return [*cli, "run", "toy", "--method", method, "--budget", str(budget), "--storage",
                 str(db), "--study", STUDY, "--seed", str(seed), "--no-progress", "--target",
-                target]
+                target, "--no-stop-when-solved"]  # the kills need the whole budget
 
     return command
 
