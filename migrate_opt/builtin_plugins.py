@@ -60,6 +60,12 @@ def _hf(model: str, **options: Any) -> Any:
     return HFPolicy(model, **options)
 
 
+def _endpoint(**options: Any) -> Any:
+    from .policy.endpoint import endpoint_policy
+
+    return endpoint_policy(**options)
+
+
 @hookimpl
 def register_policies(register: Register) -> None:
     register("smollm2-135m-instruct", _smollm2,
@@ -68,6 +74,8 @@ def register_policies(register: Register) -> None:
              description="a tiny random Llama for smoke tests (seconds, learns nothing useful)")
     register("hf", _hf, description="any causal LM: a Hugging Face id in the local cache or "
              "a local folder (model=...); other names given as --model come here")
+    register("endpoint", _endpoint, description="a model on an OpenAI-compatible server "
+             "(base_url=..., model=...; inference only): --endpoint URL on the command line")
 
 
 @hookimpl
@@ -96,4 +104,11 @@ def register_engines(register: Register) -> None:
 
     register("hf", hf, description="torch, shared-prefix prefill (default, the reference)")
     register("openvino", openvino, description="OpenVINO on the CPU, live LoRA (extra: openvino)")
+    def vllm_server(**options: Any) -> Any:
+        from .engines.vllm_server import VLLMServerEngine
+
+        return VLLMServerEngine(**options)
+
     register("vllm", vllm, description="vLLM on a CUDA GPU, bf16 (extra: vllm)")
+    register("vllm-server", vllm_server, description="a vLLM server over HTTP, the adapter "
+             "loaded after every step (--endpoint URL)")

@@ -29,6 +29,7 @@ from .cli_config import (
     printable,
     read_config_file,
 )
+from .cli_endpoint import connection_of, resume_model, with_source
 from .cli_parser import build_parser
 from .cli_study import (
     default_study_name,
@@ -175,9 +176,10 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
 
     flags = {k: v for k, v in vars(args).items() if v is not None and k not in (
         "command", "verbose", "config", "help_task", "help_executor", "group",
-        "sampler_option", "executor_option")}
+        "sampler_option", "executor_option", "endpoint_option")}
     config: dict[str, Any] = {**DEFAULTS, **(read_config_file(args.config) if args.config
                                              else {}), **flags}
+    config.update(connection_of(args))
     if args.group:
         config["group"] = parse_group(args.group)
     if args.sampler_option:
@@ -225,6 +227,7 @@ def cmd_resume(args: argparse.Namespace, extra: list[str]) -> int:
         raise ConfigError(f"{', '.join('--' + k.replace('_', '-') for k in shaping)} shape(s) "
                           "the study and cannot change on resume: start a new study with run")
     config["task_options"] = {**config["task_options"], **environment}
+    resume_model(config, args, study)
     if args.budget is not None:
         config["budget"] = args.budget
     if config.get("device"):
@@ -267,7 +270,7 @@ def _execute(config: dict[str, Any], factory: Callable[..., Any], *, resume: boo
         opt.database = db  # empty either way: nothing built so far read a record
     with db:
         db.set_settings({**db.settings(), **opt.settings(),
-                         "cli": study_record(config, factory)})
+                         "cli": study_record(with_source(config), factory)})
         return _run_study(opt, config, resume)
 
 
@@ -312,6 +315,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     from .learning import learning_curve
     from .storage import open_database, pick_study
+    from .usage import study_usage
     from .values import with_direction
 
     study = pick_study(args.storage, args.study)
@@ -319,13 +323,17 @@ def cmd_show(args: argparse.Namespace) -> int:
     settings = {k: v for k, v in db.settings().items() if k != "cli"}
     best = with_direction(db.top(args.top), settings.get("direction", "maximize"))
     curve = learning_curve(db)
+    usage = study_usage(db.groups())
     if args.json:
         print(json.dumps({"study": study, "settings": settings, "evaluations": len(db),
-                          "learning": asdict(curve), "best": [_record_json(r) for r in best]},
+                          "learning": asdict(curve), "usage": usage.as_dict(),
+                          "best": [_record_json(r) for r in best]},
                          indent=2, default=str))
         return 0
     print(f"study {study!r} in {args.storage}: {len(db)} evaluations, "
           f"{db.last_iteration() + 1} iterations")
+    if usage.tokens:
+        print(f"  usage: {usage.line()}")
     for k, v in settings.items():
         print(f"  {printable(str(k))}: {json.dumps(v, default=str)}")  # no terminal escapes
     _print_learning(curve)

@@ -26,7 +26,7 @@ DEFAULTS: dict[str, Any] = {
 }
 LLM_KEYS = ("model", "engine", "group_size", "group", "top_k", "device", "dtype", "learning_rate",
             "steps_per_group", "temperature", "max_new_tokens", "lora_rank", "lora_alpha",
-            "lora_targets", "grpo", "sampling", "lora", "init_adapter", "adaptive_mix")
+            "lora_targets", "grpo", "sampling", "lora", "init_adapter", "adaptive_mix", "train")
 """Settings only LLM presets take."""
 TABLES = ("task_options", "executor_options", "sampler_options", "group", "grpo", "sampling",
           "lora")
@@ -40,7 +40,8 @@ SETTING_TYPES: dict[str, Any] = {
     "device": str, "dtype": str, "learning_rate": float, "steps_per_group": int,
     "temperature": float, "max_new_tokens": int, "lora_rank": int, "lora_alpha": int,
     "lora_targets": str | Sequence[str], "grpo": Mapping, "sampling": Mapping,
-    "lora": Mapping, "init_adapter": str, "adaptive_mix": bool | Mapping,
+    "lora": Mapping, "init_adapter": str, "adaptive_mix": bool | Mapping, "train": bool,
+    "sampled_from": str,
 }
 """What each setting must hold (None: not set), checked for a config file and for the
 settings a study file stores, so a mistyped value is one line and never a traceback."""
@@ -326,7 +327,7 @@ def llm_options(config: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(lora.get("target_modules"), str):
         lora["target_modules"] = tuple(t.strip() for t in lora["target_modules"].split(","))
     options = {k: config[k] for k in ("model", "engine", "group_size", "group", "top_k",
-                                      "device", "dtype", "init_adapter")
+                                      "device", "dtype", "init_adapter", "train")
                if config.get(k) is not None}
     options.update(grpo=given("learning_rate", "steps_per_group", table="grpo"),
                    sampling=given("temperature", "max_new_tokens", table="sampling"),
@@ -351,11 +352,17 @@ def build_optimizer(config: Mapping[str, Any], db: Any) -> Any:
         flags = ", ".join(sorted(options))
         raise ConfigError(f"{flags} apply to LLM presets, and {config['method']!r} is not one")
     if getattr(entry.factory, "preset", None) is not None:
+        from .cli_endpoint import endpoint_objects
         from .config import DEFAULT_MODEL
         from .engines import with_fastest_engine
 
-        # not stored: a resume picks the fastest engine installed where it runs
-        options = with_fastest_engine(options.get("model", DEFAULT_MODEL), options)
+        options.update(endpoint_objects(config))
+        if "policy" not in options:
+            # not stored: a resume picks the fastest engine installed where it runs
+            options = with_fastest_engine(options.get("model", DEFAULT_MODEL), options)
+    elif config.get("endpoint"):
+        raise ConfigError(f"--endpoint applies to LLM presets, and {config['method']!r} is "
+                          "not one")
     return create("optimizer", config["method"], task, database=db, seed=config["seed"],
                   budget=config["budget"], **options)
 

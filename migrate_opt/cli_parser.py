@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .cli_endpoint import add_flags as add_endpoint_flags
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -30,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="generate with another engine (records stay the same)")
     resume.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
                         help="default cpu")
+    resume.add_argument("--model", default=None, help="go on with another model (a study "
+                        "that sampled from an endpoint: a local one, or the endpoint's name)")
+    add_endpoint_flags(resume)
     resume.add_argument("--no-progress", action="store_true")
     _add_executor(resume)
     resume.add_argument("--discard-checkpoint", action="store_true",
@@ -105,6 +110,9 @@ def _add_run(sub: Any) -> argparse.ArgumentParser:
                    "a plugin's), HF id or local folder")
     g.add_argument("--engine", help="generation engine: hf (default), openvino (CPU), vllm "
                    "(GPU), a plugin's")
+    add_endpoint_flags(g)
+    g.add_argument("--no-train", dest="train", action="store_false", default=None,
+                   help="sample only, even with a training preset (MiGrATe's mix, no GRPO)")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default cpu")
     g.add_argument("--dtype", help="float32 (default), bfloat16, float16")
     g.add_argument("--lora-rank", type=int)

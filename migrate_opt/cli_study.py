@@ -23,10 +23,11 @@ STUDY_KEYS = (
     "stop_when_solved", "patience", "model", "group_size", "group", "top_k", "dtype",
     "learning_rate", "steps_per_group", "temperature", "max_new_tokens", "lora_rank", "lora_alpha",
     "lora_targets", "grpo", "sampling", "lora", "init_adapter", "adaptive_mix",
-    "sampler_options",
+    "sampler_options", "train", "sampled_from",
 )
 """The settings stored with a study: the data that shapes it."""
-FREE_TO_CHANGE = ("budget", "study", "iterations", "stop_when_solved", "patience")
+FREE_TO_CHANGE = ("budget", "study", "iterations", "stop_when_solved", "patience",
+                  "sampled_from")
 """Stored, yet no part of a study's identity: ``run`` may continue a study with others."""
 NOT_RESUMED = ("init_adapter",)
 """Stored, never taken back: a path to read, and a resumed study has its own adapter."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .adaptive_mix import AdaptiveMixConfig
+from .engines import Engine
 from .errors import ConfigError
 from .grpo import GRPOConfig
 from .policy.base import LoRAConfig, SamplingConfig
@@ -79,9 +80,10 @@ class MigrateConfig:
     """Torch floating dtype name for the model (``float32``, ``bfloat16``); None: float32."""
     lora: LoRAConfig | None = None
     """The adapter trained at test time; None: the policy's default."""
-    engine: str | None = None
-    """Generation engine (``hf``, ``openvino``, ``vllm``, a plugin's); None: the policy's
-    default (hf). Training always scores with the torch model."""
+    engine: str | Engine | None = None
+    """Generation engine (``hf``, ``openvino``, ``vllm``, ``vllm-server``, a plugin's, or an
+    Engine object); None: the policy's default (hf). Training always scores with the
+    torch model."""
     adaptive_mix: AdaptiveMixConfig | None = None
     """Reallocate the slots of the generating samplers every iteration by what each has
     found (``migrate_opt.adaptive_mix``); None keeps the counts of ``group`` fixed."""

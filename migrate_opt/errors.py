@@ -51,3 +51,8 @@ class StudyLockedError(StorageError):
     """Another live process is writing the study (it holds the writer lease)."""
 class EngineError(MigrateOptError, RuntimeError):
     """A generation engine cannot run here (not installed, no GPU, unsupported model)."""
+
+
+class EndpointError(MigrateOptError, RuntimeError):
+    """A model server cannot be used (down, wrong URL or model, missing key, bad answer);
+    the message names what to fix. Nothing stored is lost: the run stops and resumes."""

@@ -14,6 +14,7 @@ from .errors import ConfigError
 from .executors import Executor, SerialExecutor
 from .learning import iteration_kl, on_policy_reward
 from .optimizer import Optimizer
+from .usage import Usage, members_usage
 from .values import Group, Record, user_value
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ class RunResult:
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall time split into generate, evaluate, train, checkpoint, store and other (and ask:
     the whole of proposing, generation included)."""
+    usage: Usage = field(default_factory=Usage)
+    """Tokens (and cost) this run's groups took (migrate_opt.usage)."""
 
 
 def run(
@@ -72,7 +75,7 @@ def run(
     warm_start(opt, executor)
     seconds = dict.fromkeys((*PARTS, "ask", "total"), 0.0)  # ask: generate or a model's
     bar = _progress_bar(opt, progress, iterations)
-    done, stale = 0, 0
+    done, stale, usage = 0, 0, Usage()
     log_entry = RunLog(opt, patience)
     stopped: str | None = None
     try:
@@ -83,8 +86,9 @@ def run(
                 seconds[k] += group.timings.get(k, 0.0)
             done += 1
             stale = 0 if records else stale + 1
+            usage = usage + members_usage(group.members)
             log_entry.store(done, seconds)
-            _update_bar(bar, opt, group, len(records))
+            _update_bar(bar, opt, group, len(records), usage)
             for cb in callbacks:
                 cb(opt, group, records)
     except BaseException as exc:
@@ -98,7 +102,8 @@ def run(
         opt.flush()  # a checkpoint at the end, so a resume replays nothing
     seconds["other"] = seconds["total"] - sum(seconds[k] for k in PARTS)
     log_entry.store(done, seconds, stopped)
-    return RunResult(opt.best(RESULT_TOP), opt.n_evaluations, done, opt.solved, stopped, seconds)
+    return RunResult(opt.best(RESULT_TOP), opt.n_evaluations, done, opt.solved, stopped, seconds,
+                     usage)
 
 
 class RunLog:
@@ -185,7 +190,7 @@ def _progress_bar(opt: Optimizer, enabled: bool, iterations: int | None):  # typ
                 dynamic_ncols=True)
 
 
-def _update_bar(bar, opt: Optimizer, group: Group, new: int) -> None:  # type: ignore[no-untyped-def]
+def _update_bar(bar, opt: Optimizer, group: Group, new: int, usage: Usage) -> None:  # type: ignore[no-untyped-def]
     if bar is None:
         return
     bar.update(new if bar.unit == "eval" else 1)
@@ -199,6 +204,7 @@ def _update_bar(bar, opt: Optimizer, group: Group, new: int) -> None:  # type: i
             "evals": opt.n_evaluations,
             "new": new,  # falling to 0: the model repeats what it already found
             **_learning(opt, group),
+            **_tokens(usage),
             "sec": f"{group.timings.get('total', 0.0):.1f}",
         },
         refresh=False,
@@ -215,6 +221,16 @@ def _learning(opt: Optimizer, group: Group) -> dict[str, str]:
         kl = iteration_kl(steps)
         exceeded = any(m.get("kl_exceeded") for m in steps)
         out["kl"] = "-" if kl is None else f"{kl:.3f}" + (" (too far!)" if exceeded else "")
+    return out
+
+
+def _tokens(usage: Usage) -> dict[str, str]:
+    """Tokens this run sampled so far and, when priced, their cost."""
+    if not usage.tokens:
+        return {}
+    out = {"tok": f"{usage.tokens:,}"}
+    if usage.cost is not None:
+        out["cost"] = f"{usage.cost:.4f}"
     return out
 
 

@@ -21,6 +21,8 @@ from .values import Group, Member, Proposal, Record
 
 log = logging.getLogger(__name__)
 
+TRUNCATED = "cut at max_new_tokens before it ended (not parsed)"
+
 
 class Migrate(Optimizer):
     """The MiGrATe optimizer, and through its config every LLM baseline of the paper
@@ -53,6 +55,8 @@ class Migrate(Optimizer):
         if missing:
             raise ConfigError(f"no sampler object for {', '.join(missing)}; pass samplers=, or "
                               "build with create('optimizer', ...), which creates them")
+        if config.train and not policy.trainable and hasattr(policy, "untrainable"):
+            raise ConfigError(f"{config.preset!r} trains the policy, and {policy.untrainable}")
         if config.train and (updater is None or not policy.trainable):
             raise ConfigError(
                 f"{config.preset!r} trains the policy, and {type(policy).__name__} "
@@ -166,12 +170,12 @@ class Migrate(Optimizer):
                 members.append(self._replay_member(p, p.replay))
                 continue
             g = next(generations)
-            solutions, error = self.parse(g.text)
+            solutions, error = ((), TRUNCATED) if g.truncated else self.parse(g.text)
             members.append(
                 Member(
                     source=p.source, completion=g.text, solutions=solutions, prompt=p.prompt,
                     token_ids=g.token_ids or None, behaviour_logprobs=g.logprobs or None,
-                    error=error, tags=dict(p.tags),
+                    error=error, tags=dict(p.tags), usage=g.usage,
                 )
             )
         return members

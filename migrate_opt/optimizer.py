@@ -315,7 +315,7 @@ def _to_evaluation(r: Result, i: int) -> Evaluation:
 
 MEMBER_FIELDS = (
     "source", "completion", "solutions", "prompt", "token_ids", "behaviour_logprobs",
-    "error", "tags", "reward", "repeat",
+    "error", "tags", "reward", "repeat", "usage",
 )
 
 
@@ -335,4 +335,5 @@ def member_from_dict(d: dict[str, Any]) -> Member:
         prompt=d.get("prompt"), token_ids=as_tuple("token_ids"),
         behaviour_logprobs=as_tuple("behaviour_logprobs"), error=d.get("error"),
         tags=dict(d.get("tags") or {}), reward=d.get("reward"), repeat=bool(d.get("repeat")),
+        usage=d.get("usage"),
     )

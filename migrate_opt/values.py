@@ -142,6 +142,8 @@ class Member:
     """Best score among its solutions; set by ``tell``."""
     repeat: bool = False
     """Generated, but every solution was already in the database (a free repeat)."""
+    usage: Mapping[str, Any] | None = None
+    """Tokens (and cost) of sampling it, when the policy reports them (migrate_opt.usage)."""
 
     @property
     def is_replay(self) -> bool:

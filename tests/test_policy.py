@@ -234,8 +234,10 @@ def test_load_policy_resolves_the_tiny_alias_and_a_local_folder(tmp_path):
 
 
 def test_load_policy_explains_what_cannot_be_loaded_offline(tmp_path):
-    with pytest.raises(ConfigError, match="offline"):
+    with pytest.raises(ConfigError, match="no model folder at"):
         load_policy(str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="offline"):
+        load_policy("nobody-here/no-such-model")
 
 
 def test_importing_the_policy_package_does_not_import_torch():

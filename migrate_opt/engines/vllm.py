@@ -80,10 +80,7 @@ class VLLMEngine(Engine):
         """The current adapter as a LoRARequest: saved and given a new id when it changed."""
         from vllm.lora.request import LoRARequest
 
-        digest = hashlib.sha1()
-        for key, tensor in sorted(policy.state_dict().items()):
-            digest.update(key.encode() + tensor.float().numpy().tobytes())
-        fingerprint = digest.hexdigest()
+        fingerprint = adapter_fingerprint(policy)
         if self._adapter is None or self._adapter[0] != fingerprint:
             self._versions += 1
             folder = self._workdir / f"adapter-{self._versions}"
@@ -94,6 +91,14 @@ class VLLMEngine(Engine):
 
     def describe(self) -> dict[str, Any]:
         return {"engine": self.name, "dtype": self.dtype}
+
+
+def adapter_fingerprint(policy: Any) -> str:
+    """A digest of the adapter's weights: a new one means a new adapter version."""
+    digest = hashlib.sha1()
+    for key, tensor in sorted(policy.state_dict().items()):
+        digest.update(key.encode() + tensor.float().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _sampled(completion: Any) -> Sampled:

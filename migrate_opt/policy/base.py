@@ -45,6 +45,10 @@ class Generation:
     """The completion as the task parses it: the response prefix, then the sampled text."""
     token_ids: tuple[int, ...] = ()
     logprobs: tuple[float, ...] = ()
+    truncated: bool = False
+    """Cut at the token limit before it ended: the optimizer counts it as unparsed."""
+    usage: Mapping[str, Any] | None = None
+    """Tokens (and cost) of the request that sampled it (see :mod:`migrate_opt.usage`)."""
 
 
 class Policy(ABC):

@@ -27,7 +27,7 @@ from . import hf_train
 from .base import Generation, Policy, SamplingConfig
 from .bf16_base import BF16Base, resolve_train_precision
 from .constrained import GrammarConstraints
-from .hf_generate import completion, fit_context, stop_checker
+from .hf_generate import completion, fit_context, stop_checker, with_usage
 from .hf_loading import eos_ids, load_pretrained, resolve_dtype
 from .hf_train import TrainBatch
 from .lora import LoRAConfig
@@ -167,8 +167,8 @@ class HFPolicy(Policy):
             processor = self.grammar_constraints.processor(grammar, response_prefix, len(ids))
             spec = replace(spec, processors=(*spec.processors, processor))
         sampled = self.engine.generate(self, ids, spec)
-        return [completion(self.tokenizer, self.eos_ids, s, response_prefix, stop)
-                for s in sampled]
+        return with_usage(ids, [completion(self.tokenizer, self.eos_ids, s, response_prefix,
+                                           stop) for s in sampled])
 
     def _decode_spec(
         self, sampling: SamplingConfig, max_new: int, seed: int, stop: Sequence[str]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..engines.decode import Sampled
@@ -75,3 +76,17 @@ def _stop_end(token_ids: list[int], stopped: Callable[[list[int]], bool]) -> int
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if stopped(token_ids[:mid]) else (mid + 1, hi)
     return lo
+
+
+def with_usage(ids: list[list[int]], generations: list[Generation]) -> list[Generation]:
+    """Token usage as an endpoint would report it: each distinct prompt is prefilled once,
+    so the first member sampled from it carries its tokens; every member its own."""
+    seen: set[tuple[int, ...]] = set()
+    out = []
+    for row, g in zip(ids, generations):
+        key = tuple(row)
+        prompt_tokens = 0 if key in seen else len(row)
+        seen.add(key)
+        out.append(replace(g, usage={"prompt_tokens": prompt_tokens,
+                                     "completion_tokens": len(g.token_ids)}))
+    return out

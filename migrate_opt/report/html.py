@@ -27,6 +27,7 @@ from ..learning import LearningCurve, learning_curve
 from ..loop import RUNS_KEY
 from ..metrics import evaluations_to_solve, improvements
 from ..storage import Database, open_database, pick_study
+from ..usage import Usage, study_usage
 from ..values import Record, user_value, with_direction
 from . import mix, story, svg
 from .output import GENERATOR, write_page
@@ -89,7 +90,7 @@ def render_report(db: Database, *, source: str = "", top: int = 5) -> str:
     written = any(story.is_sampled(m) for _, ms in groups for m in ms)  # an LLM wrote them
     title = f"{db.study}: {settings.get('task', 'study')}"
     sections = [
-        _section("Summary", _summary(records, settings, source)),
+        _section("Summary", _summary(records, settings, source, study_usage(groups))),
         _section("Best score so far", best_so_far_svg(records)),
         _section(f"Best {top} solutions",
                  _top_table(with_direction(db.top(top), direction), by_solution, written)),
@@ -142,7 +143,8 @@ def method_line(settings: Mapping[str, Any]) -> str:
     return method
 
 
-def _summary(records: Sequence[Record], settings: Mapping[str, Any], source: str) -> str:
+def _summary(records: Sequence[Record], settings: Mapping[str, Any], source: str,
+             usage: Usage) -> str:
     valid = [r for r in records if r.score is not None]
     best = max(valid, key=lambda r: r.score or 0.0) if valid else None
     budget = settings.get("budget")
@@ -167,6 +169,8 @@ def _summary(records: Sequence[Record], settings: Mapping[str, Any], source: str
         items.append(("Stopped because", f'<span class="warn">{stop} (short of the budget)'
                       "</span>" if flag else stop))
         items.append(("Wall time", _time_split(runs)))
+    if usage.tokens:
+        items.append(("Tokens", escape(usage.line())))
     items.append(("Storage", escape(source)))
     rows = "".join(f"<li><b>{k}:</b> {v}</li>" for k, v in items)
     bar = _time_bar(runs) if runs else ""
