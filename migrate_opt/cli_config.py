@@ -353,8 +353,13 @@ def build_optimizer(config: Mapping[str, Any], db: Any) -> Any:
         raise ConfigError(f"{flags} apply to LLM presets, and {config['method']!r} is not one")
     if getattr(entry.factory, "preset", None) is not None:
         from .cli_endpoint import endpoint_objects
+        from .config import DEFAULT_MODEL
+        from .engines import with_fastest_engine
 
         options.update(endpoint_objects(config))
+        if "policy" not in options:
+            # not stored: a resume picks the fastest engine installed where it runs
+            options = with_fastest_engine(options.get("model", DEFAULT_MODEL), options)
     elif config.get("endpoint"):
         raise ConfigError(f"--endpoint applies to LLM presets, and {config['method']!r} is "
                           "not one")

@@ -92,6 +92,14 @@ class MigrateConfig:
     model and LoRA shape) instead of from zero; only used when this study has none yet."""
     preset: str = "custom"
     """The preset this config came from (stored with the study)."""
+    checkpoint_every: int | None = 20
+    """Write the adapter and optimizer state after this many trained groups (and after
+    ``checkpoint_seconds``, and when a run ends); None: only by time and at the end. The
+    stored groups are the truth: a resume replays the GRPO steps of the groups stored after
+    the checkpoint, so a resumed run equals an uninterrupted one whatever the interval.
+    Not stored with the study (it never changes a result)."""
+    checkpoint_seconds: float | None = 60.0
+    """Also write one once this many seconds passed since the last; None: by count only."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.group, Mapping) or not self.group:
@@ -115,9 +123,20 @@ class MigrateConfig:
             )
         if self.train and self.grpo is None:
             object.__setattr__(self, "grpo", GRPOConfig())
+        self._check_checkpoint_interval()
         if self.device is not None and self.device.split(":")[0] not in DEVICES:
             raise ConfigError(f"device must be one of {', '.join(DEVICES)} (or cuda:N), "
                               f"got {self.device!r}")
+
+    def _check_checkpoint_interval(self) -> None:
+        every, seconds = self.checkpoint_every, self.checkpoint_seconds
+        if every is not None and (isinstance(every, bool) or not isinstance(every, int)
+                                  or every < 1):
+            raise ConfigError(f"checkpoint_every must be an integer >= 1 or None, got {every!r}")
+        if seconds is not None and (isinstance(seconds, bool)
+                                    or not isinstance(seconds, (int, float)) or seconds < 0):
+            raise ConfigError(f"checkpoint_seconds must be a number >= 0 or None, got "
+                              f"{seconds!r}")
 
     def _check_adaptive_mix(self) -> None:
         mix = self.adaptive_mix

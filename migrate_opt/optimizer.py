@@ -253,6 +253,10 @@ class Optimizer(ABC):
     def _after_tell(self, group: Group, records: list[Record]) -> None:
         """Learn from a stored group (GRPO step, population update). Default: nothing."""
 
+    def flush(self) -> None:
+        """Write what is kept in memory between checkpoints (training state) into the
+        database; ``run`` calls it when it ends. Default: nothing (stored groups suffice)."""
+
 
 def _study_direction(task: Task, database: Database) -> str:
     """The task's direction, which must be the stored study's: the direction is data of the

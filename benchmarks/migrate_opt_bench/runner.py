@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from migrate_opt import ConfigError, Group, Optimizer, Record, SQLiteDatabase, Task, create, run
+from migrate_opt.engines import with_fastest_engine
 
 from .config import BenchmarkConfig, Cell
 from .metrics import measure
@@ -104,7 +105,7 @@ def build_optimizer(cell: Cell, task: Task, db: SQLiteDatabase, *,
         from migrate_opt.grpo import GRPOConfig
 
         grpo = GRPOConfig.of(m.grpo)
-    policy = create("policy", m.policy, **m.policy_options)
+    policy = create("policy", m.policy, **with_fastest_engine(m.policy, m.policy_options))
     llm: dict[str, Any] = {"grpo": grpo} if grpo is not None else {}
     if m.sampling:
         llm["sampling"] = dict(m.sampling)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, EngineError
@@ -60,6 +60,26 @@ def fastest_engine() -> str:
     return "openvino" if importlib.util.find_spec("openvino") is not None else DEFAULT_ENGINE
 
 
+FAST_BY_DEFAULT = ("hf", "smollm2-135m-instruct")
+"""Registered policies that the front doors (CLI, demo, harness) give the fastest engine
+when none was chosen; any other name is a plugin's, left to its own default."""
+
+
+def with_fastest_engine(policy: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` of a policy built by name, with ``engine`` set to :func:`fastest_engine`
+    when none was chosen, the model runs on the CPU, and ``policy`` is a built-in Hugging
+    Face policy (a registered name in :data:`FAST_BY_DEFAULT`, or a model id or folder)."""
+    out = dict(options)
+    if out.get("engine") is not None or out.get("device", "cpu") not in ("cpu", None):
+        return out
+    from ..registry import registry
+
+    if policy in registry().entries["policy"] and policy not in FAST_BY_DEFAULT:
+        return out
+    out["engine"] = fastest_engine()
+    return out
+
+
 def require(module: str, engine: str, extra: str) -> None:
     """Fail with the install command when ``module`` is missing."""
     if importlib.util.find_spec(module) is None:
@@ -80,4 +100,4 @@ def require_cuda(what: str) -> None:
 
 
 __all__ = ["DEFAULT_ENGINE", "Engine", "fastest_engine", "require", "require_cuda",
-           "resolve_engine"]
+           "resolve_engine", "with_fastest_engine"]
