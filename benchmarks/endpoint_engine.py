@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(RESULTS / "endpoint_engine"))
     args = p.parse_args(argv)
 
-    from migrate_opt.policy import load_policy
+    from migrate_opt import load_policy
     from migrate_opt.policy.endpoint import endpoint_policy
     from migrate_opt.testing.servers import TransformersServe
 

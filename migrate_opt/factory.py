@@ -100,6 +100,38 @@ def create_policy(name: str, *, engine: Engine | str | None = None, **options: A
 
 
 load_policy = create_policy
+
+
+def with_fastest_engine(policy: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` of a policy built by name, with ``engine`` set to the fastest engine
+    installed when none was chosen, the model runs on the CPU, and ``policy`` is a built-in
+    Hugging Face policy (a name in ``engines.FAST_BY_DEFAULT``, or a model id or folder).
+    The front doors (CLI, demo, harness) use it; ``create`` itself keeps the defaults."""
+    from .engines import FAST_BY_DEFAULT, fastest_engine
+
+    out = dict(options)
+    if out.get("engine") is not None or out.get("device", "cpu") not in ("cpu", None):
+        return out
+    if policy in registry().entries["policy"] and policy not in FAST_BY_DEFAULT:
+        return out
+    out["engine"] = fastest_engine()
+    return out
+
+
+def with_fastest_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """An LLM preset's config (either form: a stored record's or the shorthand of the
+    command line and the harness) with :func:`with_fastest_engine` applied to its policy.
+    The engine is the machine's: the study's record leaves it out."""
+    out = dict(config)
+    policy = out.get("policy")
+    spec = {"name": policy} if isinstance(policy, str) else dict(policy or {})
+    for key in ("model", "engine", "device"):  # the shorthands, when given
+        if key in out:
+            spec["name" if key == "model" else key] = out.pop(key)
+    from .migrate.config import DEFAULT_MODEL
+
+    out["policy"] = with_fastest_engine(str(spec.get("name") or DEFAULT_MODEL), spec)
+    return out
 """The name the README has always used for :func:`create_policy`."""
 
 
@@ -275,4 +307,5 @@ def pick_study(url: str, study: str | None) -> str:
 __all__ = ["RECORD_KEYS", "build_optimizer", "build_task", "create_database", "create_engine",
            "create_executor", "create_optimizer", "create_policy", "create_sampler",
            "create_task", "load_policy", "locate", "open_database", "pick_study",
-           "resolve_device", "studies_in", "study_record", "takes_option"]
+           "resolve_device", "studies_in", "study_record", "takes_option",
+           "with_fastest_config", "with_fastest_engine"]

@@ -93,6 +93,7 @@ def run(
     finally:
         if bar is not None:
             bar.close()
+        opt.flush()  # a checkpoint at the end, so a resume replays nothing
     seconds["other"] = seconds["total"] - sum(seconds[k] for k in PARTS)
     log_entry.store(done, seconds, stopped)
     return RunResult(opt.best(RESULT_TOP), opt.n_evaluations, done, opt.solved, stopped, seconds,

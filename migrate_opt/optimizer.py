@@ -268,6 +268,10 @@ class Optimizer(ABC):
     def _after_tell(self, group: Group, records: list[Record]) -> None:
         """Learn from a stored group (GRPO step, population update). Default: nothing."""
 
+    def flush(self) -> None:
+        """Write what is kept in memory between checkpoints (training state) into the
+        database; ``run`` calls it when it ends. Default: nothing (stored groups suffice)."""
+
     def restore(self, *, discard_checkpoint: bool = False) -> None:
         """Load what the optimizer keeps beside the records (a training checkpoint) before a
         resumed run writes anything. Default: nothing; the records are the state."""

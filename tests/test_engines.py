@@ -122,7 +122,7 @@ def test_openvino_follows_the_adapter_after_a_grpo_step(policy, tmp_path, monkey
     monkeypatch.setenv("MIGRATE_OPT_CACHE", str(tmp_path))
     from migrate_opt.engines.openvino import OpenVINOEngine
 
-    openvino, hf = OpenVINOEngine(), HFEngine()
+    openvino, hf = OpenVINOEngine("f32"), HFEngine()
     before = [g.token_ids for g in _generate(policy, hf, GREEDY)]
     assert [g.token_ids for g in _generate(policy, openvino, GREEDY)] == before
     members = [Member("on_policy", g.text, (), prompt=GROUP[0], token_ids=g.token_ids,
@@ -144,10 +144,83 @@ def test_openvino_samples_like_hf_with_logprobs(policy, tmp_path, monkeypatch):
 
     _perturb(policy)
     ours = _generate(policy, HFEngine())
-    theirs = _generate(policy, OpenVINOEngine())
+    theirs = _generate(policy, OpenVINOEngine("f32"))
     assert [g.token_ids for g in ours] == [g.token_ids for g in theirs]
     for a, b in zip(ours, theirs, strict=True):
         assert max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs)) < 1e-3
+
+
+OV_LOGPROB_MEAN = {"f16": 0.01, "bf16": 0.25}
+"""Mean |behaviour log-prob - the torch model's| allowed per precision, in nats, on the
+tokens the engine sampled. Measured on this tiny random model with its adapter perturbed
+(peaked logits, the worst case): bf16 0.14; on SmolLM2-135M: f16 0.002 mean (0.009 max),
+bf16 0.034 mean (0.25 max)."""
+
+
+@needs_openvino
+@pytest.mark.parametrize("precision", ["f16", "bf16"])
+def test_openvino_reduced_precision_logprobs_stay_near_the_training_model(
+        policy, tmp_path, monkeypatch, precision):
+    monkeypatch.setenv("MIGRATE_OPT_CACHE", str(tmp_path))
+    from migrate_opt.engines.openvino import OpenVINOEngine, cpu_has_bf16
+
+    if precision == "bf16" and not cpu_has_bf16():
+        pytest.skip("this CPU has no bf16 units")
+    _perturb(policy)
+    gens = _generate(policy, OpenVINOEngine(precision), prompts=GROUP[:4])
+    gaps = []
+    for g in gens:
+        member = Member("on_policy", g.text, (), prompt=GROUP[0], token_ids=g.token_ids,
+                        behaviour_logprobs=g.logprobs)
+        with torch.no_grad():
+            scored = policy.token_logprobs(policy.encode(GROUP[0], "be brief", [member]))[0]
+        gaps += (scored - torch.tensor(g.logprobs)).abs().tolist()
+    assert 0 < sum(gaps) / len(gaps) < OV_LOGPROB_MEAN[precision]
+
+
+@needs_openvino
+def test_openvino_bf16_without_bf16_units_falls_back_with_one_warning(monkeypatch, caplog):
+    from migrate_opt.engines import openvino
+
+    monkeypatch.setattr(openvino, "cpu_has_bf16", lambda: False)
+    with caplog.at_level(logging.WARNING):
+        assert openvino.OpenVINOEngine("bf16").precision == "f16"
+        assert openvino.OpenVINOEngine().precision == "f16"  # auto: no warning
+    warned = [r.message for r in caplog.records if "precision bf16" in r.message]
+    assert len(warned) == 1 and "runs f16" in warned[0]
+
+
+@needs_openvino
+@pytest.mark.parametrize("damage", ["version", "size", "missing", "garbage"])
+def test_a_damaged_or_foreign_conversion_is_converted_again(policy, tmp_path, monkeypatch,
+                                                            caplog, damage):
+    monkeypatch.setenv("MIGRATE_OPT_CACHE", str(tmp_path))
+    import json
+
+    from migrate_opt.engines.openvino import OpenVINOEngine
+
+    expected = [g.token_ids for g in _generate(policy, HFEngine(), GREEDY)]
+    assert [g.token_ids for g in _generate(policy, OpenVINOEngine("f32"), GREEDY)] == expected
+    (folder,) = (tmp_path / "engines" / "openvino").iterdir()
+    info_file = folder / "lora_inputs.json"
+    info = json.loads(info_file.read_text())
+    if damage == "version":  # what an older release wrote, under the same name
+        info_file.write_text(json.dumps({**info, "version": "ov-v1"}))
+    elif damage == "size":  # weights cut short
+        with open(folder / "model.bin", "r+b") as f:
+            f.truncate(16)
+    elif damage == "missing":
+        (folder / "model-f16.bin").unlink()
+    else:
+        info_file.write_text("{not json")
+    with caplog.at_level(logging.WARNING):
+        again = [g.token_ids for g in _generate(policy, OpenVINOEngine("f32"), GREEDY)]
+    assert again == expected
+    # the cache's manifest catches changed sizes, the info file's version the rest
+    assert any("converting again" in r.message or "rebuilding the model cache entry"
+               in r.message for r in caplog.records)
+    rebuilt = json.loads(info_file.read_text())  # rebuilt in place, complete
+    assert (rebuilt["version"], rebuilt["lora"]) == (info["version"], info["lora"])
 
 
 def _make_study(db, engine):
@@ -167,7 +240,9 @@ def test_a_study_resumed_with_another_engine_keeps_its_records(tmp_path, monkeyp
     run(_make_study(whole, "hf"), iterations=3, progress=False)
     path = str(tmp_path / "switched.db")
     run(_make_study(SQLiteDatabase(path), "hf"), iterations=1, progress=False)
-    resumed = _make_study(SQLiteDatabase(path), "openvino")
+    from migrate_opt.engines.openvino import OpenVINOEngine
+
+    resumed = _make_study(SQLiteDatabase(path), OpenVINOEngine("f32"))
     run(resumed, iterations=2, progress=False)
     assert _records(SQLiteDatabase(path)) == _records(whole) and len(_records(whole)) > 4
     # The run log (one entry per session of a study) is the only setting that differs.
@@ -222,3 +297,15 @@ def test_a_prompt_longer_than_the_context_is_cut_from_the_left_with_a_warning(po
     assert len(g) == 2 and all(0 < len(x.token_ids) <= 8 for x in g)
     with pytest.raises(ConfigError, match="lower max_new_tokens"):
         policy.generate(["one"], max_new_tokens=context)
+
+
+def test_front_doors_pick_the_fastest_engine_only_for_builtin_cpu_policies():
+    from migrate_opt.engines import fastest_engine
+    from migrate_opt.factory import with_fastest_engine
+
+    fastest = fastest_engine()
+    assert with_fastest_engine("smollm2-135m-instruct", {}) == {"engine": fastest}
+    assert with_fastest_engine("someone/a-model", {"device": "cpu"})["engine"] == fastest
+    assert with_fastest_engine("smollm2-135m-instruct", {"engine": "hf"}) == {"engine": "hf"}
+    assert with_fastest_engine("smollm2-135m-instruct", {"device": "cuda"}) == {"device": "cuda"}
+    assert with_fastest_engine("tiny-random", {}) == {}  # tests and plugins keep their own

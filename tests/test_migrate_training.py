@@ -23,10 +23,10 @@ ALL_PROJECTIONS = LoRAConfig(rank=8, alpha=16, target_modules=(
     "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"))
 
 
-def make(db=None, method="grpo", seed=0, grpo=FAST, size=8):
-    policy = load_policy("tiny-random", seed=0, lora=ALL_PROJECTIONS)
+def make(db=None, method="grpo", seed=0, grpo=FAST, size=8, policy_options=(), **options):
+    policy = load_policy("tiny-random", seed=0, lora=ALL_PROJECTIONS, **dict(policy_options))
     return create("optimizer", method, DigitShare(), policy=policy, group_size=size, grpo=grpo,
-                   database=db, seed=seed)
+                   database=db, seed=seed, **options)
 
 
 def on_policy_mean(group):
@@ -99,6 +99,40 @@ def test_update_interrupted_after_store_is_redone_on_resume(tmp_path):
     assert db.load_checkpoint()[0] == 1
     run(resumed, iterations=1, progress=False)
     assert snapshot(db) == snapshot(whole)
+
+
+def test_checkpoints_come_every_k_groups_and_at_the_end(tmp_path):
+    db = SQLiteDatabase(str(tmp_path / "k.db"))
+    opt = make(db, method="migrate", seed=1, size=4, checkpoint_every=3,
+               checkpoint_seconds=None)
+    seen = []
+    run(opt, iterations=5, progress=False,
+        callbacks=[lambda o, g, r: seen.append((g.iteration, db.load_checkpoint()[0]
+                                                 if db.load_checkpoint() else None))])
+    # written after the third group only; the end of the run writes the fifth
+    assert seen == [(0, None), (1, None), (2, 2), (3, 2), (4, 2)]
+    assert db.load_checkpoint()[0] == 4
+
+
+def test_a_study_of_the_old_path_resumes_on_the_new_one_with_its_records(tmp_path):
+    """Checkpointed after every group, trained in float32 (what earlier versions did), then
+    resumed with the defaults: the checkpoint loads, nothing is replayed or re-evaluated."""
+    path = str(tmp_path / "old.db")
+    old = make(SQLiteDatabase(path), method="migrate", seed=3, size=6, checkpoint_every=1,
+               policy_options={"train_precision": "float32"})
+    run(old, iterations=2, progress=False)
+    before = snapshot(SQLiteDatabase(path))
+    resumed = make(SQLiteDatabase(path), method="migrate", seed=3, size=6,
+                   policy_options={"train_precision": "bfloat16"})
+    trained = []
+    resumed.updater.step = lambda *a, **k: trained.append(1) or []  # a replay would call it
+    resumed.restore()
+    assert trained == [] and resumed.iteration == 2
+    del resumed.updater.step
+    run(resumed, iterations=2, progress=False)
+    after = snapshot(SQLiteDatabase(path))
+    assert after[: len(before)] == before and len(after) > len(before)
+    assert SQLiteDatabase(path).load_checkpoint()[0] == 3
 
 
 class OpenedDigitShare(DigitShare):

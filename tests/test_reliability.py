@@ -81,3 +81,16 @@ def test_kill9_the_cli_many_times(tmp_path):
     t = rel.kill_trials(tmp_path, kills=20, budget=1500, seed=3, command=rel.cli_command())
     assert_nothing_lost(t, 20, 1500)
     assert t.kills_mid_run == 20, t
+
+
+def test_kill9_after_a_group_past_the_checkpoint_resumes_as_uninterrupted(tmp_path):
+    # Checkpoints come every 3 groups: the kill lands after a group stored past the last
+    # one, so the resume must replay that group's GRPO step from its stored members.
+    t = rel.kill_past_checkpoint(tmp_path, groups=8, every=3, delay=0.03)
+    assert not t.problems, t.problems
+    assert t.killed
+    last, checkpoint = t.at_kill
+    assert 0 <= checkpoint < last < 7, t.at_kill
+    assert len(t.uninterrupted) > 8
+    assert t.resumed == t.uninterrupted
+    assert t.checkpoints_equal

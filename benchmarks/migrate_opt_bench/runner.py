@@ -28,6 +28,8 @@ from migrate_opt import (
     create_task,
     run,
 )
+from migrate_opt.factory import with_fastest_config
+from migrate_opt.policy.base import Policy
 
 from .config import BenchmarkConfig, Cell
 from .metrics import measure
@@ -105,6 +107,8 @@ def build_optimizer(cell: Cell, task: Task, db: SQLiteDatabase, *,
     config = cell.options
     if init_adapter is not None:
         config["init_adapter"] = init_adapter
+    if cell.method.llm and not isinstance(config.get("policy"), Policy):
+        config = with_fastest_config(config)  # the front door's choice; never stored
     return create_optimizer(cell.method.optimizer, task, database=db, seed=cell.seed,
                             budget=cell.budget, **config)
 

@@ -323,12 +323,16 @@ def _with_connection(record: dict[str, Any], spec: dict[str, Any]
             raise ConfigError(f"--endpoint applies to LLM presets, and "
                               f"{record['optimizer']!r} is not one")
         return record, {}
+    from ..factory import with_fastest_config
+
     objects = endpoint_objects(connection, record["config"])
     config = dict(record["config"])
     if "policy" in objects:
         config.pop("policy", None)
     elif "engine" in objects:
         config["policy"] = {k: v for k, v in policy_of(config).items() if k != "engine"}
+    else:  # the fastest engine installed here when none was chosen (never stored)
+        config = with_fastest_config(config)
     return {**record, "config": config}, objects
 
 

@@ -44,6 +44,12 @@ def fastest_engine() -> str:
     return "openvino" if importlib.util.find_spec("openvino") is not None else DEFAULT_ENGINE
 
 
+FAST_BY_DEFAULT = ("hf", "smollm2-135m-instruct")
+"""Registered policies that the front doors (CLI, demo, harness) give the fastest engine
+when none was chosen (``migrate_opt.factory.with_fastest_engine``); any other name is a
+plugin's, left to its own default."""
+
+
 def require(module: str, engine: str, extra: str) -> None:
     """Fail with the install command when ``module`` is missing."""
     if importlib.util.find_spec(module) is None:
@@ -63,4 +69,5 @@ def require_cuda(what: str) -> None:
         )
 
 
-__all__ = ["DEFAULT_ENGINE", "Engine", "fastest_engine", "require", "require_cuda"]
+__all__ = ["DEFAULT_ENGINE", "FAST_BY_DEFAULT", "Engine", "fastest_engine", "require",
+           "require_cuda"]

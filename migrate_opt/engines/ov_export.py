@@ -19,9 +19,13 @@ import torch
 
 from ..errors import EngineError
 
-EXPORT_VERSION = "ov-v1"
-"""Bump when the exported graph changes: old cache folders are then never reused."""
+EXPORT_VERSION = "ov-v2"
+"""Bump when the exported graph changes: old cache folders are then never reused.
+v2: also the weights stored in fp16 (``model-f16.xml``); the info file records the
+version, checked before a folder is used."""
 MODEL_FILE = "model.xml"
+F16_MODEL_FILE = "model-f16.xml"
+"""The same graph with fp16 weights, computed in fp32 (half the weight traffic)."""
 INFO_FILE = "lora_inputs.json"
 """Written last: the folder's completeness marker, and the order of the LoRA inputs."""
 _LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -141,7 +145,26 @@ def export(llama: Any, folder: Path) -> None:
     for port, input_name in zip(model.inputs, names, strict=True):
         port.get_tensor().set_names({input_name})
     ov.save_model(model, str(folder / MODEL_FILE), compress_to_fp16=False)
-    (folder / INFO_FILE).write_text(json.dumps({"lora": wrapper.lora_names, "inputs": names}))
+    ov.save_model(model, str(folder / F16_MODEL_FILE), compress_to_fp16=True)
+    (folder / INFO_FILE).write_text(json.dumps({
+        "version": EXPORT_VERSION, "lora": wrapper.lora_names, "inputs": names}))
+
+
+def read_info(folder: Path) -> dict[str, Any] | None:
+    """The info of a conversion of this version holding both models; None for anything else
+    (another version, an edited info file). The cache's manifest already checked that every
+    file is there at the size written (:mod:`migrate_opt.model_cache`)."""
+    try:
+        info = json.loads((folder / INFO_FILE).read_text())
+        lora = info["lora"]
+        if info.get("version") != EXPORT_VERSION or not isinstance(lora, list) or not all(
+                isinstance(n, str) for n in lora):
+            return None
+        models = [folder / f"{Path(m).stem}.{ext}" for m in (MODEL_FILE, F16_MODEL_FILE)
+                  for ext in ("xml", "bin")]
+        return info if all(p.is_file() for p in models) else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _input_names(wrapper: LlamaWithLiveLoRA) -> list[str]:
@@ -174,4 +197,5 @@ def lora_arrays(llama: Any) -> list[Any]:
     return arrays
 
 
-__all__ = ["LlamaWithLiveLoRA", "export", "export_key", "lora_arrays", "lora_modules"]
+__all__ = ["LlamaWithLiveLoRA", "export", "export_key", "lora_arrays", "lora_modules",
+           "read_info"]

@@ -21,6 +21,8 @@ from ..samplers.adaptive_mix import AdaptiveMixConfig
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 DEVICES = ("auto", "cpu", "cuda", "mps")
+NOT_STORED = ("checkpoint_every", "checkpoint_seconds")
+"""Fields that never change a result: a study's record leaves them out."""
 LOOSE_POLICY_FIELDS = ("model", "device", "dtype", "lora", "engine")
 """Former MigrateConfig fields, now ``policy.*`` (``model`` is ``policy.name``)."""
 
@@ -133,6 +135,14 @@ class MigrateConfig:
     model and LoRA shape) instead of from zero; only used when this study has none yet."""
     preset: str = "custom"
     """The preset this config came from (stored with the study)."""
+    checkpoint_every: int | None = 20
+    """Write the adapter and optimizer state after this many trained groups (and after
+    ``checkpoint_seconds``, and when a run ends); None: only by time and at the end. The
+    stored groups are the truth: a resume replays the GRPO steps of the groups stored after
+    the checkpoint, so a resumed run equals an uninterrupted one whatever the interval.
+    Not stored with the study (it never changes a result)."""
+    checkpoint_seconds: float | None = 60.0
+    """Also write one once this many seconds passed since the last; None: by count only."""
     model: InitVar[str | None] = None
     device: InitVar[str | None] = None
     dtype: InitVar[str | None] = None
@@ -165,6 +175,7 @@ class MigrateConfig:
             )
         if self.train and self.grpo is None:
             object.__setattr__(self, "grpo", GRPOConfig())
+        self._check_checkpoint_interval()
         if self.sampling is None:
             object.__setattr__(self, "sampling", SamplingConfig())
 
@@ -180,6 +191,16 @@ class MigrateConfig:
                    + "}")
         fields = {"name" if k == "model" else k: v for k, v in given.items()}
         object.__setattr__(self, "policy", PolicySpec.of({**to_mapping(self.policy), **fields}))
+
+    def _check_checkpoint_interval(self) -> None:
+        every, seconds = self.checkpoint_every, self.checkpoint_seconds
+        if every is not None and (isinstance(every, bool) or not isinstance(every, int)
+                                  or every < 1):
+            raise ConfigError(f"checkpoint_every must be an integer >= 1 or None, got {every!r}")
+        if seconds is not None and (isinstance(seconds, bool)
+                                    or not isinstance(seconds, (int, float)) or seconds < 0):
+            raise ConfigError(f"checkpoint_seconds must be a number >= 0 or None, got "
+                              f"{seconds!r}")
 
     def _check_adaptive_mix(self) -> None:
         mix = self.adaptive_mix
@@ -210,7 +231,7 @@ class MigrateConfig:
     def to_mapping(self) -> dict[str, Any]:
         """JSON-able data that :meth:`from_mapping` turns back into an equal config (stored
         with the study, so ``resume`` and ``report`` rebuild the run from it)."""
-        data = to_mapping(self)
+        data = {k: v for k, v in to_mapping(self).items() if k not in NOT_STORED}
         data["group"] = {k: {"n": s.n, **to_mapping(s.options)} for k, s in self.group.items()}
         return {"preset": self.preset, **{k: v for k, v in data.items() if k != "preset"}}
 

@@ -72,6 +72,9 @@ class Migrate(Optimizer):
         self.samplers = dict(samplers)
         self.updater = updater
         self._restored = False
+        self._trained_through: int | None = -1
+        """The last iteration whose update the adapter in memory holds; None mid-step."""
+        self._saved_through, self._saved_at = -1, time.monotonic()
 
     @property
     def training(self) -> bool:
@@ -91,7 +94,8 @@ class Migrate(Optimizer):
 
     def config_mapping(self) -> dict[str, Any]:
         """The config with what the run resolved: the policy's name and LoRA shape, and the
-        learning rate the hidden-size rule chose when none was given."""
+        learning rate the hidden-size rule chose when none was given; without the engine and
+        the device, which are the machine's."""
         cfg = self.config
         described = self.policy.describe()
         policy = PolicySpec.of(to_mapping(cfg.policy) | {
@@ -101,7 +105,9 @@ class Migrate(Optimizer):
         if grpo is not None and grpo.learning_rate is None and self.updater is not None:
             rate = getattr(self.updater, "effective_learning_rate", lambda p: None)(self.policy)
             grpo = dataclasses.replace(grpo, learning_rate=rate)
-        return {**cfg.to_mapping(), "policy": to_mapping(policy), "grpo": to_mapping(grpo)}
+        machine = ("engine", "device")  # the machine's, given again by whoever resumes
+        policy_data = {k: v for k, v in to_mapping(policy).items() if k not in machine}
+        return {**cfg.to_mapping(), "policy": policy_data, "grpo": to_mapping(grpo)}
 
     # -- ask -----------------------------------------------------------------------------
     def _ask(self) -> list[Member]:
@@ -212,9 +218,12 @@ class Migrate(Optimizer):
         if not self.training:
             return
         start = time.perf_counter()
+        self._trained_through = None  # mid-step: the state in memory matches no iteration
         self._train(group.iteration, group.members)
+        self._trained_through = group.iteration
         middle = time.perf_counter()
-        self._save_checkpoint(group.iteration)
+        if self._checkpoint_due(group.iteration):
+            self._save_checkpoint(group.iteration)
         group.timings["train"] = middle - start
         group.timings["checkpoint"] = time.perf_counter() - middle
 
@@ -239,6 +248,14 @@ class Migrate(Optimizer):
                                     members, self.task.response_prefix)
         self.database.log_metrics(iteration, metrics)
 
+    def _checkpoint_due(self, iteration: int) -> bool:
+        """Whether ``checkpoint_every`` groups or ``checkpoint_seconds`` passed since the
+        last checkpoint. Between checkpoints the stored groups are the truth: a resume
+        replays their steps (:meth:`restore`)."""
+        every, seconds = self.config.checkpoint_every, self.config.checkpoint_seconds
+        return (every is not None and iteration - self._saved_through >= every) or (
+            seconds is not None and time.monotonic() - self._saved_at >= seconds)
+
     def _save_checkpoint(self, iteration: int) -> None:
         """Adapter and optimizer state after ``iteration`` (replaces the previous one)."""
         from .checkpoint import encode
@@ -246,11 +263,20 @@ class Migrate(Optimizer):
         assert self.updater is not None
         blob = encode(self.policy.state_dict(), self.updater.state_dict())
         self.database.save_checkpoint(iteration, blob)
+        self._saved_through, self._saved_at = iteration, time.monotonic()
+
+    def flush(self) -> None:
+        """Write the checkpoint now if groups were trained since the last one (``run``
+        calls this when it ends). Nothing is written while a step was cut mid-way."""
+        done = self._trained_through
+        if self.training and self._restored and done is not None and done > self._saved_through:
+            self._save_checkpoint(done)
 
     def restore(self, *, discard_checkpoint: bool = False) -> None:
-        """Resume training state: load the latest checkpoint, then redo the update of any
-        group that was stored but whose update was interrupted (its records are never
-        re-evaluated). The first ``ask`` calls this when nobody did.
+        """Resume training state: load the latest checkpoint, then replay the GRPO steps of
+        the groups stored after it (checkpoints are written every few groups, and an update
+        may have been cut by a crash); their records are never re-evaluated. The first
+        ``ask`` calls this when nobody did.
 
         ``discard_checkpoint=True`` ignores the stored checkpoint and retrains the adapter
         from the stored groups. A checkpoint that cannot be loaded safely raises
@@ -259,14 +285,21 @@ class Migrate(Optimizer):
         if not self.training:
             return
         done = -1 if discard_checkpoint else self._load_checkpoint()
+        self._saved_through, self._saved_at = done, time.monotonic()
         groups = self.database.groups()
         if done == -1 and self.config.init_adapter:
             self._init_adapter(self.config.init_adapter)
-        for iteration, members in groups:
-            if iteration > done:
-                log.info("redoing the update of iteration %d", iteration)
-                self._train(iteration, [member_from_dict(m) for m in members])
-                self._save_checkpoint(iteration)
+        self._trained_through = done
+        replayed = [(it, members) for it, members in groups if it > done]
+        if replayed:
+            log.info("replaying the updates of %d group(s) stored after the checkpoint",
+                     len(replayed))
+        for iteration, members in replayed:
+            self._trained_through = None
+            self._train(iteration, [member_from_dict(m) for m in members])
+            self._trained_through = iteration
+        if replayed:
+            self._save_checkpoint(replayed[-1][0])
 
     def _init_adapter(self, source: str) -> None:
         """Start from another study's adapter; a retrain from stored groups starts there too,

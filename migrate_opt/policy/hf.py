@@ -26,6 +26,7 @@ from ..task.grammar import Grammar
 from ..values import Member
 from . import hf_train
 from .base import Generation, Policy, SamplingConfig
+from .bf16_base import BF16Base, resolve_train_precision
 from .constrained import GrammarConstraints
 from .hf_generate import completion, fit_context, stop_checker, with_usage
 from .hf_loading import eos_ids, load_pretrained, resolve_dtype
@@ -44,7 +45,10 @@ class HFPolicy(Policy):
     ``PreTrainedModel`` (then pass its ``tokenizer``). The base weights are frozen; only the
     adapter trains, and :meth:`state_dict` holds only the adapter. ``engine`` samples the
     completions (an Engine object; None: ``HFEngine``; ``migrate_opt.create_engine`` builds
-    one by name): whichever it is, training scores the sampled tokens with this torch model."""
+    one by name): whichever it is, training scores the sampled tokens with this torch model.
+    ``train_precision`` ``auto`` runs the GRPO step's frozen base in bf16 on a CPU with
+    native bf16 units, the adapter and optimizer in float32 (:mod:`.bf16_base`); ``float32``
+    keeps it all fp32."""
 
     trainable = True
 
@@ -59,6 +63,7 @@ class HFPolicy(Policy):
         threads: int | None = 1,
         name: str | None = None,
         engine: Engine | None = None,
+        train_precision: str = "auto",
     ) -> None:
         if threads is not None:
             if threads < 1:
@@ -91,6 +96,10 @@ class HFPolicy(Policy):
             raise ConfigError(f"engine must be an Engine object, got {engine!r}: "
                               "migrate_opt.create_engine(name) builds one by name")
         self.engine = engine
+        self.train_precision = resolve_train_precision(train_precision, self.device, self.dtype)
+        """``bfloat16``: the GRPO step runs the frozen base's matrix products in bf16
+        (:mod:`.bf16_base`); ``float32``: all in the model's dtype."""
+        self._bf16_base = BF16Base(self.model) if self.train_precision == "bfloat16" else None
 
     def _wrap(self, model: Any) -> Any:
         from peft import LoraConfig, get_peft_model
@@ -214,7 +223,10 @@ class HFPolicy(Policy):
     def token_logprobs(self, batch: TrainBatch) -> torch.Tensor:
         """[B, T] log-prob of each completion token under the current policy, with grad;
         the shared prompt is forwarded once (:mod:`.hf_train`)."""
-        return hf_train.shared_prompt_logprobs(self.model, batch)
+        if self._bf16_base is None:
+            return hf_train.shared_prompt_logprobs(self.model, batch)
+        with self._bf16_base.active():
+            return hf_train.shared_prompt_logprobs(self.model, batch)
 
     @contextlib.contextmanager
     def reference(self) -> Iterator[None]:

@@ -89,7 +89,9 @@ def build_model(
 def tiny_policy(
     *, seed: int = 0, lora: LoRAConfig | None = None, hidden: int = 64, layers: int = 2, **kw: Any
 ) -> HFPolicy:
-    """The tiny random policy. LoRA defaults to rank 8: rank 64 would exceed the width."""
+    """The tiny random policy. LoRA defaults to rank 8: rank 64 would exceed the width. It
+    trains in float32 unless told (bf16 pays for large products, not for 64-wide ones)."""
+    kw.setdefault("train_precision", "float32")
     tokenizer = build_tokenizer()
     model = build_model(len(tokenizer), hidden=hidden, layers=layers, seed=seed)
     # peft initialises the adapter's A matrices randomly: seed them too.

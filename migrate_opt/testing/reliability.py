@@ -63,6 +63,120 @@ def writer(db_path: str, journal_path: str, budget: int, delay: float, seed: int
         run(opt, budget=budget, callbacks=[log_stored], progress=False)
 
 
+def trainer(db_path: str, groups: int, delay: float, seed: int, every: int) -> None:
+    """Run (or resume) a *training* MiGrATe study (tiny random model) to ``groups`` groups,
+    writing its checkpoint every ``every`` groups and at the end (never by time)."""
+    from ..factory import create_optimizer, load_policy
+    from ..grpo import GRPOConfig
+    from ..loop import run
+    from ..storage import SQLiteDatabase
+    from .toy import DigitShareTask
+
+    class SlowDigits(DigitShareTask):
+        def evaluate(self, solutions):
+            time.sleep(delay * len(solutions))
+            return super().evaluate(solutions)
+
+    db = SQLiteDatabase(db_path, STUDY)
+    opt = create_optimizer("migrate", SlowDigits(), policy=load_policy("tiny-random", seed=0),
+                           group_size=6, grpo=GRPOConfig(learning_rate=5e-2, steps_per_group=1),
+                           database=db, seed=seed, checkpoint_every=every,
+                           checkpoint_seconds=None)
+    print("ready", flush=True)
+    run(opt, iterations=groups - opt.iteration, progress=False)
+
+
+def trainer_command(db: Path, groups: int, delay: float, seed: int, every: int) -> list[str]:
+    return [sys.executable, "-m", __name__, "trainer", str(db), str(groups), str(delay),
+            str(seed), str(every)]
+
+
+def training_state(db: Path) -> tuple[int, int]:
+    """(iteration of the last stored group, iteration of the checkpoint), -1 where none."""
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    except sqlite3.OperationalError:
+        return -1, -1
+    try:
+        out = []
+        for table in ("groups", "checkpoints"):
+            row = con.execute(f"SELECT MAX(iteration) FROM {table} WHERE study = ?",
+                              (STUDY,)).fetchone()
+            out.append(-1 if row[0] is None else int(row[0]))
+        return out[0], out[1]
+    except sqlite3.OperationalError:
+        return -1, -1
+    finally:
+        con.close()
+
+
+@dataclass
+class CheckpointKill:
+    """A training study killed after a group stored past its checkpoint, then resumed."""
+
+    at_kill: tuple[int, int]
+    """(last stored group, checkpoint) when the process was killed."""
+    killed: bool
+    resumed: list[list]
+    uninterrupted: list[list]
+    checkpoints_equal: bool
+    """The final adapter and optimizer state of both runs are the same tensors."""
+    problems: list[str] = field(default_factory=list)
+
+
+def kill_past_checkpoint(workdir: Path, *, groups: int = 8, every: int = 3,
+                         delay: float = 0.03, seed: int = 0) -> CheckpointKill:
+    """Run a training study uninterrupted; run it again and SIGKILL it once a group is
+    stored after its first checkpoint (the next checkpoint is groups away), resume it to
+    the end, and compare records and final training state with the uninterrupted run."""
+    whole, cut = workdir / "whole.db", workdir / "cut.db"
+    problems = []
+    done = subprocess.run(trainer_command(whole, groups, delay, seed, every), capture_output=True,
+                          text=True, timeout=600)
+    if done.returncode:
+        problems.append(f"uninterrupted run failed: {done.stderr[-500:]}")
+    proc = subprocess.Popen(trainer_command(cut, groups, delay, seed, every),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def past_checkpoint() -> bool:
+        last, checkpoint = training_state(cut)
+        return proc.poll() is not None or 0 <= checkpoint < last
+
+    wait_for(past_checkpoint, "a group stored after the first checkpoint", timeout=600)
+    killed = proc.poll() is None
+    if killed:
+        proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    at_kill = training_state(cut)
+    again = subprocess.run(trainer_command(cut, groups, delay, seed, every),
+                           capture_output=True, text=True, timeout=600)
+    if again.returncode:
+        problems.append(f"resume failed: {again.stderr[-500:]}")
+    return CheckpointKill(at_kill, killed, snapshot(str(cut)), snapshot(str(whole)),
+                          _same_checkpoint(whole, cut), problems)
+
+
+def _same_checkpoint(a: Path, b: Path) -> bool:
+    import torch
+
+    from ..migrate.checkpoint import decode
+    from ..storage import SQLiteDatabase
+
+    states = []
+    for path in (a, b):
+        with SQLiteDatabase(str(path), STUDY, readonly=True) as d:
+            stored_checkpoint = d.load_checkpoint()
+        if stored_checkpoint is None:
+            return False
+        states.append((stored_checkpoint[0], decode(stored_checkpoint[1])))
+    (it_a, (pol_a, opt_a)), (it_b, (pol_b, opt_b)) = states
+    same_moments = all(
+        torch.equal(x[k], y[k]) for x, y in zip(opt_a["state"].values(), opt_b["state"].values(),
+                                                strict=True) for k in x)
+    return it_a == it_b and pol_a.keys() == pol_b.keys() and all(
+        torch.equal(pol_a[k], pol_b[k]) for k in pol_a) and same_moments
+
+
 def _key(r) -> list:  # type: ignore[no-untyped-def]
     return [r.seq, r.solution, r.score, r.iteration]
 
@@ -275,6 +389,10 @@ def _finish(cmd: list[str], db: Path, journal: Path, before: list[list], tally: 
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 7 and sys.argv[1] == "trainer":
+        _, _, db_, groups_, delay_, seed_, every_ = sys.argv
+        trainer(db_, int(groups_), float(delay_), int(seed_), int(every_))
+        sys.exit(0)
     if len(sys.argv) != 7 or sys.argv[1] != "writer":
         sys.exit("usage: python -m migrate_opt.testing.reliability writer DB JOURNAL BUDGET "
                  "DELAY SEED")

@@ -86,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MigrateOptError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    print(describe_path(opt))
     if resumed:
         print(f"resuming study {study!r} in {args.storage}: {resumed} guesses already made")
     else:
@@ -97,6 +98,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = run(opt, budget=args.budget, iterations=args.iterations, stop_when_solved=True)
     print_summary(opt, task, result, args, study, time.perf_counter() - start)
     return 0
+
+
+def describe_path(opt: Migrate) -> str:
+    """One line: the engine and precision that sample, the GRPO step's precision, and when
+    checkpoints are written."""
+    engine = opt.policy.engine.describe() if hasattr(opt.policy, "engine") else {}
+    precision = f" ({engine['precision']})" if engine.get("precision") else ""
+    every, seconds = opt.config.checkpoint_every, opt.config.checkpoint_seconds
+    when = " or ".join([f"every {every} groups"] * (every is not None)
+                       + [f"every {seconds:g} s"] * (seconds is not None))
+    return (f"generation: {engine.get('engine', '?')}{precision}; GRPO step: frozen base in "
+            f"{getattr(opt.policy, 'train_precision', 'float32')}; checkpoints "
+            f"{when + ' and ' if when else ''}at the end")
 
 
 def print_summary(opt: Migrate, task: SemantleTask, result: RunResult,

@@ -19,6 +19,8 @@ def test_demo_runs_stores_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixt
     assert run_demo(tmp_path) == 0
     out = capsys.readouterr().out
     assert "warm start: 20 random common words" in out
+    assert "generation: " in out and "GRPO step: frozen base in float32" in out  # tiny: fp32
+    assert "checkpoints every 20 groups or every 60 s and at the end" in out
     assert "best guesses:" in out and "not solved: the hidden word was 'computer'" in out
     assert f"migrate-opt show {tmp_path / 'demo.db'}" in out
     db = SQLiteDatabase(str(tmp_path / "demo.db"), "demo-semantle-computer-s0")
