@@ -128,7 +128,7 @@ def with_fastest_config(config: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("model", "engine", "device"):  # the shorthands, when given
         if key in out:
             spec["name" if key == "model" else key] = out.pop(key)
-    from .migrate.config import DEFAULT_MODEL
+    from .policy import DEFAULT_MODEL
 
     out["policy"] = with_fastest_engine(str(spec.get("name") or DEFAULT_MODEL), spec)
     return out

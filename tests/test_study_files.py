@@ -112,7 +112,7 @@ def test_discard_checkpoint_retrains_from_the_stored_records(trained, tmp_path):
 
 def test_a_checkpoint_round_trips_tensors_and_optimizer_state():
     torch = pytest.importorskip("torch")
-    from migrate_opt.migrate.checkpoint import decode, encode
+    from migrate_opt.storage.checkpoint import decode, encode
 
     params = [torch.nn.Parameter(torch.randn(3)), torch.nn.Parameter(torch.randn(2, 2))]
     adam = torch.optim.AdamW(params, lr=1e-3)

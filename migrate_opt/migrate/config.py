@@ -16,10 +16,10 @@ from typing import Any
 from ..configs import config_from, to_mapping
 from ..errors import ConfigError
 from ..grpo import GRPOConfig
+from ..policy import DEFAULT_MODEL
 from ..policy.base import LoRAConfig, SamplingConfig
 from ..samplers.adaptive_mix import AdaptiveMixConfig
 
-DEFAULT_MODEL = "smollm2-135m-instruct"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 NOT_STORED = ("checkpoint_every", "checkpoint_seconds")
 """Fields that never change a result: a study's record leaves them out."""

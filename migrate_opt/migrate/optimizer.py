@@ -258,7 +258,7 @@ class Migrate(Optimizer):
 
     def _save_checkpoint(self, iteration: int) -> None:
         """Adapter and optimizer state after ``iteration`` (replaces the previous one)."""
-        from .checkpoint import encode
+        from ..storage.checkpoint import encode
 
         assert self.updater is not None
         blob = encode(self.policy.state_dict(), self.updater.state_dict())
@@ -317,7 +317,7 @@ class Migrate(Optimizer):
         checkpoint = self.database.load_checkpoint()
         if checkpoint is None:
             return -1
-        from .checkpoint import decode
+        from ..storage.checkpoint import decode
 
         done, blob = checkpoint
         try:

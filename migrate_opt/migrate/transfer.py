@@ -24,7 +24,7 @@ def split_source(source: str) -> tuple[str, str | None]:
 def load_source_adapter(source: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(adapter state, the source study's settings); errors say what to do."""
     from ..factory import open_database, pick_study
-    from .checkpoint import decode
+    from ..storage.checkpoint import decode
 
     path, study = split_source(source)
     db = open_database(path, pick_study(path, study), readonly=True)

@@ -8,4 +8,7 @@ from __future__ import annotations
 
 from .base import Generation, LoRAConfig, Policy, SamplingConfig, Updater
 
-__all__ = ["Generation", "LoRAConfig", "Policy", "SamplingConfig", "Updater"]
+DEFAULT_MODEL = "smollm2-135m-instruct"
+"""The policy a run loads when none is named."""
+
+__all__ = ["DEFAULT_MODEL", "Generation", "LoRAConfig", "Policy", "SamplingConfig", "Updater"]

@@ -159,8 +159,8 @@ def kill_past_checkpoint(workdir: Path, *, groups: int = 8, every: int = 3,
 def _same_checkpoint(a: Path, b: Path) -> bool:
     import torch
 
-    from ..migrate.checkpoint import decode
     from ..storage import SQLiteDatabase
+    from ..storage.checkpoint import decode
 
     states = []
     for path in (a, b):
