@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from result_files import command_line, write_markdown_and_json
+from migrate_opt_bench.result_files import command_line, write_markdown_and_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "grpo_step"
 

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from ..engines.openai_http import Connection, OpenAIClient, choices_of, usage_of
 from ..errors import ConfigError, EndpointError
-from ..grammar import Grammar
+from ..task.grammar import Grammar
 from ..usage import request_usage
 from .base import Generation, Policy, SamplingConfig
 
