@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from migrate_opt import Evaluation, SQLiteDatabase, StorageError, TellError, create
-from migrate_opt.cli import commands as cli_module
+from migrate_opt.cli import main as cli_main
+from migrate_opt.cli import run as cli_run
 from migrate_opt.optimizer import SCORE_LIMIT
 from migrate_opt.registry import registry
 from migrate_opt.testing import ScriptedPolicy, ToyTask
@@ -222,7 +223,7 @@ def cli_sandbox(tmp_path, monkeypatch):
                                               "method": "sample", "seed": 0,
                                               "started_in": "s.db", "study": "s", "budget": 4}})
     calls = []
-    monkeypatch.setattr(cli_module, "_execute",
+    monkeypatch.setattr(cli_run, "execute_study",
                         lambda config, *args, **kw: calls.append(config) or 0)
     return calls
 
@@ -235,7 +236,7 @@ def check_cli(calls: list, capsys, examples: int) -> int:
     def check(argv):
         seen[0] += 1
         try:
-            code = cli_module.main(argv)
+            code = cli_main(argv)
         except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
             code = exc.code
         out, err = capsys.readouterr()
@@ -312,7 +313,7 @@ def check_crafted_files(tmp_path, capsys, examples: int) -> int:
                 f.seek(offset)
                 f.write(data)
         before = path.read_bytes()
-        code = cli_module.main(["show", str(path)])
+        code = cli_main(["show", str(path)])
         out, err = capsys.readouterr()
         assert code in (0, 2) and "Traceback" not in err
         assert code == 0 or len(err.strip().splitlines()) == 1, err

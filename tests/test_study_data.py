@@ -333,7 +333,7 @@ def test_a_mistyped_config_file_is_one_line(plugin, capsys, text, fragment):
 
 
 def test_an_untrained_twin_is_another_study():
-    from migrate_opt.cli.commands import default_study_name
+    from migrate_opt.cli.run import default_study_name
 
     base = {"task": "toy", "method": "migrate", "seed": 0, "config": {}}
     trained = default_study_name(base, {})

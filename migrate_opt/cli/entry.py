@@ -16,6 +16,7 @@ from .view import cmd_compare, cmd_report, cmd_show
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``migrate-opt ARGV``; the exit status: 0, 2 on a bad option, 130 interrupted."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,

@@ -11,10 +11,10 @@ from typing import Any
 from ..configs import printable
 from ..errors import ConfigError
 from .endpoint import endpoint_objects, policy_of
-from .tables import _print_best
+from .tables import print_best
 
 
-def _execute(record: dict[str, Any], spec: dict[str, Any], *, as_options: bool,
+def execute_study(record: dict[str, Any], spec: dict[str, Any], *, as_options: bool,
              environment: dict[str, Any], discard_checkpoint: bool = False) -> int:
     """Build the optimizer (the model loads here), then run it. A new study is built in
     memory first and its file written only once everything stands: a refused or
@@ -136,7 +136,7 @@ def _run_study(opt: Any, spec: dict[str, Any]) -> int:
         return 130
     finally:
         executor.close()
-    _print_best(opt.best(5))
+    print_best(opt.best(5))
     why = stop_reason({"stopped": result.stopped, "patience": spec["patience"]})
     print(f"stopped: {result.stopped} ({why}); evaluations: {result.evaluations}; solved: "
           f"{result.solved}; stored in {spec['storage']} (study {spec['study']!r})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .tables import _table
+from .tables import print_table
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -16,7 +16,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         for kind in reg.entries
         for e in reg.entries[kind].values()
     ]
-    _table(["kind", "name", "distribution", "version", "plugin"], rows)
+    print_table(["kind", "name", "distribution", "version", "plugin"], rows)
     for s in reg.skipped:
         print(f"skipped plugin {s.name} ({s.distribution}): {s.error}")
     return 0
@@ -27,5 +27,5 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
     rows = [(e.name, "llm" if e.config is not None else "optimizer", e.description)
             for e in registry().entries["optimizer"].values()]
-    _table(["method", "kind", "description"], rows)
+    print_table(["method", "kind", "description"], rows)
     return 0

@@ -17,7 +17,7 @@ from ..factory import RECORD_KEYS
 from ..optimizer import RUNS_KEY
 from ..task import split_task_options
 from .endpoint import connection_of, resume_model
-from .execute import _execute
+from .execute import execute_study
 from .settings import (
     RUN_DEFAULTS,
     check_sampler_options,
@@ -29,7 +29,7 @@ from .settings import (
     read_config_file,
     run_spec,
 )
-from .stored_record import _machine, read_record
+from .stored_record import machine_config, read_record
 
 
 # -- task options --------------------------------------------------------------------------
@@ -98,7 +98,7 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         resolve_device(device)  # before a study file is touched
     record = {"optimizer": spec["method"], "config": spec["config"], "task": spec["task"],
               "task_options": data, "run": {"seed": spec["seed"], "budget": spec["budget"]}}
-    return _execute(record, spec, as_options=True, environment=environment)
+    return execute_study(record, spec, as_options=True, environment=environment)
 
 
 def default_study_name(spec: dict[str, Any], task_data: dict[str, Any]) -> str:
@@ -120,8 +120,6 @@ FLAG_ONLY = ("command", "verbose", "config", "help_task", "help_executor", "grou
 def run_config(args: argparse.Namespace) -> dict[str, Any]:
     """Defaults, then the --config file, then the flags given, then --set: one mapping
     (``settings.run_spec``)."""
-    from ..registry import registry
-
     flags = {k: v for k, v in vars(args).items() if v is not None and k not in FLAG_ONLY}
     if args.group:
         flags["group"] = parse_group(args.group)
@@ -130,12 +128,21 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
     spec = run_spec(read_config_file(args.config) if args.config else {}, flags,
                     args.set or ())
     spec["connection"] = connection_of(args)
-    executor = registry().entry("executor", spec["executor"]).factory
-    what = f"executor {spec['executor']!r}"
-    spec["executor_options"] = check_options(what, {
-        **spec["executor_options"], **key_values(args.executor_option or [], executor, what)},
-        factory_hints(executor))
+    spec["executor_options"] = executor_options(spec["executor"], spec["executor_options"],
+                                                args.executor_option)
     return spec
+
+
+def executor_options(name: str, given: Mapping[str, Any], pairs: Sequence[str] | None
+                     ) -> dict[str, Any]:
+    """The options of executor ``name``: ``given`` (a --config file's), then the
+    ``--executor-option KEY=VALUE`` pairs, each known and of its hinted type."""
+    from ..registry import registry
+
+    executor = registry().entry("executor", name).factory
+    what = f"executor {name!r}"
+    return check_options(what, {**given, **key_values(pairs or [], executor, what)},
+                         factory_hints(executor))
 
 
 def _print_options(factory: Callable[..., Any]) -> None:
@@ -159,17 +166,15 @@ def cmd_resume(args: argparse.Namespace, extra: list[str]) -> int:
     ignored = {f"task_options.{k}": v for k, v in stored_environment.items()}
     ignored.update(dict.fromkeys(extras))
     # Whatever runs, connects or limits comes from this command line, never from the file.
-    record["config"] = _machine(record["config"], args.engine, args.device, ignored)
+    record["config"] = machine_config(record["config"], args.engine, args.device, ignored)
     connection = resume_model(record, args, study)
     spec = {**RUN_DEFAULTS, "storage": args.storage, "study": study,
             "no_progress": args.no_progress, "executor": args.executor or "serial",
             "iterations": args.iterations, "resumed": True, "connection": connection}
-    executor = registry().entry("executor", spec["executor"]).factory
     if args.help_executor:
-        _print_options(executor)
+        _print_options(registry().entry("executor", spec["executor"]).factory)
         return 0
-    spec["executor_options"] = key_values(args.executor_option or [], executor,
-                                          f"executor {spec['executor']!r}")
+    spec["executor_options"] = executor_options(spec["executor"], {}, args.executor_option)
     environment = parse_task_options(factory, extra)
     shaping = sorted(split_task_options(factory, environment)[0])
     if shaping:
@@ -185,5 +190,5 @@ def cmd_resume(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"resume ignores the study's stored {', '.join(sorted(ignored))}: the executor, "
               "storage, engine, device and a task's environment options come from this "
               "command line", file=sys.stderr)
-    return _execute(record, spec, as_options=as_options, environment=environment,
-                    discard_checkpoint=args.discard_checkpoint)
+    return execute_study(record, spec, as_options=as_options, environment=environment,
+                         discard_checkpoint=args.discard_checkpoint)

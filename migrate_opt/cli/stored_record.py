@@ -11,7 +11,7 @@ from ..errors import ConfigError
 from .settings import ALIASES, run_spec
 
 
-def _machine(config: dict[str, Any], engine: str | None, device: str | None,
+def machine_config(config: dict[str, Any], engine: str | None, device: str | None,
              ignored: Any) -> dict[str, Any]:
     """The record's config with the policy's engine and device from this command line, and
     no ``init_adapter`` (a path to read; a resumed study has its own adapter)."""
@@ -57,11 +57,3 @@ def read_record(settings: dict[str, Any], study: str) -> tuple[dict[str, Any], b
 
 CONFIG_KEYS_OLD = ("group", "group_size", "top_k", "grpo", "sampling", "lora", "init_adapter",
                    "adaptive_mix")
-
-
-def _with(config: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
-    """``config`` with one dotted key set (the record's own form)."""
-    head, _, rest = dotted.partition(".")
-    inner = config.get(head)
-    inner = {"name": inner} if isinstance(inner, str) else dict(inner or {})
-    return {**config, head: _with(inner, rest, value) if "." in rest else {**inner, rest: value}}

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def _print_best(best: Sequence[Any]) -> None:
+def print_best(best: Sequence[Any]) -> None:
+    """The best records, ranked, each solution on one short line."""
     rows = [(i + 1, f"{r.objective:.4f}", r.source, r.iteration, _short(r.solution) +
              (" (solved)" if r.solved else "")) for i, r in enumerate(best)]
-    _table(["rank", "score", "source", "iteration", "solution"], rows)
+    print_table(["rank", "score", "source", "iteration", "solution"], rows)
 
 
 def _short(s: str, n: int = 70) -> str:
@@ -17,7 +18,8 @@ def _short(s: str, n: int = 70) -> str:
     return s if len(s) <= n else s[: n - 3] + "..."
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def print_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """``rows`` in left-aligned columns under ``header`` and a rule."""
     cells = [list(map(str, header))] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     for j, r in enumerate(cells):

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from ..configs import printable
-from .tables import _print_best, _table
+from .tables import print_best, print_table
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -40,7 +40,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     for k, v in settings.items():
         print(f"  {printable(str(k))}: {json.dumps(v, default=str)}")  # no terminal escapes
     _print_learning(curve)
-    _print_best(best)
+    print_best(best)
     return 0
 
 
@@ -52,7 +52,7 @@ def _print_learning(curve: Any) -> None:
             for it, r, k, n in list(zip(curve.iterations, curve.on_policy_reward, curve.kl,
                                         curve.new_solutions))[-8:]]
     print("learning (last iterations):")
-    _table(["iteration", "on-policy reward", "KL to base", "new solutions"], rows)
+    print_table(["iteration", "on-policy reward", "KL to base", "new solutions"], rows)
     if curve.kl_exceeded:
         print(f"warning: {curve.kl_exceeded} GRPO step(s) had a KL to base past max_kl: the "
               "policy drifted far from the base model (lower the learning rate)")
@@ -69,7 +69,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ..report.compare import HEADER, write_compare
 
     path, rows = write_compare(args.studies, args.output)
-    _table(HEADER, [r.cells() for r in rows])
+    print_table(HEADER, [r.cells() for r in rows])
     if any(r.short for r in rows):
         print("flag: stopped short of the budget without solving; its rank is not that of "
               "a run that spent the same")
