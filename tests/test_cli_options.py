@@ -80,7 +80,7 @@ def test_a_third_party_sampler_in_a_custom_group_from_the_cli(installed):
     assert {r.source for r in stored} == {"on_policy", "echo"}
     assert {r.tags.get("tag") for r in stored if r.source == "echo"} == {"mine"}
     settings = SQLiteDatabase(str(installed / "e.db"), "s", readonly=True).settings()
-    assert settings["group"] == {"on_policy": {"n": 1}, "echo": {"n": 2, "tag": "mine"}}
+    assert settings["config"]["group"] == {"on_policy": {"n": 1}, "echo": {"n": 2, "tag": "mine"}}
 
 
 def test_sampler_options_are_typed_by_the_sampler(installed, capsys):

@@ -1,4 +1,5 @@
-"""The LoRA policy on the tiny random model; SmolLM2 behind the ``slow`` marker."""
+"""The LoRA policy on the tiny random model, beyond the policy contracts
+(tests/test_policy_contract.py); SmolLM2 behind the ``slow`` marker."""
 
 from __future__ import annotations
 
@@ -74,15 +75,6 @@ def test_lora_config_from_a_table_refuses_unknown_fields_and_huge_ranks():
 
 
 # -- generation ----------------------------------------------------------------------------
-def test_generation_is_reproducible_per_seed(policy):
-    a = policy.generate(PROMPTS, system=SYSTEM, max_new_tokens=12, seed=3)
-    b = policy.generate(PROMPTS, system=SYSTEM, max_new_tokens=12, seed=3)
-    c = policy.generate(PROMPTS, system=SYSTEM, max_new_tokens=12, seed=4)
-    assert a == b
-    assert [g.token_ids for g in a] != [g.token_ids for g in c]
-    assert all(len(g.token_ids) == len(g.logprobs) <= 12 for g in a)
-
-
 def test_greedy_decoding_ignores_the_seed(policy):
     greedy = SamplingConfig(temperature=0.0)
     a = policy.generate(PROMPTS, sampling=greedy, max_new_tokens=6, seed=1)
@@ -93,16 +85,6 @@ def test_greedy_decoding_ignores_the_seed(policy):
 def test_sampling_max_new_tokens_overrides_the_argument(policy):
     gens = policy.generate(PROMPTS, sampling=SamplingConfig(max_new_tokens=3), max_new_tokens=9)
     assert all(len(g.token_ids) <= 3 for g in gens)
-
-
-def test_behaviour_logprobs_match_a_forward_pass(policy):
-    _perturb_adapter(policy)  # the adapter must be in play on both paths
-    gens = policy.generate(PROMPTS, system=SYSTEM, max_new_tokens=10, seed=5)
-    for prompt, g in zip(PROMPTS, gens, strict=True):
-        batch = policy.encode(prompt, SYSTEM, [_member(g, prompt)])
-        with torch.no_grad():
-            scored = policy.token_logprobs(batch)[0]
-        assert scored.tolist() == pytest.approx(list(g.logprobs), abs=1e-4)
 
 
 def test_generation_stops_at_eos_and_strips_special_tokens(policy):
@@ -175,18 +157,6 @@ def test_token_logprobs_carry_gradient_to_the_adapter_only(policy):
     policy.token_logprobs(batch).sum().backward()
     grads = {n: p.grad for n, p in policy.model.named_parameters() if p.grad is not None}
     assert grads and all("lora_" in n for n in grads)
-
-
-def test_reference_disables_the_adapter(policy):
-    batch = policy.encode(PROMPTS[0], SYSTEM, [Member("greedy", "cat dog", ("cat",))])
-    with torch.no_grad():
-        untrained = policy.token_logprobs(batch)
-        _perturb_adapter(policy)
-        trained = policy.token_logprobs(batch)
-        with policy.reference():
-            reference = policy.token_logprobs(batch)
-    assert not torch.allclose(trained, untrained)
-    assert torch.allclose(reference, untrained)
 
 
 # -- state ---------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ A run's scores in evaluation order give every smaller budget, so one grid at bud
 answers 100, 250, 500 and 1000. Per budget and pair of methods (same task and seed): top-10
 AUC (the primary metric), best score, evaluations to solve (censored: an unsolved run
 counts the budget) and solved, each with wins / losses / ties, the sign test and a
-bootstrap interval of the mean paired difference (A - B; fewer evaluations to solve is
-better, so there a negative difference favours A); and each method's solve rate.
+bootstrap interval of the mean paired difference (A - B, except evaluations to solve, where
+fewer is better and the difference is B - A: a positive difference and a win always favour
+A); and each method's solve rate.
 
     python -m migrate_opt_bench.budget benchmarks/results/budget --pair migrate:untrained \\
         --budgets 100 250 500 1000 --out benchmarks/results/budget_report
@@ -31,8 +32,10 @@ from .result_files import write_markdown_and_json
 
 METRICS = ("top10_auc", "best_score", "to_solve", "solved")
 """Measured per run and budget; the first is the primary one."""
-CAPPED = "max_iterations"
+CAPPED = "iterations"
 """The stop reason of a run that hit its group cap before spending the budget."""
+STALE = "stale"
+"""The stop reason of a run whose groups brought nothing new for ``patience`` groups."""
 
 
 def at_budget(run: Mapping[str, Any], budget: int) -> dict[str, float]:
@@ -70,8 +73,8 @@ def study(runs: Sequence[Mapping[str, Any]], pairs: Sequence[tuple[str, str]],
     out: dict[str, Any] = {"budgets": list(budgets), "pairs": {}, "solve_rate": {},
                            "runs": {m: sum(1 for r in done if r["method"] == m)
                                     for m in methods},
-                           "capped": {m: sum(1 for r in done if r["method"] == m
-                                             and r.get("stopped") == CAPPED) for m in methods}}
+                           "capped": _stopped(done, methods, CAPPED),
+                           "stale": _stopped(done, methods, STALE)}
     for a, b in pairs:
         both = sorted((t, s) for (t, s, m) in cells if m == a and (t, s, b) in cells)
         per_budget = {}
@@ -80,7 +83,7 @@ def study(runs: Sequence[Mapping[str, Any]], pairs: Sequence[tuple[str, str]],
             for t, s in both:
                 x, y = at_budget(cells[(t, s, a)], n), at_budget(cells[(t, s, b)], n)
                 for k in METRICS:
-                    diffs[k].append(x[k] - y[k])
+                    diffs[k].append(y[k] - x[k] if k == "to_solve" else x[k] - y[k])
             by_metric = {k: paired_stats(v) for k, v in diffs.items()}
             per_budget[str(n)] = {**by_metric["top10_auc"], "metrics": by_metric}
         out["pairs"][f"{a}_vs_{b}"] = per_budget
@@ -94,10 +97,17 @@ def study(runs: Sequence[Mapping[str, Any]], pairs: Sequence[tuple[str, str]],
     return out
 
 
+def _stopped(runs: Sequence[Mapping[str, Any]], methods: Sequence[str], reason: str,
+             ) -> dict[str, int]:
+    return {m: sum(1 for r in runs if r["method"] == m and r.get("stopped") == reason)
+            for m in methods}
+
+
 def markdown(family: str, data: Mapping[str, Any]) -> str:
     budgets = data["budgets"]
     lines = [f"## {family}", "", "Runs finished per method: " + ", ".join(
-        f"{m} {n} ({data['capped'][m]} hit the group cap)" for m, n in data["runs"].items()),
+        f"{m} {n} ({data['capped'][m]} hit the group cap, {data['stale'][m]} stopped stale)"
+        for m, n in data["runs"].items()),
         "", "| method | " + " | ".join(f"solved @{n}" for n in budgets) + " | "
         + " | ".join(f"top-10 AUC @{n}" for n in budgets) + " |",
         "|---|" + "---|" * (2 * len(budgets))]

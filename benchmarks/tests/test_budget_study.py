@@ -30,7 +30,7 @@ def test_a_run_is_measured_at_each_smaller_budget():
 def test_pairs_per_budget_by_hand():
     runs = [
         _run("a", 0, [0.2, 1.0], solved_at=2), _run("b", 0, [0.2, 0.3]),
-        _run("a", 1, [0.1, 0.1]), _run("b", 1, [0.5, 0.5], stopped="max_iterations"),
+        _run("a", 1, [0.1, 0.1]), _run("b", 1, [0.5, 0.5], stopped="iterations"),
         _run("a", 2, [0.4, 0.4]),  # no partner: left out of the pairs
     ]
     data = study(runs, [("a", "b")], [1, 2])
@@ -43,7 +43,11 @@ def test_pairs_per_budget_by_hand():
     assert at2["metrics"]["solved"]["wins"] == 1
     assert at2["metrics"]["to_solve"]["mean_diff"] == pytest.approx((2 - 2 + 2 - 2) / 2)
     assert data["solve_rate"]["a"] == {"1": 0.0, "2": pytest.approx(1 / 3)}
-    assert data["capped"] == {"a": 0, "b": 1}
+    assert data["capped"] == {"a": 0, "b": 1} and data["stale"] == {"a": 0, "b": 0}
+    # Fewer evaluations to solve is better: A solved at 2, B at 3, so A wins by 1.
+    runs = [_run("a", 0, [0.2, 1.0], solved_at=2), _run("b", 0, [0.2, 0.3, 1.0], solved_at=3)]
+    late = study(runs, [("a", "b")], [3])["pairs"]["a_vs_b"]["3"]["metrics"]["to_solve"]
+    assert (late["wins"], late["mean_diff"]) == (1, 1.0)
     assert at2["pairs"] == 2  # the top level is the primary metric, top-10 AUC
 
 

@@ -51,6 +51,15 @@ class Generation:
     """Tokens (and cost) of the request that sampled it (see :mod:`migrate_opt.usage`)."""
 
 
+def check_request(prompts: Sequence[str], max_new_tokens: int) -> None:
+    """What every ``Policy.generate`` refuses: a bare string for the prompts (it would be
+    sampled once per character) and a token limit that is not a count >= 1."""
+    if isinstance(prompts, str) or not all(isinstance(p, str) for p in prompts):
+        raise ConfigError("prompts must be a list of strings (a bare string is not a list)")
+    if not is_count(max_new_tokens) or max_new_tokens < 1:
+        raise ConfigError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
+
+
 class Policy(ABC):
     """Something that turns prompts into completions; trainable ones carry a LoRA adapter."""
 

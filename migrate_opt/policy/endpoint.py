@@ -25,7 +25,7 @@ from ..engines.openai_http import Connection, OpenAIClient, choices_of, usage_of
 from ..errors import ConfigError, EndpointError
 from ..task.grammar import Grammar
 from ..usage import request_usage
-from .base import Generation, Policy, SamplingConfig
+from .base import Generation, Policy, SamplingConfig, check_request
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,7 @@ class EndpointPolicy(Policy):
         stop: Sequence[str] = (),
         grammar: Grammar | None = None,  # a server's own grammar options differ: not sent
     ) -> list[Generation]:
+        check_request(prompts, max_new_tokens)
         if not prompts:
             return []
         order = list(dict.fromkeys(prompts))

@@ -25,7 +25,7 @@ from ..errors import ConfigError
 from ..task.grammar import Grammar
 from ..values import Member
 from . import hf_train
-from .base import Generation, Policy, SamplingConfig
+from .base import Generation, Policy, SamplingConfig, check_request
 from .bf16_base import BF16Base, resolve_train_precision
 from .constrained import GrammarConstraints
 from .hf_generate import completion, fit_context, stop_checker, with_usage
@@ -166,6 +166,7 @@ class HFPolicy(Policy):
         sampling (temperature 1, top_p 1) they are exactly the behaviour probabilities.
         Under a ``grammar`` they stay the *unconstrained* model's log-probs (the mask is not
         renormalised into them), so training and importance weights compare like with like."""
+        check_request(prompts, max_new_tokens)
         if not prompts:
             return []
         max_new = sampling.max_new_tokens or max_new_tokens

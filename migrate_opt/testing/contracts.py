@@ -208,6 +208,9 @@ class DatabaseContract:
         assert db.settings() == {"task": "toy", "seed": 1}
 
 
-from .optimizers import OptimizerContract  # noqa: E402  (the fourth suite, kept apart)
+from .engines import EngineContract  # noqa: E402  (suites kept in their own modules)
+from .optimizers import OptimizerContract  # noqa: E402
+from .policies import PolicyContract, TrainablePolicyContract  # noqa: E402
 
-__all__ = ["DatabaseContract", "OptimizerContract", "SamplerContract", "TaskContract"]
+__all__ = ["DatabaseContract", "EngineContract", "OptimizerContract", "PolicyContract",
+           "SamplerContract", "TaskContract", "TrainablePolicyContract"]

@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..policy.base import Generation, Policy, SamplingConfig
+from ..policy.base import Generation, Policy, SamplingConfig, check_request
 from ..task.grammar import Grammar
 
 
@@ -40,6 +40,7 @@ class ScriptedPolicy(Policy):
     ) -> list[Generation]:
         # Scripted completions are whole answers: the prefix, stop strings and grammar do
         # not apply (tests script malformed answers on purpose).
+        check_request(prompts, max_new_tokens)
         rng = random.Random(seed)
         out = []
         for p in prompts:
