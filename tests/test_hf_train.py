@@ -140,9 +140,10 @@ BF16_LOGP_MEAN = 0.1
 """Largest mean |log-prob| difference between the bf16-base and the float32 pass, in nats.
 Measured: 0.05 (max 0.7) on this tiny random model, whose logits are unusually peaked;
 0.03 (max 0.13) on SmolLM2-135M."""
-BF16_GRAD_COSINE = 0.98
-"""Smallest cosine between the two passes' adapter gradients (measured: 0.992 here, 0.9995
-on SmolLM2-135M)."""
+BF16_GRAD_COSINE = 0.95
+"""Smallest cosine between the two passes' adapter gradients (measured: 0.963-0.996 over
+ten sampled groups of this tiny random model, 0.9995 on SmolLM2-135M; a pass that dropped
+the adapter's or the base's contribution scores far lower)."""
 
 BF16_STEP_COSINE = 0.9
 """Smallest cosine between the two adapters' moves after two AdamW steps."""

@@ -11,7 +11,9 @@ reference the equality tests and the step benchmark compare against."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,15 +113,37 @@ def shared_prompt_logprobs(model: Any, batch: TrainBatch) -> torch.Tensor:
         # transformers 5 names the argument `cache`; older versions `past_key_values`.
         name = "cache" if "cache" in head else "past_key_values"
         # The last completion token predicts nothing: it is never fed.
-        out = decoder(input_ids=batch.completion_ids[:, :-1],
-                      attention_mask=batch.attention_mask[:, :-1], use_cache=True,
-                      **{name: DynamicCache(kv)})
+        with _grouped_heads(batch.completion_ids.device):
+            out = decoder(input_ids=batch.completion_ids[:, :-1],
+                          attention_mask=batch.attention_mask[:, :-1], use_cache=True,
+                          **{name: DynamicCache(kv)})
         hidden = torch.cat([hidden, out.last_hidden_state], dim=1)
     real = batch.completion_mask.bool()
     picked = _picked(lm_head(hidden[real]), batch.completion_ids[real])
     # Padding scores 0 (the loss masks it), as a full pass's values there are never used.
     return torch.zeros(rows, width, dtype=picked.dtype, device=picked.device).masked_scatter(
         real, picked)
+
+
+_GQA_SWITCH = "TRANSFORMERS_SDPA_FORCE_GQA"
+
+
+@contextlib.contextmanager
+def _grouped_heads(device: torch.device) -> Iterator[None]:
+    """Attention over grouped key/value heads as they are, on the CPU.
+
+    Given a mask, transformers copies each key/value head once per query head it serves
+    (CUDA's kernels need that); torch's CPU kernel reads grouped heads directly, with the
+    same values (the shared-prompt equality tests) and without the copy, a tenth of a
+    SmolLM2 step. transformers' only switch is an environment variable: set for this call."""
+    if device.type != "cpu" or _GQA_SWITCH in os.environ:
+        yield
+        return
+    os.environ[_GQA_SWITCH] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop(_GQA_SWITCH, None)
 
 
 def _decoder_and_head(model: Any) -> tuple[Any, Any]:
