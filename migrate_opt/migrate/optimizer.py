@@ -71,6 +71,9 @@ class Migrate(Optimizer):
         self.policy = policy
         self.samplers = dict(samplers)
         self.updater = updater
+        self.prompt_spec = task.prompt_spec()
+        """How every prompt is framed and bounded (``sampling.max_new_tokens`` overrides its
+        length); built once, passed to every ``generate`` and GRPO step."""
         self._restored = False
         self._trained_through: int | None = -1
         """The last iteration whose update the adapter in memory holds; None mid-step."""
@@ -174,16 +177,8 @@ class Migrate(Optimizer):
         prompts = [p.prompt for p in proposals if p.prompt is not None]
         start = time.perf_counter()
         generations = iter(
-            self.policy.generate(
-                prompts,
-                system=self.task.system_prompt,
-                sampling=self.sampling,
-                max_new_tokens=self.sampling.max_new_tokens or self.task.max_new_tokens,
-                seed=(self.seed * 1_000_003 + self.iteration) % 2**63,
-                response_prefix=self.task.response_prefix,
-                stop=self.task.stop,
-                grammar=self.task.answer_grammar,
-            )
+            self.policy.generate(prompts, self.prompt_spec, sampling=self.sampling,
+                                 seed=(self.seed * 1_000_003 + self.iteration) % 2**63)
             if prompts
             else []
         )
@@ -244,8 +239,7 @@ class Migrate(Optimizer):
 
     def _train(self, iteration: int, members: list[Member]) -> None:
         assert self.updater is not None
-        metrics = self.updater.step(self.policy, self.task.prompt(), self.task.system_prompt,
-                                    members, self.task.response_prefix)
+        metrics = self.updater.step(self.policy, self.task.prompt(), self.prompt_spec, members)
         self.database.log_metrics(iteration, metrics)
 
     def _checkpoint_due(self, iteration: int) -> bool:

@@ -20,16 +20,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from ..engines import Engine
 from ..policy.base import Generation, SamplingConfig
+from ..task.prompt_spec import PromptSpec
 from ..values import Member
 
 GREEDY = SamplingConfig(temperature=0.0)
 SYSTEM = "be brief"
+SPEC = PromptSpec(system=SYSTEM, max_new_tokens=16)
 GROUP = ("give a word",) * 4 + ("list two words, then a number please",) * 3 + ("one",)
 """A group like MiGrATe's: members sharing the task prompt, members sharing a parent's
 prompt, one prompt alone (three lengths)."""
@@ -84,9 +87,9 @@ class EngineContract:
         return policy
 
     @staticmethod
-    def generate(policy: Any, prompts: Sequence[str] = GROUP, **kw: Any) -> list[Generation]:
-        kw = {"system": SYSTEM, "max_new_tokens": 16, "seed": 7, **kw}
-        return list(policy.generate(list(prompts), **kw))
+    def generate(policy: Any, prompts: Sequence[str] = GROUP, spec: PromptSpec = SPEC,
+                 **kw: Any) -> list[Generation]:
+        return list(policy.generate(list(prompts), spec, **{"seed": 7, **kw}))
 
     def test_the_same_seed_samples_the_same_completions(self, policy: Any) -> None:
         a, b = self.generate(policy), self.generate(policy)
@@ -127,7 +130,7 @@ class EngineContract:
 
     def test_max_new_tokens_is_honoured(self, policy: Any) -> None:
         for limit in (1, 5):
-            gens = self.generate(policy, max_new_tokens=limit)
+            gens = self.generate(policy, spec=replace(SPEC, max_new_tokens=limit))
             lengths = [len(g.token_ids) for g in gens]
             assert all(0 < n <= limit for n in lengths) and limit in lengths
 
@@ -137,7 +140,7 @@ class EngineContract:
         decode = policy.tokenizer.decode
         i, g = next((i, g) for i, g in enumerate(free) if len(g.text) >= 6)
         stop = g.text[2:5]
-        stopped = self.generate(policy, stop=[stop])
+        stopped = self.generate(policy, spec=replace(SPEC, stop=(stop,)))
         ids = list(free[i].token_ids)
         k = next(k for k in range(1, len(ids) + 1)
                  if stop in decode(ids[:k], skip_special_tokens=True))
