@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
 from migrate_opt import PromptSpec, SQLiteDatabase, create, load_policy, run  # noqa: E402
-from migrate_opt.engines import Engine  # noqa: E402
+from migrate_opt.engines import Engine, EngineModel  # noqa: E402
 from migrate_opt.engines.decode import DecodeSpec, decode  # noqa: E402
 from migrate_opt.engines.hf import HFEngine, TorchBackend  # noqa: E402
 from migrate_opt.errors import ConfigError, EngineError  # noqa: E402
@@ -199,6 +199,31 @@ def test_a_study_resumed_with_another_engine_keeps_its_records(tmp_path, monkeyp
 
 def _without_run_log(settings):
     return {k: v for k, v in settings.items() if k != RUNS_KEY}
+
+
+# -- what an engine receives -----------------------------------------------------------------
+def test_an_engine_receives_the_policy_engine_model_built_once(policy, tmp_path):
+    seen = []
+
+    class Recording(HFEngine):
+        def generate(self, model, prompts, spec):
+            seen.append(model)
+            return super().generate(model, prompts, spec)
+
+    policy.engine = Recording()
+    for prompt in ("one", "two"):
+        policy.generate([prompt], PromptSpec(max_new_tokens=2))
+    model = policy.engine_model
+    assert isinstance(model, EngineModel) and seen[0] is model and seen[1] is model
+    assert (model.name, model.tokenizer, model.device, model.lora, model.context_length,
+            model.eos_ids) == (policy.name, policy.tokenizer, policy.device, policy.lora,
+                               policy.context_length, policy.eos_ids)
+    assert model.model is policy.model and model.base_model is policy.model.get_base_model()
+    _perturb(policy)  # the adapter inside is live: what it reads follows the step
+    assert all(torch.equal(a, b) for a, b in zip(model.adapter_state().values(),
+                                                  policy.state_dict().values(), strict=True))
+    model.save_adapter(tmp_path / "adapter")
+    assert (tmp_path / "adapter" / "adapter_config.json").is_file()
 
 
 # -- names and bad input ---------------------------------------------------------------------

@@ -21,6 +21,7 @@ import torch
 from ..configs import config_from
 from ..engines import Engine, require_cuda
 from ..engines.decode import DecodeSpec
+from ..engines.model import EngineModel
 from ..errors import ConfigError
 from ..task.prompt_spec import PromptSpec
 from ..values import Member
@@ -172,7 +173,7 @@ class HFPolicy(Policy):
             processor = self.grammar_constraints.processor(spec.grammar, spec.response_prefix,
                                                            len(ids))
             decoding = replace(decoding, processors=(*decoding.processors, processor))
-        sampled = self.engine.generate(self, ids, decoding)
+        sampled = self.engine.generate(self.engine_model, ids, decoding)
         return with_usage(ids, [completion(self.tokenizer, self.eos_ids, s,
                                            spec.response_prefix, spec.stop) for s in sampled])
 
@@ -183,6 +184,14 @@ class HFPolicy(Policy):
             top_p=sampling.top_p, seed=seed, stop=spec.stop,
             stopped=stop_checker(self.tokenizer, spec.stop),
         )
+
+    @cached_property
+    def engine_model(self) -> EngineModel:
+        """What the engine samples from: built once (none of it is ever replaced; the
+        adapter's weights inside ``model`` change in place with every GRPO step)."""
+        return EngineModel(name=self.name, model=self.model, tokenizer=self.tokenizer,
+                           device=self.device, lora=self.lora,
+                           context_length=self.context_length, eos_ids=self.eos_ids)
 
     @cached_property
     def grammar_constraints(self) -> GrammarConstraints:
@@ -242,10 +251,7 @@ class HFPolicy(Policy):
     # -- state ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The adapter weights only (a few MB), detached copies on the CPU."""
-        from peft import get_peft_model_state_dict
-
-        state = get_peft_model_state_dict(self.model)
-        return {k: v.detach().cpu().clone() for k, v in state.items()}
+        return self.engine_model.adapter_state()
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         from peft import set_peft_model_state_dict

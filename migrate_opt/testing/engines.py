@@ -1,7 +1,8 @@
 """``EngineContract``: checks every generation engine must pass, run through the tiny
 random policy (``migrate_opt.policy.tiny``) with its adapter perturbed so that it matters:
-the same seed samples the same completions; behaviour log-probs are finite, one per sampled
-token and near the torch model's own; the engine follows the live adapter; stop strings and
+the engine samples from an ``EngineModel`` alone (what the policy hands it); the same seed
+samples the same completions; behaviour log-probs are finite, one per sampled token and
+near the torch model's own; the engine follows the live adapter; stop strings and
 ``max_new_tokens`` are honoured; prompts of different lengths share one call.
 
 Also importable from ``migrate_opt.testing.contracts``. Subclass it and provide ``engine``;
@@ -25,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from ..engines import Engine
+from ..engines import Engine, EngineModel
 from ..policy.base import Generation, SamplingConfig
 from ..task.prompt_spec import PromptSpec
 from ..values import Member
@@ -90,6 +91,21 @@ class EngineContract:
     def generate(policy: Any, prompts: Sequence[str] = GROUP, spec: PromptSpec = SPEC,
                  **kw: Any) -> list[Generation]:
         return list(policy.generate(list(prompts), spec, **{"seed": 7, **kw}))
+
+    def test_samples_from_an_engine_model_alone(self, engine: Engine, policy: Any) -> None:
+        from ..engines.decode import DecodeSpec
+
+        model = policy.engine_model  # all an engine gets: never the policy itself
+        assert isinstance(model, EngineModel)
+        rows = [policy.prompt_ids(p, SYSTEM) for p in GROUP]
+        spec = DecodeSpec(max_new_tokens=5, eos_ids=model.eos_ids,
+                          pad_id=model.tokenizer.pad_token_id, seed=7)
+        sampled = engine.generate(model, rows, spec)
+        assert len(sampled) == len(rows)
+        for s in sampled:
+            assert 0 < len(s.token_ids) <= 5 and len(s.logprobs) in (0, len(s.token_ids))
+        assert [s.token_ids for s in engine.generate(model, rows, spec)] == [
+            s.token_ids for s in sampled]
 
     def test_the_same_seed_samples_the_same_completions(self, policy: Any) -> None:
         a, b = self.generate(policy), self.generate(policy)
