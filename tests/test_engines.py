@@ -282,3 +282,16 @@ def test_front_doors_pick_the_fastest_engine_only_for_builtin_cpu_policies():
     assert with_fastest_engine("smollm2-135m-instruct", {"engine": "hf"}) == {"engine": "hf"}
     assert with_fastest_engine("smollm2-135m-instruct", {"device": "cuda"}) == {"device": "cuda"}
     assert with_fastest_engine("tiny-random", {}) == {}  # tests and plugins keep their own
+
+
+def test_the_draw_follows_the_distribution_and_never_picks_a_masked_token():
+    from migrate_opt.engines.decode import _draw
+
+    probs = torch.tensor([[0.0, 0.5, 0.0, 0.3, 0.2, 0.0]]).repeat(4000, 1)
+    drawn = _draw(probs, torch.Generator().manual_seed(3))
+    counts = torch.bincount(drawn, minlength=6).float() / len(drawn)
+    assert counts[[0, 2, 5]].sum() == 0  # probability 0 (a grammar's mask) is never drawn
+    # 4000 draws: each frequency within 4 standard errors of its probability
+    assert torch.allclose(counts, probs[0], atol=4 * (0.25 / 4000) ** 0.5)
+    again = _draw(probs, torch.Generator().manual_seed(3))
+    assert torch.equal(drawn, again)

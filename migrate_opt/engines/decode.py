@@ -148,8 +148,19 @@ def _choose(
     scores = scores / spec.temperature
     if spec.top_p < 1:
         scores = _nucleus(scores, spec.top_p)
-    probs = torch.softmax(scores, dim=-1)
-    return torch.multinomial(probs, 1, generator=generator)[:, 0]
+    return _draw(torch.softmax(scores, dim=-1), generator)
+
+
+def _draw(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One token per row, drawn with probability ``probs`` by inverting the cumulative
+    distribution with one uniform per row. ``torch.multinomial`` draws an exponential per
+    vocabulary entry instead: 6.6 ms against 0.3 ms per step for 8 rows of SmolLM2's 49k
+    tokens. A token of probability 0 (masked) is never drawn: ``right=True`` lands on the
+    first position where the cumulative mass *rises* past the uniform."""
+    cdf = probs.cumsum(dim=-1)
+    uniform = torch.rand(probs.shape[0], 1, generator=generator, device=probs.device)
+    drawn = torch.searchsorted(cdf, uniform * cdf[:, -1:], right=True)[:, 0]
+    return drawn.clamp(max=probs.shape[-1] - 1)
 
 
 def _nucleus(scores: torch.Tensor, top_p: float) -> torch.Tensor:

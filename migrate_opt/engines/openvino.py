@@ -69,15 +69,20 @@ class OpenVINOEngine(Engine):
         if key not in self._compiled:
             import openvino as ov
 
-            from .ov_export import F16_MODEL_FILE, MODEL_FILE
+            from .ov_export import F16_MODEL_FILE, MODEL_FILE, make_stateful
 
             folder, info = converted_folder(llama, name)
             threads = self.threads or torch.get_num_threads()
             hint = "bf16" if self.precision == "bf16" else "f32"
-            config = {"INFERENCE_PRECISION_HINT": hint,
+            # The cache in the precision of the arithmetic (the plugin's default would
+            # quantise it to 8 bits, further from the torch model that trains).
+            config = {"INFERENCE_PRECISION_HINT": hint, "KV_CACHE_PRECISION": hint,
                       "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
-            model = MODEL_FILE if self.precision == "f32" else F16_MODEL_FILE
-            compiled = ov.Core().compile_model(str(folder / model), "CPU", config)
+            core = ov.Core()
+            model = core.read_model(str(folder / (MODEL_FILE if self.precision == "f32"
+                                                  else F16_MODEL_FILE)))
+            compiled = core.compile_model(make_stateful(model, llama),
+                                          "CPU", config)
             self._compiled[key] = (compiled, list(info["lora"]))
         return self._compiled[key]
 
@@ -135,46 +140,39 @@ def _honoured(precision: str) -> str:
 
 
 class OpenVINOBackend(Backend):
-    """Two infer requests in turn: one's outputs (the cache) are the other's inputs without
-    a copy, and a request only overwrites its outputs after the other has read them."""
+    """One infer request of the stateful model: the cache lives in its state, so a "cache"
+    here is only the rows the next call continues (``beam_idx``)."""
 
     def __init__(self, compiled: Any, llama: Any, lora_names: list[str]) -> None:
+        import openvino as ov
+
         from .ov_export import lora_arrays, lora_modules
 
         if list(lora_modules(llama)) != lora_names:
             raise ConfigError("the policy's LoRA layers differ from the converted model's: "
                               "build a new OpenVINOEngine for this policy")
-        self.requests = [compiled.create_infer_request() for _ in range(2)]
-        self.turn = 0
-        self.n_layers = len(llama.model.layers)
-        attn = llama.model.layers[0].self_attn
-        self.kv_shape = (llama.config.num_key_value_heads, attn.head_dim)
-        import openvino as ov
-
-        lora = lora_arrays(llama)  # shares memory with the torch adapter: always current
-        first_lora = 3 + 2 * self.n_layers
-        for request in self.requests:
-            for index, array in enumerate(lora, start=first_lora):
-                request.set_input_tensor(index, ov.Tensor(array, shared_memory=True))
+        self.request = compiled.create_infer_request()
+        names = [port.get_any_name() for port in compiled.inputs]
+        self.beam_port = names.index("beam_idx")
+        # Shares memory with the torch adapter: every call reads it as it is now.
+        for index, array in enumerate(lora_arrays(llama), start=3):
+            self.request.set_input_tensor(index, ov.Tensor(array, shared_memory=True))
 
     def _run(self, ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor,
-             cache: list[np.ndarray]) -> tuple[torch.Tensor, list[np.ndarray]]:
-        request = self.requests[self.turn]
-        self.turn ^= 1
-        inputs = [ids.numpy(), mask.numpy(), pos.numpy(), *cache]
-        request.infer(dict(enumerate(inputs)), share_inputs=True)
-        outputs = [request.get_output_tensor(i).data for i in range(1 + 2 * self.n_layers)]
-        return torch.from_numpy(np.array(outputs[0])), outputs[1:]
+             rows: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+        self.request.infer({0: ids.numpy(), 1: mask.numpy(), 2: pos.numpy(),
+                            self.beam_port: rows}, share_inputs=True)
+        logits = torch.from_numpy(np.array(self.request.get_output_tensor(0).data))
+        return logits, np.arange(ids.shape[0], dtype=np.int32)
 
     def prefill(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, Any]:
         from .decode import position_ids
 
-        empty = np.zeros((ids.shape[0], self.kv_shape[0], 0, self.kv_shape[1]), np.float32)
-        return self._run(ids, mask, position_ids(mask), [empty] * (2 * self.n_layers))
+        self.request.reset_state()
+        return self._run(ids, mask, position_ids(mask), np.arange(ids.shape[0], dtype=np.int32))
 
     def select(self, cache: Any, rows: torch.Tensor) -> Any:
-        index = rows.numpy()
-        return [np.take(part, index, axis=0) for part in cache]
+        return cache[rows.numpy()]
 
     def step(self, tokens: torch.Tensor, mask: torch.Tensor, cache: Any
              ) -> tuple[torch.Tensor, Any]:
