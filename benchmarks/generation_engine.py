@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from migrate_opt_bench.result_files import command_line, write_markdown_and_json
 
-from migrate_opt.engines import Engine
+from migrate_opt.engines import Engine, EngineModel
 from migrate_opt.engines.decode import DecodeSpec, Sampled, left_pad
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -44,7 +44,7 @@ class Capture(Engine):
     def __init__(self) -> None:
         self.prompts: list[list[int]] = []
 
-    def generate(self, policy: Any, prompts: Sequence[Sequence[int]], spec: DecodeSpec
+    def generate(self, model: EngineModel, prompts: Sequence[Sequence[int]], spec: DecodeSpec
                  ) -> list[Sampled]:
         self.prompts = [list(p) for p in prompts]
         return [Sampled([]) for _ in prompts]
@@ -76,19 +76,19 @@ class TodayEngine(Engine):
     name = "today"
 
     @torch.no_grad()
-    def generate(self, policy: Any, prompts: Sequence[Sequence[int]], spec: DecodeSpec
+    def generate(self, model: EngineModel, prompts: Sequence[Sequence[int]], spec: DecodeSpec
                  ) -> list[Sampled]:
-        ids, mask = left_pad(prompts, policy.tokenizer.pad_token_id)
+        ids, mask = left_pad(prompts, model.tokenizer.pad_token_id)
         torch.manual_seed(spec.seed)
         fixed = {"min_new_tokens": spec.max_new_tokens} if not spec.eos_ids else {}
-        stop = {"stop_strings": list(spec.stop), "tokenizer": policy.tokenizer} if spec.stop else {}
-        out = policy.model.generate(
+        stop = {"stop_strings": list(spec.stop), "tokenizer": model.tokenizer} if spec.stop else {}
+        out = model.model.generate(
             input_ids=ids, attention_mask=mask, max_new_tokens=spec.max_new_tokens,
             do_sample=spec.temperature > 0, temperature=spec.temperature or None,
             top_p=spec.top_p if spec.temperature > 0 else None, top_k=None,
             return_dict_in_generate=True, output_logits=True,
-            pad_token_id=policy.tokenizer.pad_token_id,
-            eos_token_id=list(spec.eos_ids or policy.eos_ids), **fixed, **stop)
+            pad_token_id=model.tokenizer.pad_token_id,
+            eos_token_id=list(spec.eos_ids or model.eos_ids), **fixed, **stop)
         new = out.sequences[:, ids.shape[1]:]
         logprobs = torch.stack([step.float().gather(-1, new[:, t, None])[:, 0]
                                 - torch.logsumexp(step.float(), -1)
@@ -99,7 +99,7 @@ class TodayEngine(Engine):
 def through(engine: Engine) -> Callable[[Any, list[list[int]], int, int], int]:
     def run(policy: Any, prompts: list[list[int]], tokens: int, seed: int) -> int:
         spec = DecodeSpec(max_new_tokens=tokens, eos_ids=(), pad_id=0, seed=seed)
-        return sum(len(s.token_ids) for s in engine.generate(policy, prompts, spec))
+        return sum(len(s.token_ids) for s in engine.generate(policy.engine_model, prompts, spec))
 
     return run
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from migrate_opt_bench.result_files import command_line, write_markdown_and_json
 
-from migrate_opt import load_policy
+from migrate_opt import PromptSpec, load_policy
 from migrate_opt.engines.decode import left_pad
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -34,7 +34,7 @@ def main() -> None:
                                  policy.tokenizer.pad_token_id)
 
     def ours() -> None:
-        policy.generate(prompts, max_new_tokens=args.tokens, seed=args.seed)
+        policy.generate(prompts, PromptSpec(max_new_tokens=args.tokens), seed=args.seed)
 
     @torch.no_grad()
     def bare() -> None:

@@ -47,8 +47,7 @@ def server_iterations(args: argparse.Namespace) -> dict[str, Any]:
     policy = load_policy(args.model, device="cuda", dtype="bfloat16")
     work = Path(tempfile.mkdtemp(prefix="gpu-check-vllm-"))
     base = work / "base"
-    policy.model.get_base_model().save_pretrained(base)
-    policy.tokenizer.save_pretrained(base)
+    policy.engine_model.save_base(base)  # what the vllm engine loads, for the server
     port = free_port()
     env = {**os.environ, "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"}
     server = subprocess.Popen(

@@ -56,10 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def sample_group(policy: Any, task: Any, size: int) -> list[Any]:
     from migrate_opt import Member
 
-    prefix = task.response_prefix
-    gens = policy.generate([task.prompt()] * size, system=task.system_prompt,
-                           max_new_tokens=task.max_new_tokens, seed=0,
-                           response_prefix=prefix, stop=task.stop)
+    gens = policy.generate([task.prompt()] * size, task.prompt_spec(), seed=0)
     rng = random.Random(0)  # step time does not depend on the rewards
     return [Member("on_policy", g.text, ("w",), prompt=task.prompt(), token_ids=g.token_ids,
                    behaviour_logprobs=g.logprobs, reward=rng.random()) for g in gens]
@@ -78,8 +75,9 @@ def main(argv: list[str] | None = None) -> None:
     shared = load_policy(args.model, threads=args.threads)
     full = copy.deepcopy(shared)
     members = sample_group(shared, task, args.group_size)
-    step_args = (task.prompt(), task.system_prompt, members, task.response_prefix)
-    batch = shared.encode(*step_args[:2], members, task.response_prefix)
+    spec = task.prompt_spec()
+    step_args = (task.prompt(), spec, members)
+    batch = shared.encode(task.prompt(), spec.system, members, spec.response_prefix)
     with torch.no_grad():
         diff = (hf_train.shared_prompt_logprobs(shared.model, batch)
                 - hf_train.full_logprobs(shared.model, batch)).abs()

@@ -72,7 +72,7 @@ def base_model(name: str) -> tuple[Any, Any]:
 def time_ours(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
-    from migrate_opt import Member
+    from migrate_opt import Member, PromptSpec
     from migrate_opt.grpo import GRPOConfig, GRPOUpdater
     from migrate_opt.policy.hf import HFPolicy, LoRAConfig
 
@@ -82,16 +82,16 @@ def time_ours(args: argparse.Namespace) -> dict[str, Any]:
                       alpha=args.lora_alpha), threads=args.threads)
     updater = GRPOUpdater(GRPOConfig(steps_per_group=args.mu, learning_rate=5e-5))
     rng = random.Random(0)
+    spec = PromptSpec(system=SYSTEM, max_new_tokens=args.completion_length)
     gen_s, upd_s, bare_s, lengths, bare_lengths = [], [], [], [], []
     for group in range(args.groups + 1):
         start = time.perf_counter()
-        gens = policy.generate([PROMPT] * args.group_size, system=SYSTEM,
-                               max_new_tokens=args.completion_length, seed=group)
+        gens = policy.generate([PROMPT] * args.group_size, spec, seed=group)
         generated = time.perf_counter()
         members = [Member(source="on_policy", completion=g.text, solutions=("x",),
                           prompt=PROMPT, token_ids=g.token_ids,
                           behaviour_logprobs=g.logprobs, reward=rng.random()) for g in gens]
-        updater.step(policy, PROMPT, SYSTEM, members)
+        updater.step(policy, PROMPT, spec, members)
         updated = time.perf_counter()
         bare, bare_tokens = time_bare_generate(policy, args, seed=group)
         if group > 0:  # the first group warms up allocators and caches

@@ -51,7 +51,7 @@ from .policy.base import Generation, LoRAConfig, Policy, SamplingConfig, Updater
 from .registry import create, register_plugin, registry, unregister_plugin
 from .samplers import Sampler, SamplerContext
 from .storage import Database, MemoryDatabase, SQLiteDatabase
-from .task import SearchSpace, Task, split_task_options
+from .task import PromptSpec, SearchSpace, Task, split_task_options
 from .task.function import FunctionTask
 from .task.grammar import Grammar
 from .values import Candidate, Evaluation, Group, Member, Proposal, Record
@@ -64,7 +64,7 @@ __all__ = [
     "Executor", "FunctionTask", "GRPOConfig", "Generation", "Group", "LoRAConfig", "Member",
     "MemoryDatabase", "Migrate", "MigrateConfig", "MigrateOptError", "Optimizer",
     "PRESET_NAMES", "PluginError", "SamplerSpec",
-    "Policy", "ProcessConfig", "ProcessExecutor", "Proposal", "Record", "RunResult",
+    "Policy", "ProcessConfig", "ProcessExecutor", "PromptSpec", "Proposal", "Record", "RunResult",
     "SQLiteDatabase", "Sampler", "SamplerContext", "SamplingConfig", "SearchSpace",
     "SerialExecutor", "StorageError", "Task", "TaskError", "TellError", "UnknownNameError",
     "Updater", "cache_dir", "create", "create_engine", "create_executor", "create_optimizer",

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from migrate_opt import SQLiteDatabase, create, run
+from migrate_opt import PromptSpec, SQLiteDatabase, create, run
 from migrate_opt.cli import main
 from migrate_opt.engines.openai_http import Connection, OpenAIClient
 from migrate_opt.engines.vllm_server import sampled_of
@@ -100,8 +100,8 @@ def test_the_progress_bar_counts_tokens_and_cost(server, capsys):
 
 
 def test_same_seed_same_completions_through_the_server(server):
-    first, second = (policy_for(server).generate(["Write digits."] * 3, seed=5,
-                                                  max_new_tokens=6) for _ in range(2))
+    first, second = (policy_for(server).generate(["Write digits."] * 3, PromptSpec(
+        max_new_tokens=6), seed=5) for _ in range(2))
     assert [g.text for g in first] == [g.text for g in second]
     assert len({g.text for g in first}) > 1  # each sample its own seed, not one repeated
 
@@ -277,7 +277,7 @@ def test_n_samples_per_request_usage_once_per_request_and_cost():
     with StubServer(replies) as stub:
         policy = endpoint_policy(stub.url, "m", api="completions", price_prompt=1.0,
                                  price_completion=2.0, concurrency=1)
-        out = policy.generate(["p"] * 3, seed=4, stop=("x",))
+        out = policy.generate(["p"] * 3, PromptSpec(stop=("x",)), seed=4)
     assert [g.text for g in out] == ["a", "b", "c"]
     # Asked for 3, got 2: the third is asked for alone, seeded as the third sample.
     assert [(b["n"], b["seed"]) for _, _, b in stub.received] == [(3, 4), (1, 6)]
@@ -328,11 +328,11 @@ def test_vllm_server_engine_loads_each_new_adapter_under_a_new_name(tmp_path):
     with StubServer([ok, Reply(body=sampled), ok, ok, Reply(body=sampled)]) as stub:
         engine = VLLMServerEngine(stub.url, adapter_dir=str(tmp_path))
         policy = tiny_policy(engine=engine)
-        first = policy.generate(["p", "p"], max_new_tokens=4)
+        first = policy.generate(["p", "p"], PromptSpec(max_new_tokens=4))
         with torch.no_grad():
             for param in policy.trainable_parameters():
                 param.add_(0.1)  # what a GRPO step does to the adapter
-        policy.generate(["p", "p"], max_new_tokens=4)
+        policy.generate(["p", "p"], PromptSpec(max_new_tokens=4))
     paths = [path for path, _, _ in stub.received]
     assert paths == ["/v1/load_lora_adapter", "/v1/completions", "/v1/load_lora_adapter",
                      "/v1/unload_lora_adapter", "/v1/completions"]

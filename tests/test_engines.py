@@ -14,8 +14,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-from migrate_opt import SQLiteDatabase, create, load_policy, run  # noqa: E402
-from migrate_opt.engines import Engine  # noqa: E402
+from migrate_opt import PromptSpec, SQLiteDatabase, create, load_policy, run  # noqa: E402
+from migrate_opt.engines import Engine, EngineModel  # noqa: E402
 from migrate_opt.engines.decode import DecodeSpec, decode  # noqa: E402
 from migrate_opt.engines.hf import HFEngine, TorchBackend  # noqa: E402
 from migrate_opt.errors import ConfigError, EngineError  # noqa: E402
@@ -29,6 +29,7 @@ from migrate_opt.testing import ToyTask  # noqa: E402
 from migrate_opt.values import Member  # noqa: E402
 
 GREEDY = SamplingConfig(temperature=0.0)
+SPEC = PromptSpec(system="be brief", max_new_tokens=16)
 # A group like MiGrATe's: on-policy members share the task prompt, neighbourhood members
 # share their parent's prompt, and one prompt stands alone.
 GROUP = ["give a word"] * 4 + ["list two words, then a number please"] * 3 + ["one"]
@@ -50,8 +51,7 @@ def _perturb(policy, seed=1, scale=0.5):
 
 def _generate(policy, engine, sampling=SamplingConfig(), seed=7, prompts=GROUP):
     policy.engine = engine
-    return policy.generate(prompts, system="be brief", sampling=sampling, max_new_tokens=16,
-                           seed=seed)
+    return policy.generate(prompts, SPEC, sampling=sampling, seed=seed)
 
 
 # -- shared prefix ---------------------------------------------------------------------------
@@ -118,7 +118,7 @@ def test_openvino_follows_the_adapter_after_a_grpo_step(policy, tmp_path, monkey
                       behaviour_logprobs=g.logprobs, reward=r)
                for g, r in zip(_generate(policy, hf, seed=1, prompts=GROUP[:4]), (0, 1, 0, 1))]
     GRPOUpdater(GRPOConfig(learning_rate=0.1, steps_per_group=4)).step(
-        policy, GROUP[0], "be brief", members)
+        policy, GROUP[0], SPEC, members)
     after = [g.token_ids for g in _generate(policy, hf, GREEDY)]
     assert after != before  # the step changed what the policy writes
     assert [g.token_ids for g in _generate(policy, openvino, GREEDY)] == after
@@ -201,6 +201,31 @@ def _without_run_log(settings):
     return {k: v for k, v in settings.items() if k != RUNS_KEY}
 
 
+# -- what an engine receives -----------------------------------------------------------------
+def test_an_engine_receives_the_policy_engine_model_built_once(policy, tmp_path):
+    seen = []
+
+    class Recording(HFEngine):
+        def generate(self, model, prompts, spec):
+            seen.append(model)
+            return super().generate(model, prompts, spec)
+
+    policy.engine = Recording()
+    for prompt in ("one", "two"):
+        policy.generate([prompt], PromptSpec(max_new_tokens=2))
+    model = policy.engine_model
+    assert isinstance(model, EngineModel) and seen[0] is model and seen[1] is model
+    assert (model.name, model.tokenizer, model.device, model.lora, model.context_length,
+            model.eos_ids) == (policy.name, policy.tokenizer, policy.device, policy.lora,
+                               policy.context_length, policy.eos_ids)
+    assert model.model is policy.model and model.base_model is policy.model.get_base_model()
+    _perturb(policy)  # the adapter inside is live: what it reads follows the step
+    assert all(torch.equal(a, b) for a, b in zip(model.adapter_state().values(),
+                                                  policy.state_dict().values(), strict=True))
+    model.save_adapter(tmp_path / "adapter")
+    assert (tmp_path / "adapter" / "adapter_config.json").is_file()
+
+
 # -- names and bad input ---------------------------------------------------------------------
 def test_engines_are_a_registry_kind():
     assert {"hf", "openvino", "vllm"} <= set(registry().names("engine"))
@@ -240,11 +265,11 @@ def test_a_prompt_longer_than_the_context_is_cut_from_the_left_with_a_warning(po
     context = policy.context_length
     long_prompt = "give a word " * context
     with caplog.at_level(logging.WARNING):
-        g = policy.generate([long_prompt, "one"], max_new_tokens=8, seed=1)
+        g = policy.generate([long_prompt, "one"], PromptSpec(max_new_tokens=8), seed=1)
     assert "does not fit the model's context" in caplog.text
     assert len(g) == 2 and all(0 < len(x.token_ids) <= 8 for x in g)
     with pytest.raises(ConfigError, match="lower max_new_tokens"):
-        policy.generate(["one"], max_new_tokens=context)
+        policy.generate(["one"], PromptSpec(max_new_tokens=context))
 
 
 def test_front_doors_pick_the_fastest_engine_only_for_builtin_cpu_policies():

@@ -6,17 +6,20 @@ from __future__ import annotations
 import json
 import pickle
 import re
+from dataclasses import replace
 
 import pytest
 
 pytest.importorskip("llguidance")
 
+from migrate_opt import PromptSpec  # noqa: E402
 from migrate_opt.errors import ConfigError  # noqa: E402
 from migrate_opt.task.grammar import Grammar  # noqa: E402
 
 WORDS = json.dumps({"type": "array", "items": {"type": "string", "pattern": "^[a-z]{1,8}$"},
                     "minItems": 2, "maxItems": 2})  # fmt: skip
 PETS = Grammar("regex", r'\["(cat|dog)"\]')
+OPENED = PromptSpec(response_prefix='["', stop=('"]',), max_new_tokens=48)
 
 
 # -- the Grammar value ---------------------------------------------------------------------
@@ -147,7 +150,7 @@ def test_a_finished_row_fed_padding_is_released_not_broken(policy):
 
 def test_a_prefix_the_grammar_rejects_is_a_clear_error(policy):
     with pytest.raises(ConfigError, match="rejects the response prefix"):
-        policy.generate(["x"], max_new_tokens=4, response_prefix="{", grammar=PETS)
+        policy.generate(["x"], PromptSpec(max_new_tokens=4, response_prefix="{", grammar=PETS))
 
 
 # -- constrained generation ----------------------------------------------------------------
@@ -169,17 +172,15 @@ def test_every_sample_under_a_grammar_matches_it(policy, grammar, temperature):
     from migrate_opt.policy.base import SamplingConfig
 
     gens = policy.generate(
-        ["give two words", "a molecule please", "anything"] * 2, max_new_tokens=48, seed=5,
-        response_prefix='["', stop=('"]',), grammar=grammar,
-        sampling=SamplingConfig(temperature=temperature),
+        ["give two words", "a molecule please", "anything"] * 2,
+        replace(OPENED, grammar=grammar), seed=5, sampling=SamplingConfig(temperature=temperature),
     )  # fmt: skip
     assert all(grammar.matches(g.text) for g in gens), [g.text for g in gens]
 
 
 def test_without_a_grammar_the_tiny_model_writes_no_such_answer(policy):
     """The control for the test above: the grammar, not luck, makes those answers."""
-    gens = policy.generate(["give two words"] * 6, max_new_tokens=48, seed=5,
-                           response_prefix='["', stop=('"]',))  # fmt: skip
+    gens = policy.generate(["give two words"] * 6, OPENED, seed=5)
     assert not any(Grammar("json_schema", WORDS).matches(g.text) for g in gens)
 
 
@@ -187,7 +188,7 @@ def test_generation_without_a_grammar_builds_no_constraint(policy, monkeypatch):
     from migrate_opt.policy.tiny import tiny_policy
 
     fresh = tiny_policy(seed=0)
-    fresh.generate(["give a word"], max_new_tokens=6, seed=1)
+    fresh.generate(["give a word"], PromptSpec(max_new_tokens=6), seed=1)
     assert "grammar_constraints" not in fresh.__dict__  # never built, never in the way
 
 
@@ -195,11 +196,11 @@ def test_a_grammar_the_free_output_satisfies_changes_nothing(policy):
     """Masking keeps every allowed logit as it was: a grammar allowing exactly the tokens the
     model samples unconstrained gives the same tokens and the same recorded log-probs."""
     prompts = ["give a word", "list two words"]
-    free = policy.generate(prompts, max_new_tokens=10, seed=2)
+    free = policy.generate(prompts, PromptSpec(max_new_tokens=10), seed=2)
     eos = set(policy.eos_ids)
     rows = [" ".join(f"<[{t}]>" for t in g.token_ids if t not in eos) for g in free]
     exact = Grammar("ebnf", "start: " + " | ".join(f"({r})" for r in rows))
-    constrained = policy.generate(prompts, max_new_tokens=10, seed=2, grammar=exact)
+    constrained = policy.generate(prompts, PromptSpec(max_new_tokens=10, grammar=exact), seed=2)
     assert [g.token_ids for g in constrained] == [g.token_ids for g in free]
     for a, b in zip(constrained, free):
         assert a.logprobs == pytest.approx(b.logprobs, abs=1e-6)
@@ -211,8 +212,8 @@ def test_constrained_tokens_are_recorded_under_the_unconstrained_model(policy):
     from migrate_opt.values import Member
 
     prompt = "give two words"
-    gens = policy.generate([prompt] * 3, max_new_tokens=40, seed=7, response_prefix='["',
-                           stop=('"]',), grammar=Grammar("json_schema", WORDS))  # fmt: skip
+    spec = replace(OPENED, max_new_tokens=40, grammar=Grammar("json_schema", WORDS))
+    gens = policy.generate([prompt] * 3, spec, seed=7)
     members = [Member("on_policy", g.text, (), prompt=prompt, token_ids=g.token_ids,
                       behaviour_logprobs=g.logprobs) for g in gens]  # fmt: skip
     batch = policy.encode(prompt, None, members, '["')

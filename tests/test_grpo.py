@@ -9,6 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
+from migrate_opt import PromptSpec  # noqa: E402
 from migrate_opt.configs import config_from  # noqa: E402
 from migrate_opt.errors import ConfigError  # noqa: E402
 from migrate_opt.grpo import (  # noqa: E402
@@ -25,6 +26,8 @@ from migrate_opt.policy.tiny import tiny_policy  # noqa: E402
 from migrate_opt.values import Member  # noqa: E402
 
 PROMPT = "give numbers"
+SPEC = PromptSpec()
+SHORT = PromptSpec(max_new_tokens=8)
 
 
 # -- advantages ----------------------------------------------------------------------------
@@ -229,7 +232,7 @@ def test_a_step_moves_the_adapter_and_not_the_base(policy):
     before = _params(policy)
     members = [_member(r, completion=c) for r, c in [(0.0, "a b"), (1.0, "1 2"), (0.5, "x")]]
     # A gentle step: a large one collapses at once and clips every token of the second.
-    metrics = GRPOUpdater(GRPOConfig(learning_rate=1e-3)).step(policy, PROMPT, None, members)
+    metrics = GRPOUpdater(GRPOConfig(learning_rate=1e-3)).step(policy, PROMPT, SPEC, members)
     assert len(metrics) == 2 and metrics[0]["skipped"] == 0.0
     assert metrics[0]["n_valid"] == 3 and metrics[0]["reward_mean"] == pytest.approx(0.5)
     assert metrics[1]["ratio_mean"] != pytest.approx(1.0, abs=1e-7)  # the policy moved
@@ -241,7 +244,7 @@ def test_a_step_moves_the_adapter_and_not_the_base(policy):
 def test_equal_rewards_skip_the_step(policy):
     before = _params(policy)
     members = [_member(0.5), _member(0.5), _member(None)]
-    metrics = GRPOUpdater().step(policy, PROMPT, None, members)
+    metrics = GRPOUpdater().step(policy, PROMPT, SPEC, members)
     assert len(metrics) == 1 and metrics[0]["skipped"] == 1.0 and metrics[0]["n_valid"] == 2
     assert all(torch.equal(p, before[n]) for n, p in policy.model.named_parameters())
 
@@ -249,49 +252,49 @@ def test_equal_rewards_skip_the_step(policy):
 def test_kl_is_zero_against_the_untrained_adapter_then_grows(policy):
     members = [_member(0.0, completion="a b"), _member(1.0, completion="1 2")]
     updater = GRPOUpdater(GRPOConfig(learning_rate=1e-2, kl_coef=0.1, steps_per_group=2))
-    metrics = updater.step(policy, PROMPT, None, members)
+    metrics = updater.step(policy, PROMPT, SPEC, members)
     assert metrics[0]["kl"] == pytest.approx(0.0, abs=1e-7)  # LoRA starts as the identity
     assert metrics[1]["kl"] > 0
 
 
 def test_the_default_learning_rate_follows_the_policy_hidden_size(policy):
     members = [_member(0.0, completion="a b"), _member(1.0, completion="1 2")]
-    metrics = GRPOUpdater().step(policy, PROMPT, None, members)
+    metrics = GRPOUpdater().step(policy, PROMPT, SPEC, members)
     assert policy.hidden_size == 64
     assert metrics[0]["learning_rate"] == pytest.approx(learning_rate_for(64))
 
 
 def test_kl_to_base_is_monitored_without_a_kl_term(policy):
     members = [_member(0.0, completion="a b"), _member(1.0, completion="1 2")]
-    metrics = GRPOUpdater(GRPOConfig(learning_rate=1e-2)).step(policy, PROMPT, None, members)
+    metrics = GRPOUpdater(GRPOConfig(learning_rate=1e-2)).step(policy, PROMPT, SPEC, members)
     assert metrics[0]["kl"] == pytest.approx(0.0, abs=1e-7) and metrics[1]["kl"] > 0
     off = GRPOUpdater(GRPOConfig(learning_rate=1e-2, monitor_kl=False))
-    assert all(m["kl"] == 0.0 for m in off.step(policy, PROMPT, None, members))
+    assert all(m["kl"] == 0.0 for m in off.step(policy, PROMPT, SPEC, members))
 
 
 def test_a_kl_past_max_kl_is_flagged_and_warned_once(policy, caplog):
     members = [_member(0.0, completion="a b"), _member(1.0, completion="1 2 3 4")]
     updater = GRPOUpdater(GRPOConfig(learning_rate=5e-2, steps_per_group=3, max_kl=1e-6))
     with caplog.at_level("WARNING", logger="migrate_opt.grpo"):
-        first = updater.step(policy, PROMPT, None, members)
-        second = updater.step(policy, PROMPT, None, members)
+        first = updater.step(policy, PROMPT, SPEC, members)
+        second = updater.step(policy, PROMPT, SPEC, members)
     assert first[0]["kl_exceeded"] == 0.0  # the untrained adapter is the base model
     assert first[-1]["kl_exceeded"] == 1.0 and second[0]["kl_exceeded"] == 1.0
     assert sum("past max_kl" in r.message for r in caplog.records) == 1
     unbounded = GRPOUpdater(GRPOConfig(learning_rate=5e-2, steps_per_group=3, max_kl=None))
-    assert all(m["kl_exceeded"] == 0.0 for m in unbounded.step(policy, PROMPT, None, members))
+    assert all(m["kl_exceeded"] == 0.0 for m in unbounded.step(policy, PROMPT, SPEC, members))
 
 
 def test_optimizer_state_round_trips(policy):
     members = [_member(0.0, completion="a b"), _member(1.0, completion="1 2")]
     updater = GRPOUpdater(GRPOConfig(learning_rate=1e-2, steps_per_group=1))
-    updater.step(policy, PROMPT, None, members)
+    updater.step(policy, PROMPT, SPEC, members)
     state = updater.state_dict()
     assert state["state"]  # AdamW moments exist
     resumed = GRPOUpdater(GRPOConfig(learning_rate=1e-2, steps_per_group=1))
     resumed.load_state_dict(state)
     assert resumed.state_dict() == state  # kept until the optimizer exists
-    resumed.step(policy, PROMPT, None, members)
+    resumed.step(policy, PROMPT, SPEC, members)
     steps = [s["step"] for s in resumed.state_dict()["state"].values()]
     assert all(float(s) == 2 for s in steps)  # continued from step 1, not restarted
 
@@ -300,11 +303,11 @@ def test_a_policy_without_training_hooks_is_refused():
     from migrate_opt.policy.base import Policy
 
     class Fixed(Policy):
-        def generate(self, prompts, **kw):
+        def generate(self, prompts, spec=None, **kw):
             return []
 
     with pytest.raises(ConfigError, match="cannot be trained"):
-        GRPOUpdater().step(Fixed(), PROMPT, None, [_member(0.0), _member(1.0)])
+        GRPOUpdater().step(Fixed(), PROMPT, SPEC, [_member(0.0), _member(1.0)])
 
 
 def test_grpo_raises_the_frequency_of_rewarded_tokens():
@@ -320,15 +323,15 @@ def test_grpo_raises_the_frequency_of_rewarded_tokens():
         tokens = [t for g in gens for t in g.token_ids]
         return sum(t in digits for t in tokens) / len(tokens)
 
-    before = share(policy.generate([PROMPT] * 32, max_new_tokens=8, seed=999))
+    before = share(policy.generate([PROMPT] * 32, SHORT, seed=999))
     updater = GRPOUpdater(GRPOConfig(learning_rate=3e-2))
     for it in range(12):
         members = []
-        for g in policy.generate([PROMPT] * 12, max_new_tokens=8, seed=it):
+        for g in policy.generate([PROMPT] * 12, SHORT, seed=it):
             m = Member("on_policy", g.text, (), prompt=PROMPT, token_ids=g.token_ids,
                        behaviour_logprobs=g.logprobs)  # fmt: skip
             m.reward = sum(t in digits for t in g.token_ids) / len(g.token_ids)
             members.append(m)
-        updater.step(policy, PROMPT, None, members)
-    after = share(policy.generate([PROMPT] * 32, max_new_tokens=8, seed=999))
+        updater.step(policy, PROMPT, SPEC, members)
+    after = share(policy.generate([PROMPT] * 32, SHORT, seed=999))
     assert after > before + 0.3, (before, after)

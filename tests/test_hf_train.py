@@ -4,12 +4,14 @@ updater's steps, for every loss option, on the tiny random model."""
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
+from migrate_opt import PromptSpec  # noqa: E402
 from migrate_opt.grpo import GRPOConfig, GRPOUpdater  # noqa: E402
 from migrate_opt.policy import bf16_base, hf_train  # noqa: E402
 from migrate_opt.policy.bf16_base import native_bf16  # noqa: E402
@@ -20,6 +22,7 @@ from migrate_opt.values import Member  # noqa: E402
 PROMPT = "give two words as a list, then stop"
 OTHER = "vary this answer please"
 SYSTEM = "be brief"
+SPEC = PromptSpec(system=SYSTEM)
 TOL = {"rtol": 1e-4, "atol": 1e-5}
 
 
@@ -52,7 +55,7 @@ def _policy(targets=("q_proj", "v_proj"), **options):
 def _members(policy):
     """Sampled members of different lengths (one from another prompt), a re-tokenised
     replay, and one with no valid solution."""
-    gens = policy.generate([PROMPT] * 3 + [OTHER], system=SYSTEM, max_new_tokens=10, seed=2)
+    gens = policy.generate([PROMPT] * 3 + [OTHER], replace(SPEC, max_new_tokens=10), seed=2)
     members = [
         Member("on_policy" if i < 3 else "neighborhood", g.text, ("w",),
                prompt=PROMPT if i < 3 else OTHER, token_ids=g.token_ids,
@@ -121,8 +124,8 @@ def test_updater_steps_equal_the_full_pass_for_every_loss_option(options):
     shared = _policy()
     full = copy.deepcopy(shared)
     members = _members(shared)
-    shared_metrics = GRPOUpdater(config).step(shared, PROMPT, SYSTEM, members)
-    full_metrics = GRPOUpdater(config).step(FullPassPolicy(full), PROMPT, SYSTEM, members)
+    shared_metrics = GRPOUpdater(config).step(shared, PROMPT, SPEC, members)
+    full_metrics = GRPOUpdater(config).step(FullPassPolicy(full), PROMPT, SPEC, members)
     assert len(shared_metrics) == config.steps_per_group
     for a, b in zip(shared_metrics, full_metrics, strict=True):
         assert a["skipped"] == b["skipped"] == 0.0
@@ -177,8 +180,8 @@ def test_bf16_base_updater_step_stays_within_tolerance_of_float32():
     config = GRPOConfig(learning_rate=1e-3, steps_per_group=2)
     exact, fast = _policy(ALL), _policy(ALL, train_precision="bfloat16")
     members = _members(exact)
-    a = GRPOUpdater(config).step(exact, PROMPT, SYSTEM, members)
-    b = GRPOUpdater(config).step(fast, PROMPT, SYSTEM, members)
+    a = GRPOUpdater(config).step(exact, PROMPT, SPEC, members)
+    b = GRPOUpdater(config).step(fast, PROMPT, SPEC, members)
     for x, y in zip(a, b, strict=True):
         assert x["loss"] == pytest.approx(y["loss"], abs=0.02)
         assert x["grad_norm"] == pytest.approx(y["grad_norm"], rel=0.15)

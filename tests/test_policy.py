@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-from migrate_opt import load_policy  # noqa: E402
+from migrate_opt import PromptSpec, load_policy  # noqa: E402
 from migrate_opt.configs import config_from  # noqa: E402
 from migrate_opt.engines.decode import Sampled  # noqa: E402
 from migrate_opt.errors import ConfigError  # noqa: E402
@@ -77,13 +77,14 @@ def test_lora_config_from_a_table_refuses_unknown_fields_and_huge_ranks():
 # -- generation ----------------------------------------------------------------------------
 def test_greedy_decoding_ignores_the_seed(policy):
     greedy = SamplingConfig(temperature=0.0)
-    a = policy.generate(PROMPTS, sampling=greedy, max_new_tokens=6, seed=1)
-    b = policy.generate(PROMPTS, sampling=greedy, max_new_tokens=6, seed=2)
+    a = policy.generate(PROMPTS, PromptSpec(max_new_tokens=6), sampling=greedy, seed=1)
+    b = policy.generate(PROMPTS, PromptSpec(max_new_tokens=6), sampling=greedy, seed=2)
     assert a == b
 
 
 def test_sampling_max_new_tokens_overrides_the_argument(policy):
-    gens = policy.generate(PROMPTS, sampling=SamplingConfig(max_new_tokens=3), max_new_tokens=9)
+    gens = policy.generate(PROMPTS, PromptSpec(max_new_tokens=9),
+                           sampling=SamplingConfig(max_new_tokens=3))
     assert all(len(g.token_ids) <= 3 for g in gens)
 
 
@@ -109,8 +110,8 @@ def test_a_stop_string_ends_the_completion_at_the_token_that_completes_it(policy
 def test_the_response_prefix_opens_the_answer_and_is_not_trained(policy):
     prefix = '["'
     assert policy.render_prompt("hi", "sys", prefix).endswith("<|assistant|>" + prefix)
-    gens = policy.generate(["hi"], system="sys", max_new_tokens=6, seed=3,
-                           response_prefix=prefix, stop=('"]',))
+    spec = PromptSpec(system="sys", max_new_tokens=6, response_prefix=prefix, stop=('"]',))
+    gens = policy.generate(["hi"], spec, seed=3)
     assert gens[0].text.startswith(prefix)
     assert not policy.tokenizer.decode(gens[0].token_ids).startswith(prefix)
     # A replay's text carries the prefix; only what follows it is a completion token.
@@ -131,8 +132,8 @@ def test_the_chat_template_frames_the_prompt(policy):
 
 # -- training interface ----------------------------------------------------------------------
 def test_encode_reuses_sampled_tokens_and_retokenises_replays(policy):
-    g = policy.generate(["other prompt"], max_new_tokens=6, seed=0)[0]
-    on_task = policy.generate([PROMPTS[0]], max_new_tokens=6, seed=0)[0]
+    g = policy.generate(["other prompt"], PromptSpec(max_new_tokens=6))[0]
+    on_task = policy.generate([PROMPTS[0]], PromptSpec(max_new_tokens=6))[0]
     members = [
         _member(on_task, PROMPTS[0]),
         _member(g, "other prompt"),  # a neighborhood sample: off-prompt
@@ -168,8 +169,8 @@ def test_adapter_state_round_trips(policy):
     assert not torch.equal(next(iter(other.state_dict().values())), next(iter(state.values())))
     other.load_state_dict(state)
     assert all(torch.equal(other.state_dict()[k], v) for k, v in state.items())
-    a = policy.generate(PROMPTS, max_new_tokens=8, seed=2)
-    assert other.generate(PROMPTS, max_new_tokens=8, seed=2) == a
+    a = policy.generate(PROMPTS, PromptSpec(max_new_tokens=8), seed=2)
+    assert other.generate(PROMPTS, PromptSpec(max_new_tokens=8), seed=2) == a
 
 
 def test_adapter_state_from_another_config_is_refused(policy):
@@ -201,7 +202,7 @@ def test_load_policy_resolves_the_tiny_alias_and_a_local_folder(tmp_path):
     tiny.tokenizer.save_pretrained(tmp_path)
     local = load_policy(str(tmp_path), lora=LoRAConfig(rank=2))
     assert local.describe()["lora"]["rank"] == 2
-    assert local.generate(PROMPTS, max_new_tokens=4, seed=0)[0].token_ids
+    assert local.generate(PROMPTS, PromptSpec(max_new_tokens=4))[0].token_ids
 
 
 def test_load_policy_explains_what_cannot_be_loaded_offline(tmp_path):
@@ -251,7 +252,8 @@ def test_smollm2_loads_and_generates():
     policy = load_policy("smollm2-135m-instruct")
     assert policy.tokenizer.chat_template and "<|im_start|>" in policy.render_prompt("hi")
     greedy = SamplingConfig(temperature=0.0)
-    g = policy.generate(["What is the capital of France?"], sampling=greedy, max_new_tokens=16)
+    g = policy.generate(["What is the capital of France?"], PromptSpec(max_new_tokens=16),
+                        sampling=greedy)
     assert "Paris" in g[0].text
     assert len(g[0].token_ids) == len(g[0].logprobs)
     assert getattr(policy.model.config, "quantization_config", None) is None

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from migrate_opt import PromptSpec
 from migrate_opt.errors import ConfigError
 from migrate_opt.grpo import GRPOConfig, GRPOUpdater
 from migrate_opt.grpo.math import advantages, max_at_k_advantages
@@ -101,16 +102,16 @@ def test_the_rate_decays_with_the_step_count_and_resumes_from_it():
     from migrate_opt.policy.tiny import tiny_policy
 
     policy = tiny_policy(seed=0)
-    gens = policy.generate(["give numbers"] * 3, max_new_tokens=6, seed=1)
+    gens = policy.generate(["give numbers"] * 3, PromptSpec(max_new_tokens=6), seed=1)
     members = [Member("on_policy", g.text, ("w",), prompt="give numbers", token_ids=g.token_ids,
                       behaviour_logprobs=g.logprobs, reward=r)
                for g, r in zip(gens, (0.1, 0.5, 0.9), strict=True)]
     config = GRPOConfig(learning_rate=1e-3, lr_decay_steps=2, steps_per_group=2)
-    first = GRPOUpdater(config)
-    rates = [m["learning_rate"] for m in first.step(policy, "give numbers", None, members)]
+    first, spec = GRPOUpdater(config), PromptSpec()
+    rates = [m["learning_rate"] for m in first.step(policy, "give numbers", spec, members)]
     assert rates == pytest.approx([1e-3, 1e-3 / math.sqrt(1.5)])
     resumed = GRPOUpdater(config)
     resumed.load_state_dict(first.state_dict())
-    later = [m["learning_rate"] for m in resumed.step(policy, "give numbers", None, members)]
+    later = [m["learning_rate"] for m in resumed.step(policy, "give numbers", spec, members)]
     assert later == pytest.approx([1e-3 / math.sqrt(2.0), 1e-3 / math.sqrt(2.5)])
     assert all(torch.isfinite(p).all() for p in policy.trainable_parameters())

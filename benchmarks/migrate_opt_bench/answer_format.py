@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,10 @@ def sample(policy: Any, task: Any, n: int, seed: int, opened: bool) -> dict[str,
     from migrate_opt.migrate import parse_completion
 
     start = time.perf_counter()
-    gens = policy.generate(
-        [task.prompt()] * n, system=task.system_prompt, max_new_tokens=task.max_new_tokens,
-        seed=seed, response_prefix=task.response_prefix if opened else "",
-        stop=task.stop if opened else (),
-    )
+    spec = task.prompt_spec()
+    if not opened:
+        spec = replace(spec, response_prefix="", stop=())
+    gens = policy.generate([task.prompt()] * n, spec, seed=seed)
     seconds = time.perf_counter() - start
     solutions = [parse_completion(task, g.text)[0] for g in gens]  # as a run parses
     return {

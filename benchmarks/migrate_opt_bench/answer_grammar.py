@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +58,10 @@ def sample_group(policy: Any, task: Any, size: int, seed: int, mode: str) -> dic
 
     max_new = task.max_new_tokens
     start = time.perf_counter()
-    gens = policy.generate(
-        [task.prompt()] * size, system=task.system_prompt, max_new_tokens=max_new, seed=seed,
-        response_prefix=task.response_prefix, stop=task.stop,
-        grammar=task.answer_grammar if mode == "grammar" else None,
-    )  # fmt: skip
+    spec = task.prompt_spec()
+    if mode != "grammar":
+        spec = replace(spec, grammar=None)
+    gens = policy.generate([task.prompt()] * size, spec, seed=seed)
     seconds = time.perf_counter() - start
     solutions = [parse_completion(task, g.text)[0] for g in gens]
     return {

@@ -2,9 +2,11 @@
 the reference), ``openvino`` (fast CPU inference, the ``openvino`` extra) and ``vllm`` (CUDA
 GPUs, the ``vllm`` extra); plugins add more through the ``register_engines`` hook.
 
-An engine samples from the policy's *current* adapter on every call, returns token ids
-(training re-scores them in torch) and behaviour log-probs where it has them. Nothing here
-imports torch, OpenVINO or vLLM: each engine imports its library when it is built."""
+An engine receives an :class:`~.model.EngineModel` (the policy's model, tokenizer and
+limits, built once by the policy), samples from its *current* adapter on every call, and
+returns token ids (training re-scores them in torch) and behaviour log-probs where it has
+them. Nothing here imports torch, OpenVINO or vLLM: each engine imports its library when it
+is built."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EngineError
+from .model import EngineModel
 
 if TYPE_CHECKING:
     from .decode import DecodeSpec, Sampled
@@ -22,15 +25,16 @@ DEFAULT_ENGINE = "hf"
 
 
 class Engine(ABC):
-    """Samples continuations of tokenised prompts for a :class:`migrate_opt.policy.hf.HFPolicy`."""
+    """Samples continuations of tokenised prompts from an :class:`EngineModel` (the
+    ``HFPolicy`` builds one: ``policy.engine_model``)."""
 
     name: str = ""
 
     @abstractmethod
     def generate(
-        self, policy: Any, prompts: Sequence[Sequence[int]], spec: DecodeSpec
+        self, model: EngineModel, prompts: Sequence[Sequence[int]], spec: DecodeSpec
     ) -> list[Sampled]:
-        """One continuation per prompt, sampled under ``policy``'s adapter as it is now."""
+        """One continuation per prompt, sampled under ``model``'s adapter as it is now."""
 
     def describe(self) -> dict[str, Any]:
         """JSON-able settings (not stored with a study: engines may change on resume)."""
@@ -69,5 +73,5 @@ def require_cuda(what: str) -> None:
         )
 
 
-__all__ = ["DEFAULT_ENGINE", "FAST_BY_DEFAULT", "Engine", "fastest_engine", "require",
-           "require_cuda"]
+__all__ = ["DEFAULT_ENGINE", "FAST_BY_DEFAULT", "Engine", "EngineModel", "fastest_engine",
+           "require", "require_cuda"]

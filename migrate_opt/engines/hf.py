@@ -9,6 +9,7 @@ import torch
 
 from . import Engine
 from .decode import Backend, DecodeSpec, Sampled, decode, position_ids
+from .model import EngineModel
 
 
 def _cache_keyword() -> str:
@@ -57,9 +58,9 @@ class HFEngine(Engine):
 
     @torch.no_grad()
     def generate(
-        self, policy: Any, prompts: Sequence[Sequence[int]], spec: DecodeSpec
+        self, model: EngineModel, prompts: Sequence[Sequence[int]], spec: DecodeSpec
     ) -> list[Sampled]:
-        return decode(TorchBackend(policy.model), prompts, spec, share_prefix=self.share_prefix)
+        return decode(TorchBackend(model.model), prompts, spec, share_prefix=self.share_prefix)
 
     def describe(self) -> dict[str, Any]:
         return {"engine": self.name, "share_prefix": self.share_prefix}

@@ -21,6 +21,7 @@ import torch
 from ..errors import ConfigError, EngineError
 from . import Engine, require
 from .decode import Backend, DecodeSpec, Sampled, decode
+from .model import EngineModel
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +54,13 @@ class OpenVINOEngine(Engine):
         self._compiled: dict[int, tuple[Any, list[str]]] = {}
 
     def generate(
-        self, policy: Any, prompts: Sequence[Sequence[int]], spec: DecodeSpec
+        self, model: EngineModel, prompts: Sequence[Sequence[int]], spec: DecodeSpec
     ) -> list[Sampled]:
-        if policy.device.type != "cpu":
+        if model.device.type != "cpu":
             raise ConfigError("the openvino engine runs on the CPU: build the policy with "
                               "device='cpu', or use the vllm engine on a GPU")
-        llama = policy.model.get_base_model()
-        compiled, lora_names = self._compile(llama, policy.name)
+        llama = model.base_model
+        compiled, lora_names = self._compile(llama, model.name)
         backend = OpenVINOBackend(compiled, llama, lora_names)
         return decode(backend, prompts, spec)
 

@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import ConfigError
 from . import Engine, require, require_cuda
 from .decode import DecodeSpec, Sampled
+from .model import EngineModel
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class VLLMEngine(Engine):
         self._versions = 0
 
     def generate(
-        self, policy: Any, prompts: Sequence[Sequence[int]], spec: DecodeSpec
+        self, model: EngineModel, prompts: Sequence[Sequence[int]], spec: DecodeSpec
     ) -> list[Sampled]:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
@@ -50,41 +51,40 @@ class VLLMEngine(Engine):
             # logits processors cannot run inside vLLM's sampler.
             raise ConfigError("the vllm engine does not take logits processors yet: use the "
                               "hf engine for grammar-constrained answers")
-        llm = self._engine(policy)
+        llm = self._engine(model)
         params = SamplingParams(
             temperature=spec.temperature, top_p=spec.top_p, max_tokens=spec.max_new_tokens,
             seed=spec.seed, stop_token_ids=list(spec.eos_ids), stop=list(spec.stop) or None,
             include_stop_str_in_output=True, logprobs=0,
         )
         requests = [TokensPrompt(prompt_token_ids=list(p)) for p in prompts]
-        outputs = llm.generate(requests, params, lora_request=self._lora(policy),
+        outputs = llm.generate(requests, params, lora_request=self._lora(model),
                                use_tqdm=False)
         return [_sampled(o.outputs[0]) for o in outputs]
 
-    def _engine(self, policy: Any) -> Any:
+    def _engine(self, model: EngineModel) -> Any:
         if self._llm is None:
             from vllm import LLM
 
             base = self._workdir / "base"
-            policy.model.get_base_model().save_pretrained(base)
-            policy.tokenizer.save_pretrained(base)
+            model.save_base(base)
             self._llm = LLM(
                 model=str(base), dtype=self.dtype, enable_lora=True,
-                max_lora_rank=policy.lora.rank, max_loras=1,
+                max_lora_rank=model.lora.rank, max_loras=1,
                 gpu_memory_utilization=self.gpu_memory_utilization,
-                max_model_len=policy.context_length, logprobs_mode="raw_logprobs",
+                max_model_len=model.context_length, logprobs_mode="raw_logprobs",
             )
         return self._llm
 
-    def _lora(self, policy: Any) -> Any:
+    def _lora(self, model: EngineModel) -> Any:
         """The current adapter as a LoRARequest: saved and given a new id when it changed."""
         from vllm.lora.request import LoRARequest
 
-        fingerprint = adapter_fingerprint(policy)
+        fingerprint = adapter_fingerprint(model)
         if self._adapter is None or self._adapter[0] != fingerprint:
             self._versions += 1
             folder = self._workdir / f"adapter-{self._versions}"
-            policy.model.save_pretrained(folder)
+            model.save_adapter(folder)
             request = LoRARequest(f"v{self._versions}", self._versions, str(folder))
             self._adapter = (fingerprint, request)
         return self._adapter[1]
@@ -93,10 +93,10 @@ class VLLMEngine(Engine):
         return {"engine": self.name, "dtype": self.dtype}
 
 
-def adapter_fingerprint(policy: Any) -> str:
+def adapter_fingerprint(model: EngineModel) -> str:
     """A digest of the adapter's weights: a new one means a new adapter version."""
     digest = hashlib.sha1()
-    for key, tensor in sorted(policy.state_dict().items()):
+    for key, tensor in sorted(model.adapter_state().items()):
         digest.update(key.encode() + tensor.float().numpy().tobytes())
     return digest.hexdigest()
 

@@ -26,6 +26,7 @@ from typing import Any
 from ..errors import ConfigError, EndpointError
 from . import Engine
 from .decode import DecodeSpec, Sampled
+from .model import EngineModel
 from .openai_http import Connection, OpenAIClient, choices_of
 
 log = logging.getLogger(__name__)
@@ -54,12 +55,12 @@ class VLLMServerEngine(Engine):
         self.load_seconds: list[float] = []
         """Seconds each adapter swap (save, load, unload) took: the round trip measured."""
 
-    def generate(self, policy: Any, prompts: Sequence[Sequence[int]], spec: DecodeSpec
+    def generate(self, model: EngineModel, prompts: Sequence[Sequence[int]], spec: DecodeSpec
                  ) -> list[Sampled]:
         if spec.processors:
             raise ConfigError("the vllm-server engine does not take logits processors: use "
                               "the hf engine for grammar-constrained answers")
-        name = self._adapter(policy)
+        name = self._adapter(model)
         distinct = list(dict.fromkeys(tuple(p) for p in prompts))
         counts = [sum(1 for p in prompts if tuple(p) == d) for d in distinct]
         per_prompt: dict[tuple[int, ...], list[Sampled]] = {}
@@ -81,19 +82,19 @@ class VLLMServerEngine(Engine):
         queues = {row: iter(samples) for row, samples in per_prompt.items()}
         return [next(queues[tuple(p)]) for p in prompts]
 
-    def _adapter(self, policy: Any) -> str:
-        """The server-side name of the policy's adapter as it is now: saved and loaded under
+    def _adapter(self, model: EngineModel) -> str:
+        """The server-side name of the model's adapter as it is now: saved and loaded under
         a new name when it changed since the last call, the previous one unloaded."""
         from .vllm import adapter_fingerprint
 
-        fingerprint = adapter_fingerprint(policy)
+        fingerprint = adapter_fingerprint(model)
         if self._loaded is not None and self._loaded[0] == fingerprint:
             return self._loaded[1]
         start = time.perf_counter()
         self._versions += 1
         name = f"migrate-opt-v{self._versions}"
         folder = self.adapter_dir / name
-        policy.model.save_pretrained(folder)
+        model.save_adapter(folder)
         self.client.post("/load_lora_adapter", {"lora_name": name, "lora_path": str(folder)})
         if self._loaded is not None:
             self.client.post("/unload_lora_adapter", {"lora_name": self._loaded[1]})

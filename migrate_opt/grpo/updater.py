@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import ConfigError
 from ..policy.base import Policy, Updater
+from ..task.prompt_spec import PromptSpec
 from ..values import Member
 from .config import GRPOConfig, learning_rate_for
 from .math import STD_EPS, advantages, bounded, grpo_loss, truncated_is_weights
@@ -81,12 +82,7 @@ class GRPOUpdater(Updater):
 
     # -- the step ------------------------------------------------------------------------
     def step(
-        self,
-        policy: Policy,
-        prompt: str,
-        system: str | None,
-        members: Sequence[Member],
-        response_prefix: str = "",
+        self, policy: Policy, prompt: str, spec: PromptSpec, members: Sequence[Member]
     ) -> list[dict[str, float]]:
         start = time.perf_counter()
         trainable = self._check(policy)
@@ -98,7 +94,8 @@ class GRPOUpdater(Updater):
         if not any(adv[i] for i in keep):
             # Equal rewards, or fewer than two valid ones: the loss gradient would be zero.
             return [{**summary, **_SKIPPED, "seconds": time.perf_counter() - start}]
-        batch = trainable.encode(prompt, system, [members[i] for i in keep], response_prefix)
+        batch = trainable.encode(prompt, spec.system, [members[i] for i in keep],
+                                 spec.response_prefix)
         return self._train(trainable, batch, [adv[i] for i in keep], summary, start)
 
     def _train(

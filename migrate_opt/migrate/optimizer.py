@@ -12,14 +12,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..configs import to_mapping
-from ..errors import CheckpointError, ConfigError
-from ..optimizer import Optimizer, member_from_dict
+from ..errors import ConfigError
+from ..optimizer import Optimizer
 from ..policy.base import Policy, SamplingConfig, Updater
 from ..samplers import Sampler, SamplerContext
 from ..storage import Database
 from ..task import Task
 from ..values import Group, Member, Proposal, Record
 from .config import DEFAULT_MODEL, MigrateConfig, PolicySpec
+from .state import AdapterState
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +72,12 @@ class Migrate(Optimizer):
         self.policy = policy
         self.samplers = dict(samplers)
         self.updater = updater
+        self.prompt_spec = task.prompt_spec()
+        """How every prompt is framed and bounded (``sampling.max_new_tokens`` overrides its
+        length); built once, passed to every ``generate`` and GRPO step."""
         self._restored = False
-        self._trained_through: int | None = -1
-        """The last iteration whose update the adapter in memory holds; None mid-step."""
-        self._saved_through, self._saved_at = -1, time.monotonic()
+        self._adapter: AdapterState | None = None
+        """Checkpoints, restore and transfer of the adapter (built by :meth:`restore`)."""
 
     @property
     def training(self) -> bool:
@@ -174,16 +177,8 @@ class Migrate(Optimizer):
         prompts = [p.prompt for p in proposals if p.prompt is not None]
         start = time.perf_counter()
         generations = iter(
-            self.policy.generate(
-                prompts,
-                system=self.task.system_prompt,
-                sampling=self.sampling,
-                max_new_tokens=self.sampling.max_new_tokens or self.task.max_new_tokens,
-                seed=(self.seed * 1_000_003 + self.iteration) % 2**63,
-                response_prefix=self.task.response_prefix,
-                stop=self.task.stop,
-                grammar=self.task.answer_grammar,
-            )
+            self.policy.generate(prompts, self.prompt_spec, sampling=self.sampling,
+                                 seed=(self.seed * 1_000_003 + self.iteration) % 2**63)
             if prompts
             else []
         )
@@ -217,13 +212,12 @@ class Migrate(Optimizer):
     def _after_tell(self, group: Group, records: list[Record]) -> None:
         if not self.training:
             return
+        assert self._adapter is not None  # the first ask restored it
         start = time.perf_counter()
-        self._trained_through = None  # mid-step: the state in memory matches no iteration
-        self._train(group.iteration, group.members)
-        self._trained_through = group.iteration
+        with self._adapter.step(group.iteration):
+            self._train(group.iteration, group.members)
         middle = time.perf_counter()
-        if self._checkpoint_due(group.iteration):
-            self._save_checkpoint(group.iteration)
+        self._adapter.save_if_due(group.iteration)
         group.timings["train"] = middle - start
         group.timings["checkpoint"] = time.perf_counter() - middle
 
@@ -244,33 +238,14 @@ class Migrate(Optimizer):
 
     def _train(self, iteration: int, members: list[Member]) -> None:
         assert self.updater is not None
-        metrics = self.updater.step(self.policy, self.task.prompt(), self.task.system_prompt,
-                                    members, self.task.response_prefix)
+        metrics = self.updater.step(self.policy, self.task.prompt(), self.prompt_spec, members)
         self.database.log_metrics(iteration, metrics)
-
-    def _checkpoint_due(self, iteration: int) -> bool:
-        """Whether ``checkpoint_every`` groups or ``checkpoint_seconds`` passed since the
-        last checkpoint. Between checkpoints the stored groups are the truth: a resume
-        replays their steps (:meth:`restore`)."""
-        every, seconds = self.config.checkpoint_every, self.config.checkpoint_seconds
-        return (every is not None and iteration - self._saved_through >= every) or (
-            seconds is not None and time.monotonic() - self._saved_at >= seconds)
-
-    def _save_checkpoint(self, iteration: int) -> None:
-        """Adapter and optimizer state after ``iteration`` (replaces the previous one)."""
-        from ..storage.checkpoint import encode
-
-        assert self.updater is not None
-        blob = encode(self.policy.state_dict(), self.updater.state_dict())
-        self.database.save_checkpoint(iteration, blob)
-        self._saved_through, self._saved_at = iteration, time.monotonic()
 
     def flush(self) -> None:
         """Write the checkpoint now if groups were trained since the last one (``run``
         calls this when it ends). Nothing is written while a step was cut mid-way."""
-        done = self._trained_through
-        if self.training and self._restored and done is not None and done > self._saved_through:
-            self._save_checkpoint(done)
+        if self.training and self._restored and self._adapter is not None:
+            self._adapter.flush()
 
     def restore(self, *, discard_checkpoint: bool = False) -> None:
         """Resume training state: load the latest checkpoint, then replay the GRPO steps of
@@ -284,55 +259,18 @@ class Migrate(Optimizer):
         self._restored = True
         if not self.training:
             return
-        done = -1 if discard_checkpoint else self._load_checkpoint()
-        self._saved_through, self._saved_at = done, time.monotonic()
-        groups = self.database.groups()
-        if done == -1 and self.config.init_adapter:
-            self._init_adapter(self.config.init_adapter)
-        self._trained_through = done
-        replayed = [(it, members) for it, members in groups if it > done]
-        if replayed:
-            log.info("replaying the updates of %d group(s) stored after the checkpoint",
-                     len(replayed))
-        for iteration, members in replayed:
-            self._trained_through = None
-            self._train(iteration, [member_from_dict(m) for m in members])
-            self._trained_through = iteration
-        if replayed:
-            self._save_checkpoint(replayed[-1][0])
-
-    def _init_adapter(self, source: str) -> None:
-        """Start from another study's adapter; a retrain from stored groups starts there too,
-        so a resumed run without a checkpoint rebuilds the same adapter."""
-        from .transfer import check_compatible, load_source_adapter
-
-        adapter, settings = load_source_adapter(source)
-        check_compatible(source, settings, adapter, self.policy.describe(),
-                         self.policy.state_dict())
-        self.policy.load_state_dict(adapter)
-        log.info("adapter initialised from %s", source)
-
-    def _load_checkpoint(self) -> int:
-        """The iteration of the loaded checkpoint, or -1 when there is none."""
-        checkpoint = self.database.load_checkpoint()
-        if checkpoint is None:
-            return -1
-        from ..storage.checkpoint import decode
-
-        done, blob = checkpoint
+        assert self.updater is not None
+        cfg = self.config
+        # Built here rather than in __init__: the CLI gives a new study its database after
+        # building the optimizer, and nothing reads the adapter state before this.
+        self._adapter = AdapterState(
+            self.policy, self.updater, self.database, checkpoint_every=cfg.checkpoint_every,
+            checkpoint_seconds=cfg.checkpoint_seconds, init_from=cfg.init_adapter)
         try:
-            policy_state, updater_state = decode(blob)
-            self.policy.load_state_dict(policy_state)
-            assert self.updater is not None
-            self.updater.load_state_dict(updater_state)
-        except (CheckpointError, ConfigError, ValueError, KeyError, RuntimeError) as exc:
-            self._restored = False
-            raise CheckpointError(
-                f"study {self.database.study!r}: {exc}; nothing was changed. Resume with "
-                "--discard-checkpoint (Python: restore(discard_checkpoint=True)) to retrain "
-                "the adapter from the stored records"
-            ) from None
-        return done
+            self._adapter.restore(self._train, discard_checkpoint=discard_checkpoint)
+        finally:
+            # A checkpoint that could not be loaded changed nothing: the next ask tries again.
+            self._restored = self._adapter.loaded
 
 
 def _slotted(p: Proposal, slot: str) -> Proposal:

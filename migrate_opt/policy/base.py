@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..configs import is_count, is_finite_number
 from ..errors import ConfigError
-from ..task.grammar import Grammar
+from ..task.prompt_spec import PromptSpec
 from ..values import Member
+from . import legacy
 from .lora import LoRAConfig as LoRAConfig  # re-exported: the torch-free home is .lora
 
 
@@ -51,13 +52,23 @@ class Generation:
     """Tokens (and cost) of the request that sampled it (see :mod:`migrate_opt.usage`)."""
 
 
-def check_request(prompts: Sequence[str], max_new_tokens: int) -> None:
-    """What every ``Policy.generate`` refuses: a bare string for the prompts (it would be
-    sampled once per character) and a token limit that is not a count >= 1."""
+DEFAULT_SPEC = PromptSpec()
+
+
+def check_request(prompts: Sequence[str], spec: PromptSpec | None,
+                  sampling: SamplingConfig) -> PromptSpec:
+    """What every ``Policy.generate`` does first: refuse a bare string for the prompts (it
+    would be sampled once per character), and return the spec to generate under (the
+    default for None; ``sampling.max_new_tokens``, when set, in place of the spec's)."""
     if isinstance(prompts, str) or not all(isinstance(p, str) for p in prompts):
         raise ConfigError("prompts must be a list of strings (a bare string is not a list)")
-    if not is_count(max_new_tokens) or max_new_tokens < 1:
-        raise ConfigError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
+    if spec is None:
+        spec = DEFAULT_SPEC
+    elif not isinstance(spec, PromptSpec):
+        raise ConfigError(f"spec must be a migrate_opt.PromptSpec, got {spec!r}")
+    if sampling.max_new_tokens is not None and sampling.max_new_tokens != spec.max_new_tokens:
+        spec = replace(spec, max_new_tokens=sampling.max_new_tokens)
+    return spec
 
 
 class Policy(ABC):
@@ -65,26 +76,32 @@ class Policy(ABC):
 
     trainable: bool = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        legacy.shim_generate(cls)  # the old keywords keep working for one release
+
     @abstractmethod
     def generate(
         self,
         prompts: Sequence[str],
+        spec: PromptSpec | None = None,
         *,
-        system: str | None = None,
         sampling: SamplingConfig = SamplingConfig(),
-        max_new_tokens: int = 64,
         seed: int = 0,
-        response_prefix: str = "",
-        stop: Sequence[str] = (),
-        grammar: Grammar | None = None,
     ) -> list[Generation]:
         """One completion per prompt, reproducible for a given ``seed``.
 
-        ``response_prefix`` opens the answer before sampling starts (e.g. ``["`` for a JSON
-        list): the returned text starts with it, the returned tokens do not. Generation ends
-        after the first of the ``stop`` strings. Under a ``grammar`` (the whole answer's,
-        prefix included) only tokens it allows are sampled; a policy that cannot constrain
-        its sampling may ignore it (the task's parser still judges every answer)."""
+        ``spec`` frames the prompts and bounds the answers (None: ``PromptSpec()``; a task
+        builds its own with ``task.prompt_spec()``). Its ``response_prefix`` opens the
+        answer before sampling starts (e.g. ``["`` for a JSON list): the returned text
+        starts with it, the returned tokens do not. Generation ends after the first of its
+        ``stop`` strings. Under its ``grammar`` (the whole answer's, prefix included) only
+        tokens it allows are sampled; a policy that cannot constrain its sampling may ignore
+        it (the task's parser still judges every answer). Implementations start with
+        ``spec = check_request(prompts, spec, sampling)``.
+
+        The keywords this replaced (``system=``, ``max_new_tokens=``, ``response_prefix=``,
+        ``stop=``, ``grammar=``) still work, with one DeprecationWarning (:mod:`.legacy`)."""
 
     def state_dict(self) -> Mapping[str, Any]:
         """Trainable state (the adapter) for checkpoints; empty for fixed policies."""
@@ -101,17 +118,18 @@ class Policy(ABC):
 class Updater(ABC):
     """Trains a policy on one group (GRPO is the built-in)."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        legacy.shim_step(cls)  # the old (prompt, system, members, prefix) keeps working
+
     @abstractmethod
     def step(
-        self,
-        policy: Policy,
-        prompt: str,
-        system: str | None,
-        members: Sequence[Member],
-        response_prefix: str = "",
+        self, policy: Policy, prompt: str, spec: PromptSpec, members: Sequence[Member]
     ) -> list[dict[str, float]]:
-        """Update ``policy`` on ``members`` (all trained as completions of ``prompt``, after
-        ``response_prefix``); return one metrics dict per optimizer step."""
+        """Update ``policy`` on ``members`` (all trained as completions of ``prompt``, framed
+        by ``spec``: its system prompt, after its response prefix); return one metrics dict
+        per optimizer step. The old form ``step(policy, prompt, system, members,
+        response_prefix)`` still works, with one DeprecationWarning."""
 
     def state_dict(self) -> Mapping[str, Any]:
         return {}

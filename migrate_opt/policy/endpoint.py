@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from ..engines.openai_http import Connection, OpenAIClient, choices_of, usage_of
 from ..errors import ConfigError, EndpointError
-from ..task.grammar import Grammar
+from ..task.prompt_spec import PromptSpec
 from ..usage import request_usage
 from .base import Generation, Policy, SamplingConfig, check_request
 
@@ -104,44 +104,42 @@ class EndpointPolicy(Policy):
     def generate(
         self,
         prompts: Sequence[str],
+        spec: PromptSpec | None = None,
         *,
-        system: str | None = None,
         sampling: SamplingConfig = SamplingConfig(),
-        max_new_tokens: int = 64,
         seed: int = 0,
-        response_prefix: str = "",
-        stop: Sequence[str] = (),
-        grammar: Grammar | None = None,  # a server's own grammar options differ: not sent
     ) -> list[Generation]:
-        check_request(prompts, max_new_tokens)
+        # A server's own grammar options differ from llguidance's: spec.grammar is not sent.
+        spec = check_request(prompts, spec, sampling)
         if not prompts:
             return []
         order = list(dict.fromkeys(prompts))
         requests = []
         for i, p in enumerate(order):
-            payload = self._payload(p, system, sampling, max_new_tokens, response_prefix, stop)
+            payload = self._payload(p, spec, sampling)
             count, step = prompts.count(p), self.config.max_n
             requests += [_Request(payload, start, min(step, count - start),
                                   (seed + 100_003 * i) % 2**31)
                          for start in range(0, count, step)]
         workers = min(self.config.concurrency, len(requests))
+        prefix, stop = spec.response_prefix, spec.stop
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(lambda r: self._sample(r, response_prefix, stop), requests))
+            results = list(pool.map(lambda r: self._sample(r, prefix, stop), requests))
         by_prompt: dict[str, list[Generation]] = {}
         for request, generations in zip(requests, results):
             by_prompt.setdefault(request.payload["_prompt"], []).extend(generations)
         queues = {p: iter(g) for p, g in by_prompt.items()}
         return [next(queues[p]) for p in prompts]
 
-    def _payload(self, prompt: str, system: str | None, sampling: SamplingConfig,
-                 max_new_tokens: int, prefix: str, stop: Sequence[str]) -> dict[str, Any]:
+    def _payload(self, prompt: str, spec: PromptSpec, sampling: SamplingConfig
+                 ) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "_prompt": prompt, "model": self.config.model,
-            "max_tokens": sampling.max_new_tokens or max_new_tokens,
+            "_prompt": prompt, "model": self.config.model, "max_tokens": spec.max_new_tokens,
             "temperature": sampling.temperature, "top_p": sampling.top_p,
         }
-        if stop:
-            body["stop"] = list(stop)[:MAX_STOPS]
+        if spec.stop:
+            body["stop"] = list(spec.stop)[:MAX_STOPS]
+        system, prefix = spec.system, spec.response_prefix
         if self.config.api == "chat":
             messages = [{"role": "user", "content": prompt}]
             if system:

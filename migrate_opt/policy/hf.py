@@ -21,8 +21,9 @@ import torch
 from ..configs import config_from
 from ..engines import Engine, require_cuda
 from ..engines.decode import DecodeSpec
+from ..engines.model import EngineModel
 from ..errors import ConfigError
-from ..task.grammar import Grammar
+from ..task.prompt_spec import PromptSpec
 from ..values import Member
 from . import hf_train
 from .base import Generation, Policy, SamplingConfig, check_request
@@ -150,14 +151,10 @@ class HFPolicy(Policy):
     def generate(
         self,
         prompts: Sequence[str],
+        spec: PromptSpec | None = None,
         *,
-        system: str | None = None,
         sampling: SamplingConfig = DEFAULT_SAMPLING,
-        max_new_tokens: int = 64,
         seed: int = 0,
-        response_prefix: str = "",
-        stop: Sequence[str] = (),
-        grammar: Grammar | None = None,
     ) -> list[Generation]:
         """One completion per prompt, sampled by the engine under the current adapter.
 
@@ -166,28 +163,35 @@ class HFPolicy(Policy):
         sampling (temperature 1, top_p 1) they are exactly the behaviour probabilities.
         Under a ``grammar`` they stay the *unconstrained* model's log-probs (the mask is not
         renormalised into them), so training and importance weights compare like with like."""
-        check_request(prompts, max_new_tokens)
+        spec = check_request(prompts, spec, sampling)
         if not prompts:
             return []
-        max_new = sampling.max_new_tokens or max_new_tokens
-        ids = [self.prompt_ids(p, system, response_prefix) for p in prompts]
-        ids = fit_context(ids, self.context_length, max_new)
-        spec = self._decode_spec(sampling, max_new, seed, stop)
-        if grammar is not None:
-            processor = self.grammar_constraints.processor(grammar, response_prefix, len(ids))
-            spec = replace(spec, processors=(*spec.processors, processor))
-        sampled = self.engine.generate(self, ids, spec)
-        return with_usage(ids, [completion(self.tokenizer, self.eos_ids, s, response_prefix,
-                                           stop) for s in sampled])
+        ids = [self.prompt_ids(p, spec.system, spec.response_prefix) for p in prompts]
+        ids = fit_context(ids, self.context_length, spec.max_new_tokens)
+        decoding = self._decode_spec(sampling, spec, seed)
+        if spec.grammar is not None:
+            processor = self.grammar_constraints.processor(spec.grammar, spec.response_prefix,
+                                                           len(ids))
+            decoding = replace(decoding, processors=(*decoding.processors, processor))
+        sampled = self.engine.generate(self.engine_model, ids, decoding)
+        return with_usage(ids, [completion(self.tokenizer, self.eos_ids, s,
+                                           spec.response_prefix, spec.stop) for s in sampled])
 
-    def _decode_spec(
-        self, sampling: SamplingConfig, max_new: int, seed: int, stop: Sequence[str]
-    ) -> DecodeSpec:
+    def _decode_spec(self, sampling: SamplingConfig, spec: PromptSpec, seed: int) -> DecodeSpec:
         return DecodeSpec(
-            max_new_tokens=max_new, eos_ids=self.eos_ids, pad_id=self.tokenizer.pad_token_id,
-            temperature=sampling.temperature, top_p=sampling.top_p, seed=seed,
-            stop=tuple(stop), stopped=stop_checker(self.tokenizer, stop),
+            max_new_tokens=spec.max_new_tokens, eos_ids=self.eos_ids,
+            pad_id=self.tokenizer.pad_token_id, temperature=sampling.temperature,
+            top_p=sampling.top_p, seed=seed, stop=spec.stop,
+            stopped=stop_checker(self.tokenizer, spec.stop),
         )
+
+    @cached_property
+    def engine_model(self) -> EngineModel:
+        """What the engine samples from: built once (none of it is ever replaced; the
+        adapter's weights inside ``model`` change in place with every GRPO step)."""
+        return EngineModel(name=self.name, model=self.model, tokenizer=self.tokenizer,
+                           device=self.device, lora=self.lora,
+                           context_length=self.context_length, eos_ids=self.eos_ids)
 
     @cached_property
     def grammar_constraints(self) -> GrammarConstraints:
@@ -247,10 +251,7 @@ class HFPolicy(Policy):
     # -- state ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The adapter weights only (a few MB), detached copies on the CPU."""
-        from peft import get_peft_model_state_dict
-
-        state = get_peft_model_state_dict(self.model)
-        return {k: v.detach().cpu().clone() for k, v in state.items()}
+        return self.engine_model.adapter_state()
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         from peft import set_peft_model_state_dict

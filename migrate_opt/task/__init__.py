@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from ..values import Evaluation, Record, user_value
 from .grammar import Grammar
+from .prompt_spec import PromptSpec
 
 
 class SearchSpace(ABC):
@@ -128,6 +129,14 @@ class Task(ABC):
     @property
     def _better(self) -> str:
         return "lower" if self.direction == "minimize" else "higher"
+
+    def prompt_spec(self) -> PromptSpec:
+        """How every prompt of this task is framed and bounded: its system prompt, response
+        prefix, stop strings, answer grammar and completion length (the optimizer builds it
+        once and passes it to every ``generate`` and GRPO step)."""
+        return PromptSpec(system=self.system_prompt, response_prefix=self.response_prefix,
+                          stop=tuple(self.stop), grammar=self.answer_grammar,
+                          max_new_tokens=self.max_new_tokens)
 
     # -- parsing -------------------------------------------------------------------------
     @abstractmethod

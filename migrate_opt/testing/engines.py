@@ -1,7 +1,8 @@
 """``EngineContract``: checks every generation engine must pass, run through the tiny
 random policy (``migrate_opt.policy.tiny``) with its adapter perturbed so that it matters:
-the same seed samples the same completions; behaviour log-probs are finite, one per sampled
-token and near the torch model's own; the engine follows the live adapter; stop strings and
+the engine samples from an ``EngineModel`` alone (what the policy hands it); the same seed
+samples the same completions; behaviour log-probs are finite, one per sampled token and
+near the torch model's own; the engine follows the live adapter; stop strings and
 ``max_new_tokens`` are honoured; prompts of different lengths share one call.
 
 Also importable from ``migrate_opt.testing.contracts``. Subclass it and provide ``engine``;
@@ -20,16 +21,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from ..engines import Engine
+from ..engines import Engine, EngineModel
 from ..policy.base import Generation, SamplingConfig
+from ..task.prompt_spec import PromptSpec
 from ..values import Member
 
 GREEDY = SamplingConfig(temperature=0.0)
 SYSTEM = "be brief"
+SPEC = PromptSpec(system=SYSTEM, max_new_tokens=16)
 GROUP = ("give a word",) * 4 + ("list two words, then a number please",) * 3 + ("one",)
 """A group like MiGrATe's: members sharing the task prompt, members sharing a parent's
 prompt, one prompt alone (three lengths)."""
@@ -84,9 +88,24 @@ class EngineContract:
         return policy
 
     @staticmethod
-    def generate(policy: Any, prompts: Sequence[str] = GROUP, **kw: Any) -> list[Generation]:
-        kw = {"system": SYSTEM, "max_new_tokens": 16, "seed": 7, **kw}
-        return list(policy.generate(list(prompts), **kw))
+    def generate(policy: Any, prompts: Sequence[str] = GROUP, spec: PromptSpec = SPEC,
+                 **kw: Any) -> list[Generation]:
+        return list(policy.generate(list(prompts), spec, **{"seed": 7, **kw}))
+
+    def test_samples_from_an_engine_model_alone(self, engine: Engine, policy: Any) -> None:
+        from ..engines.decode import DecodeSpec
+
+        model = policy.engine_model  # all an engine gets: never the policy itself
+        assert isinstance(model, EngineModel)
+        rows = [policy.prompt_ids(p, SYSTEM) for p in GROUP]
+        spec = DecodeSpec(max_new_tokens=5, eos_ids=model.eos_ids,
+                          pad_id=model.tokenizer.pad_token_id, seed=7)
+        sampled = engine.generate(model, rows, spec)
+        assert len(sampled) == len(rows)
+        for s in sampled:
+            assert 0 < len(s.token_ids) <= 5 and len(s.logprobs) in (0, len(s.token_ids))
+        assert [s.token_ids for s in engine.generate(model, rows, spec)] == [
+            s.token_ids for s in sampled]
 
     def test_the_same_seed_samples_the_same_completions(self, policy: Any) -> None:
         a, b = self.generate(policy), self.generate(policy)
@@ -127,7 +146,7 @@ class EngineContract:
 
     def test_max_new_tokens_is_honoured(self, policy: Any) -> None:
         for limit in (1, 5):
-            gens = self.generate(policy, max_new_tokens=limit)
+            gens = self.generate(policy, spec=replace(SPEC, max_new_tokens=limit))
             lengths = [len(g.token_ids) for g in gens]
             assert all(0 < n <= limit for n in lengths) and limit in lengths
 
@@ -137,7 +156,7 @@ class EngineContract:
         decode = policy.tokenizer.decode
         i, g = next((i, g) for i, g in enumerate(free) if len(g.text) >= 6)
         stop = g.text[2:5]
-        stopped = self.generate(policy, stop=[stop])
+        stopped = self.generate(policy, spec=replace(SPEC, stop=(stop,)))
         ids = list(free[i].token_ids)
         k = next(k for k in range(1, len(ids) + 1)
                  if stop in decode(ids[:k], skip_special_tokens=True))

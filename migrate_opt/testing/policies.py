@@ -20,16 +20,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from ..errors import ConfigError
 from ..policy.base import Generation, Policy
+from ..task.prompt_spec import PromptSpec
 from ..values import Member
 
 PROMPTS = ("give a word", "list two words, then a number please", "one", "give a word")
 SYSTEM = "be brief"
+SPEC = PromptSpec(system=SYSTEM, max_new_tokens=8)
 
 
 def as_member(g: Generation, prompt: str, reward: float | None = None) -> Member:
@@ -55,14 +58,13 @@ class PolicyContract:
         return None
 
     @staticmethod
-    def generate(policy: Policy, prompts: Sequence[str] = PROMPTS, **kw: Any
-                 ) -> list[Generation]:
-        kw = {"system": SYSTEM, "max_new_tokens": 8, "seed": 3, **kw}
-        return policy.generate(list(prompts), **kw)
+    def generate(policy: Policy, prompts: Sequence[str] = PROMPTS, spec: PromptSpec = SPEC,
+                 **kw: Any) -> list[Generation]:
+        return policy.generate(list(prompts), spec, **{"seed": 3, **kw})
 
     def test_one_consistent_generation_per_prompt(self, policy: Policy) -> None:
         assert policy.generate([]) == []
-        gens = self.generate(policy, response_prefix='["')
+        gens = self.generate(policy, spec=replace(SPEC, response_prefix='["'))
         assert len(gens) == len(PROMPTS)
         for g in gens:
             assert isinstance(g, Generation) and isinstance(g.text, str)
@@ -90,7 +92,7 @@ class PolicyContract:
         kw = dict(bad)  # parameters are shared between subclasses: never mutate them
         prompts = kw.pop("prompts", ["one"])
         with pytest.raises(ConfigError):
-            policy.generate(prompts, **kw)
+            policy.generate(prompts, PromptSpec(**kw))
 
 
 class TrainablePolicyContract(PolicyContract):
@@ -151,7 +153,7 @@ class TrainablePolicyContract(PolicyContract):
             base_before = policy.token_logprobs(batch)
         before = [p.detach().clone() for p in params]
         members = [as_member(g, PROMPTS[0], r) for g, r in zip(gens, (0.0, 1.0, 0.0, 1.0))]
-        GRPOUpdater(GRPOConfig(learning_rate=1e-2)).step(policy, PROMPTS[0], SYSTEM, members)
+        GRPOUpdater(GRPOConfig(learning_rate=1e-2)).step(policy, PROMPTS[0], SPEC, members)
         assert any(not torch.equal(a, p) for a, p in zip(before, params))
         with torch.no_grad(), policy.reference():
             assert torch.allclose(policy.token_logprobs(batch), base_before, atol=1e-6)

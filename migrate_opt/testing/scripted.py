@@ -7,12 +7,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..policy.base import Generation, Policy, SamplingConfig, check_request
-from ..task.grammar import Grammar
+from ..task.prompt_spec import PromptSpec
 
 
 class ScriptedPolicy(Policy):
     """Returns completions from a list (cycled) or from ``fn(prompt, rng)``; never trains.
-    Every prompt it saw is kept in ``prompts`` for assertions."""
+    Every prompt it saw is kept in ``prompts``, and the spec of every call in ``specs``,
+    for assertions."""
 
     def __init__(
         self,
@@ -24,23 +25,20 @@ class ScriptedPolicy(Policy):
         self.completions = list(completions or [])
         self.fn = fn
         self.prompts: list[str] = []
+        self.specs: list[PromptSpec] = []
         self._next = 0
 
     def generate(
         self,
         prompts: Sequence[str],
+        spec: PromptSpec | None = None,
         *,
-        system: str | None = None,
         sampling: SamplingConfig = SamplingConfig(),
-        max_new_tokens: int = 64,
         seed: int = 0,
-        response_prefix: str = "",
-        stop: Sequence[str] = (),
-        grammar: Grammar | None = None,
     ) -> list[Generation]:
         # Scripted completions are whole answers: the prefix, stop strings and grammar do
         # not apply (tests script malformed answers on purpose).
-        check_request(prompts, max_new_tokens)
+        self.specs.append(check_request(prompts, spec, sampling))
         rng = random.Random(seed)
         out = []
         for p in prompts:

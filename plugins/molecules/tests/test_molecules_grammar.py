@@ -4,6 +4,7 @@ and constrains the tiny model's answers."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -47,10 +48,8 @@ def test_the_tiny_model_writes_only_grammatical_answers_under_it() -> None:
 
     task = QEDTask()
     cap = 48
-    gens = tiny_policy(seed=1).generate(
-        [task.prompt()] * 8, max_new_tokens=cap, seed=3, response_prefix=task.response_prefix,
-        stop=task.stop, grammar=task.answer_grammar,
-    )  # fmt: skip
+    spec = replace(task.prompt_spec(), max_new_tokens=cap)
+    gens = tiny_policy(seed=1).generate([task.prompt()] * 8, spec, seed=3)
     # The random model rambles: an answer cut by the token cap is a grammatical start.
     complete = [g for g in gens if len(g.token_ids) < cap]
     assert complete and all(SMILES_ANSWER.matches(g.text) for g in complete)
