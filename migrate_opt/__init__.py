@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .engines import fastest_engine
 from .errors import (
     AskError,
     BudgetExhausted,
@@ -68,7 +69,8 @@ __all__ = [
     "SQLiteDatabase", "Sampler", "SamplerContext", "SamplingConfig", "SearchSpace",
     "SerialExecutor", "StorageError", "Task", "TaskError", "TellError", "UnknownNameError",
     "Updater", "cache_dir", "create", "create_engine", "create_executor", "create_optimizer",
-    "create_policy", "create_sampler", "create_task", "evaluations_to_solve", "hookimpl",
+    "create_policy", "create_sampler", "create_task", "evaluations_to_solve", "fastest_engine",
+    "hookimpl",
     "load_policy", "open_database", "register_plugin", "registry", "run",
     "split_task_options", "unregister_plugin", "warm_start", "Grammar",
 ]

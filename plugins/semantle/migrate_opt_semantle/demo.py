@@ -60,8 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
-    from migrate_opt import MigrateOptError, SQLiteDatabase, create, run
-    from migrate_opt.engines import fastest_engine
+    from migrate_opt import MigrateOptError, SQLiteDatabase, create, fastest_engine, run
 
     try:
         task = SemantleTask(target=args.target, warm_start=WARM_START, warm_start_seed=args.seed)
