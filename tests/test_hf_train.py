@@ -204,3 +204,24 @@ def test_bf16_base_without_bf16_units_falls_back_to_float32_with_one_warning(
     warned = [r for r in caplog.records if "train_precision bfloat16" in r.message]
     assert len(warned) == 1 and "training in float32" in warned[0].message
     assert tiny_policy(seed=0).train_precision == "float32"  # tiny trains fp32 by default
+
+
+def test_the_reference_pass_keeps_the_base_models_prompt_and_scores_as_a_full_pass():
+    policy = _policy(ALL, train_precision="float32")
+    batch = policy.encode(PROMPT, SYSTEM, _members(policy))
+    other = policy.encode(OTHER, SYSTEM, _members(policy))
+    with torch.no_grad(), policy.reference():
+        first, kept = policy.token_logprobs(batch), policy._reference_kept
+        again = policy.token_logprobs(batch)
+        assert policy._reference_kept is kept  # the prompt was not forwarded again
+        full = hf_train.full_logprobs(policy.model, batch)  # the base, prompt recomputed
+        elsewhere = policy.token_logprobs(other)
+        assert policy._reference_kept[0] != kept[0]  # another prompt: forwarded anew
+        elsewhere_full = hf_train.full_logprobs(policy.model, other)
+    mask, other_mask = batch.completion_mask.bool(), other.completion_mask.bool()
+    assert torch.equal(first, again)
+    assert torch.allclose(first[mask], full[mask], **TOL)
+    assert torch.allclose(elsewhere[other_mask], elsewhere_full[other_mask], **TOL)
+    with torch.no_grad():  # outside the reference the adapter counts: scores differ
+        adapted = policy.token_logprobs(batch)
+    assert not torch.allclose(adapted[mask], first[mask], **TOL)

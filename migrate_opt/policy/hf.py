@@ -101,6 +101,8 @@ class HFPolicy(Policy):
         """``bfloat16``: the GRPO step runs the frozen base's matrix products in bf16
         (:mod:`.bf16_base`); ``float32``: all in the model's dtype."""
         self._bf16_base = BF16Base(self.model) if self.train_precision == "bfloat16" else None
+        self._in_reference = False
+        self._reference_kept: tuple[tuple[int, ...], hf_train.PromptPass] | None = None
 
     def _wrap(self, model: Any) -> Any:
         from peft import LoraConfig, get_peft_model
@@ -228,16 +230,32 @@ class HFPolicy(Policy):
     def token_logprobs(self, batch: TrainBatch) -> torch.Tensor:
         """[B, T] log-prob of each completion token under the current policy, with grad;
         the shared prompt is forwarded once (:mod:`.hf_train`)."""
-        if self._bf16_base is None:
-            return hf_train.shared_prompt_logprobs(self.model, batch)
-        with self._bf16_base.active():
-            return hf_train.shared_prompt_logprobs(self.model, batch)
+        precision = (contextlib.nullcontext() if self._bf16_base is None
+                     else self._bf16_base.active())
+        with precision:
+            prompt = self._reference_prompt(batch) if self._in_reference else None
+            return hf_train.shared_prompt_logprobs(self.model, batch, prompt)
+
+    def _reference_prompt(self, batch: TrainBatch) -> hf_train.PromptPass | None:
+        """The base model's pass over the batch's prompt, kept: the base never changes, and
+        the canonical prompt rarely does, so the reference pass of a GRPO step costs only
+        its completions (about 7% of a Semantle iteration). None when grad is on."""
+        if torch.is_grad_enabled():
+            return None
+        key = tuple(batch.prompt_ids[0].tolist())
+        if self._reference_kept is None or self._reference_kept[0] != key:
+            self._reference_kept = (key, hf_train.prompt_pass(self.model, batch.prompt_ids))
+        return self._reference_kept[1]
 
     @contextlib.contextmanager
     def reference(self) -> Iterator[None]:
         """The base model without the adapter: the KL reference."""
         with self.model.disable_adapter():
-            yield
+            self._in_reference = True
+            try:
+                yield
+            finally:
+                self._in_reference = False
 
     @property
     def hidden_size(self) -> int | None:

@@ -94,29 +94,49 @@ def _picked(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return logits.gather(-1, targets[..., None])[..., 0] - torch.logsumexp(logits, dim=-1)
 
 
-def shared_prompt_logprobs(model: Any, batch: TrainBatch) -> torch.Tensor:
+@dataclass(frozen=True)
+class PromptPass:
+    """The decoder's pass over a prompt (batch 1): what the completions continue from."""
+
+    last_hidden: torch.Tensor
+    """[1, 1, H] the prompt's last hidden state (it predicts the first completion token)."""
+    kv: list[tuple[torch.Tensor, torch.Tensor]]
+    """Each layer's (keys, values) [1, KVH, P, hd]."""
+    cache_name: str
+    """The decoder's cache argument: ``cache`` in transformers 5, ``past_key_values`` before."""
+
+
+def prompt_pass(model: Any, prompt_ids: torch.Tensor) -> PromptPass:
+    """The prompt forwarded once (with grad when grad is enabled)."""
+    decoder, _ = _decoder_and_head(model)
+    head = decoder(input_ids=prompt_ids, use_cache=True)
+    return PromptPass(head.last_hidden_state[:, -1:], _kv(head),
+                      "cache" if "cache" in head else "past_key_values")
+
+
+def shared_prompt_logprobs(model: Any, batch: TrainBatch,
+                           prompt: PromptPass | None = None) -> torch.Tensor:
     """[B, T] log-prob of each completion token, the prompt forwarded once (with grad).
 
-    The decoder runs the prompt (batch 1), then the completions over its expanded cache;
-    the LM head (a quarter of SmolLM2's compute per token) scores only the real, unpadded
-    completion positions."""
+    The decoder runs the prompt (batch 1; or ``prompt``, a pass made before), then the
+    completions over its expanded cache; the LM head (a quarter of SmolLM2's compute per
+    token) scores only the real, unpadded completion positions."""
     from transformers import DynamicCache
 
     decoder, lm_head = _decoder_and_head(model)
     rows, width = batch.completion_ids.shape
-    head = decoder(input_ids=batch.prompt_ids, use_cache=True)
-    hidden = head.last_hidden_state[:, -1:].expand(rows, -1, -1)
+    head = prompt if prompt is not None else prompt_pass(model, batch.prompt_ids)
+    hidden = head.last_hidden.expand(rows, -1, -1)
     if width > 1:
         # expand is a view: the group shares the prompt's keys and values, and their
-        # gradient is the sum over rows, as in a full pass.
-        kv = [(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in _kv(head)]
-        # transformers 5 names the argument `cache`; older versions `past_key_values`.
-        name = "cache" if "cache" in head else "past_key_values"
+        # gradient is the sum over rows, as in a full pass. The decoder's cache
+        # concatenates new tensors, so a kept prompt pass is never written to.
+        kv = [(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in head.kv]
         # The last completion token predicts nothing: it is never fed.
         with _grouped_heads(batch.completion_ids.device):
             out = decoder(input_ids=batch.completion_ids[:, :-1],
                           attention_mask=batch.attention_mask[:, :-1], use_cache=True,
-                          **{name: DynamicCache(kv)})
+                          **{head.cache_name: DynamicCache(kv)})
         hidden = torch.cat([hidden, out.last_hidden_state], dim=1)
     real = batch.completion_mask.bool()
     picked = _picked(lm_head(hidden[real]), batch.completion_ids[real])
