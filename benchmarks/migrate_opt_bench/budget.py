@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import math
 import shlex
+import statistics
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -74,7 +75,9 @@ def study(runs: Sequence[Mapping[str, Any]], pairs: Sequence[tuple[str, str]],
                            "runs": {m: sum(1 for r in done if r["method"] == m)
                                     for m in methods},
                            "capped": _stopped(done, methods, CAPPED),
-                           "stale": _stopped(done, methods, STALE)}
+                           "stale": _stopped(done, methods, STALE),
+                           "spent": {m: _spent([r for r in done if r["method"] == m])
+                                     for m in methods}}
     for a, b in pairs:
         both = sorted((t, s) for (t, s, m) in cells if m == a and (t, s, b) in cells)
         per_budget = {}
@@ -97,6 +100,18 @@ def study(runs: Sequence[Mapping[str, Any]], pairs: Sequence[tuple[str, str]],
     return out
 
 
+def _spent(runs: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Evaluations and groups the runs used: a run that stalled or hit its cap spent less
+    than the budget, and its best stands for every larger budget."""
+    if not runs:
+        return {}
+    evaluations = sorted(len(r["scores"]) for r in runs)
+    groups = sorted(int(r.get("iterations", 0)) for r in runs)
+    return {"median_evaluations": statistics.median(evaluations), "min_evaluations":
+            evaluations[0], "max_evaluations": evaluations[-1],
+            "median_groups": statistics.median(groups)}
+
+
 def _stopped(runs: Sequence[Mapping[str, Any]], methods: Sequence[str], reason: str,
              ) -> dict[str, int]:
     return {m: sum(1 for r in runs if r["method"] == m and r.get("stopped") == reason)
@@ -107,7 +122,12 @@ def markdown(family: str, data: Mapping[str, Any]) -> str:
     budgets = data["budgets"]
     lines = [f"## {family}", "", "Runs finished per method: " + ", ".join(
         f"{m} {n} ({data['capped'][m]} hit the group cap, {data['stale'][m]} stopped stale)"
-        for m, n in data["runs"].items()),
+        for m, n in data["runs"].items()), "", "Evaluations spent per run (median, range) and "
+        "groups (median): " + "; ".join(
+            f"{m} {_num0(v['median_evaluations'])} ({v['min_evaluations']}-"
+            f"{v['max_evaluations']}), {_num0(v['median_groups'])} groups"
+            for m, v in data["spent"].items() if v) + ". A run that stopped short keeps its "
+        "best for every larger budget.",
         "", "| method | " + " | ".join(f"solved @{n}" for n in budgets) + " | "
         + " | ".join(f"top-10 AUC @{n}" for n in budgets) + " |",
         "|---|" + "---|" * (2 * len(budgets))]
@@ -127,6 +147,10 @@ def markdown(family: str, data: Mapping[str, Any]) -> str:
                              f"{s['wins']}-{s['losses']}-{s['ties']} | {s['p']:.3g} | "
                              f"{s['mean_diff']:+.4f} [{lo:+.4f}, {hi:+.4f}] |")
     return "\n".join(lines) + "\n"
+
+
+def _num0(x: float) -> str:
+    return f"{x:.0f}"
 
 
 def _pct(x: float) -> str:

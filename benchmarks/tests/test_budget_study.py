@@ -44,6 +44,8 @@ def test_pairs_per_budget_by_hand():
     assert at2["metrics"]["to_solve"]["mean_diff"] == pytest.approx((2 - 2 + 2 - 2) / 2)
     assert data["solve_rate"]["a"] == {"1": 0.0, "2": pytest.approx(1 / 3)}
     assert data["capped"] == {"a": 0, "b": 1} and data["stale"] == {"a": 0, "b": 0}
+    assert data["spent"]["a"]["median_evaluations"] == 2
+    assert (data["spent"]["b"]["min_evaluations"], data["spent"]["b"]["max_evaluations"]) == (2, 2)
     # Fewer evaluations to solve is better: A solved at 2, B at 3, so A wins by 1.
     runs = [_run("a", 0, [0.2, 1.0], solved_at=2), _run("b", 0, [0.2, 0.3, 1.0], solved_at=3)]
     late = study(runs, [("a", "b")], [3])["pairs"]["a_vs_b"]["3"]["metrics"]["to_solve"]
