@@ -38,17 +38,17 @@ from migrate_opt.loop import _one_group, warm_start
 from migrate_opt.testing import ToyTask
 
 PARTS = ("generate", "evaluate", "train", "checkpoint")
-PATHS: dict[str, dict[str, Any]] = {
-    "today": {"engine": "hf", "train_precision": "float32",
-              "checkpoint": {"checkpoint_every": 1, "checkpoint_seconds": None}},
-    "fast": {"engine": "openvino", "train_precision": "auto",
-             "checkpoint": {"checkpoint_every": 20, "checkpoint_seconds": None}},
-}
 CHECKPOINT_EVERY = 20
 """The fast path's checkpoint interval (the default is 20 groups or 60 s, whichever comes
 first; at 1-3 s per iteration the 20 groups come first). A run of a few iterations never
 reaches it, so its end-of-run write is measured and charged as 1/20 per iteration: what a
 long run pays."""
+PATHS: dict[str, dict[str, Any]] = {
+    "today": {"engine": "hf", "train_precision": "float32",
+              "checkpoint": {"checkpoint_every": 1, "checkpoint_seconds": None}},
+    "fast": {"engine": "openvino", "train_precision": "auto",
+             "checkpoint": {"checkpoint_every": CHECKPOINT_EVERY, "checkpoint_seconds": None}},
+}
 
 
 def bandwidth() -> dict[str, float]:
