@@ -118,6 +118,49 @@ def _stopped(runs: Sequence[Mapping[str, Any]], methods: Sequence[str], reason: 
             for m in methods}
 
 
+WINDOW = 30
+"""Groups at each end of a run over which the per-run table counts new solutions: a policy
+that narrowed finds many early and none late."""
+
+
+def every_run(runs: Sequence[Mapping[str, Any]], budget: int) -> list[dict[str, Any]]:
+    """One row per finished run, by method, task and seed: what it spent, why it stopped,
+    its best, and whether it narrowed (new solutions in its first and last groups, steps
+    whose KL to the base passed ``max_kl``)."""
+    rows = []
+    for r in runs:
+        if "error" in r or r.get("scores") is None:
+            continue
+        new = list(r.get("new_solutions") or [])
+        rows.append({
+            "method": r["method"], "task": r["task"], "seed": r["seed"],
+            "groups": int(r.get("iterations", 0)), "evaluations": len(r["scores"]),
+            "stopped": r.get("stopped", ""), "best": at_budget(r, budget)["best_score"],
+            "best_solution": r.get("best_solution"), "to_solve": r.get("evals_to_solve"),
+            "top10_auc": at_budget(r, budget)["top10_auc"],
+            "kl_exceeded": int(r.get("kl_exceeded") or 0),
+            "new_first": sum(new[:WINDOW]), "new_last": sum(new[-WINDOW:]),
+            "seconds": float(r.get("total_s") or 0.0)})
+    return sorted(rows, key=lambda row: (row["method"], row["task"], row["seed"]))
+
+
+def runs_markdown(rows: Sequence[Mapping[str, Any]], budget: int) -> str:
+    lines = ["## Every run", "", f"New solutions are counted over a run's first and last "
+             f"{WINDOW} groups; seconds are wall time on a shared machine, not comparable "
+             "between rows.", "",
+             "| method | target | seed | groups | evaluations | stopped | best | evaluations "
+             f"to solve | top-10 AUC @{budget} | steps past max_kl | new, first {WINDOW} groups "
+             f"| new, last {WINDOW} groups | seconds |", "|---" * 13 + "|"]
+    for r in rows:
+        best = f"{r['best']:.3f}" + (f" ({r['best_solution']})" if r["best_solution"] else "")
+        solve = "-" if r["to_solve"] is None else str(r["to_solve"])
+        lines.append(
+            f"| {r['method']} | {r['task']} | {r['seed']} | {r['groups']} | {r['evaluations']} "
+            f"| {r['stopped']} | {best} | {solve} | {r['top10_auc']:.3f} | {r['kl_exceeded']} "
+            f"| {r['new_first']} | {r['new_last']} | {r['seconds']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(family: str, data: Mapping[str, Any]) -> str:
     budgets = data["budgets"]
     lines = [f"## {family}", "", "Runs finished per method: " + ", ".join(
@@ -196,11 +239,17 @@ def main(argv: list[str] | None = None) -> int:
     pairs = [tuple(p.split(":", 1)) for p in args.pair]
     if any(len(p) != 2 for p in pairs):
         parser.error("--pair takes A:B")
-    data = study(load_runs(args.results), pairs, sorted(args.budgets))  # type: ignore[arg-type]
+    runs = load_runs(args.results)
+    budgets = sorted(args.budgets)
+    data = study(runs, pairs, budgets)  # type: ignore[arg-type]
     command = "python -m migrate_opt_bench.budget " + " ".join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     text = markdown(args.family, data)
-    write_markdown_and_json(args.out, text, {args.family: _no_nan(data)}, command=command)
+    methods = {m for pair in pairs for m in pair}
+    table = runs_markdown(every_run([r for r in runs if r.get("method") in methods],
+                                    budgets[-1]), budgets[-1])
+    write_markdown_and_json(args.out, text + "\n" + table, {args.family: _no_nan(data)},
+                            command=command)
     plot(args.family, data, args.out + ".png")
     print(text)
     return 0

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from migrate_opt_bench.budget import at_budget, main, study
+from migrate_opt_bench.budget import WINDOW, at_budget, every_run, main, study
 
 from migrate_opt.metrics import top_k_auc
 
@@ -65,3 +65,32 @@ def test_the_command_writes_json_markdown_and_plot(tmp_path: Path):
     assert data["budgets"] == [1, 2] and data["pairs"]["a_vs_b"]["2"]["pairs"] == 1
     assert "| a vs b | 2 | solved | 1 | 1-0-0 |" in out.with_suffix(".md").read_text()
     assert (tmp_path / "budget.png").stat().st_size > 0
+
+
+def test_every_run_says_what_it_spent_and_whether_it_narrowed():
+    new = [3] * WINDOW + [1] * 10 + [0] * WINDOW  # busy first groups, nothing new at the end
+    trained = {**_run("a", 1, [0.2, 0.9, None], stopped="stale"), "iterations": 70,
+               "new_solutions": new, "kl_exceeded": 12, "best_solution": "fig", "total_s": 61.4}
+    twin = {**_run("b", 0, [0.1, 1.0], solved_at=2), "iterations": 1, "new_solutions": [2]}
+    broken = {**_run("a", 0, None), "error": "killed"}
+    rows = every_run([trained, broken, twin], budget=2)
+    assert [(r["method"], r["seed"]) for r in rows] == [("a", 1), ("b", 0)]
+    a, b = rows
+    assert (a["groups"], a["evaluations"], a["stopped"], a["kl_exceeded"]) == (70, 3, "stale", 12)
+    assert (a["new_first"], a["new_last"]) == (3 * WINDOW, 0)
+    assert a["best"] == 0.9 and a["top10_auc"] == pytest.approx(top_k_auc([0.2, 0.9], 10, 2))
+    assert (b["new_first"], b["new_last"], b["to_solve"], b["best_solution"]) == (2, 2, 2, None)
+
+
+def test_the_report_lists_every_run_of_the_compared_methods(tmp_path: Path):
+    folder = tmp_path / "results" / "runs"
+    folder.mkdir(parents=True)
+    runs = [_run("a", 0, [0.2, 1.0], solved_at=2), _run("b", 0, [0.2, 0.3]), _run("c", 0, [0.4])]
+    for i, run in enumerate(runs):
+        (folder / f"{i}.json").write_text(json.dumps({**run, "best_solution": f"w{i}"}))
+    out = tmp_path / "budget"
+    main([str(folder.parent), "--pair", "a:b", "--budgets", "2", "--out", str(out)])
+    text = out.with_suffix(".md").read_text()
+    assert "| a | t | 0 | 0 | 2 | budget | 1.000 (w0) | 2 |" in text
+    assert "| b | t | 0 | 0 | 2 | budget | 0.300 (w1) | - |" in text
+    assert "(w2)" not in text  # c is in no pair
