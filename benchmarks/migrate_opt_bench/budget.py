@@ -9,7 +9,7 @@ fewer is better and the difference is B - A: a positive difference and a win alw
 A); and each method's solve rate.
 
     python -m migrate_opt_bench.budget benchmarks/results/budget --pair migrate:untrained \\
-        --budgets 100 250 500 1000 --out benchmarks/results/budget_report
+        --budgets 100 250 500 1000 --out benchmarks/results/budget
 
 Writes OUT.json, OUT.md and OUT.png (solve rate and top-10 AUC against the budget per
 method). Runs still missing are counted, not guessed: a pair whose cells have not both
