@@ -19,6 +19,7 @@ from migrate_opt.grpo import (  # noqa: E402
     advantages,
     grpo_loss,
     learning_rate_for,
+    next_token_kl,
     truncated_is_weights,
 )
 from migrate_opt.policy.hf import LoRAConfig  # noqa: E402
@@ -134,6 +135,21 @@ def test_k3_kl_term_matches_hand_computation():
     k3 = 2.0 - math.log(2.0) - 1.0
     assert stats["kl"] == pytest.approx(k3)
     assert float(loss.detach()) == pytest.approx(0.5 * k3)
+
+
+def test_next_token_kl_by_hand_and_where_the_sample_estimate_fails():
+    policy = torch.log(torch.tensor([[0.5, 0.25, 0.25], [1 - 2e-9, 1e-9, 1e-9]]))
+    base = torch.log(torch.tensor([[0.25, 0.5, 0.25], [0.5, 0.25, 0.25]]))
+    first = 0.5 * math.log(2.0) + 0.25 * math.log(0.5)
+    second = (1 - 2e-9) * math.log((1 - 2e-9) / 0.5) + 2e-9 * math.log(1e-9 / 0.25)
+    assert next_token_kl(policy, base) == pytest.approx((first + second) / 2, rel=1e-5)
+    assert next_token_kl(base, base) == 0.0
+    assert next_token_kl(policy[:0], base[:0]) == 0.0
+    # A token the policy would not sample (a completion from another prompt): its k3
+    # sample estimate exp(ref - logp) - (ref - logp) - 1 is 2.5e8, the KL is log 2.
+    delta = float(base[1, 1] - policy[1, 1])
+    assert math.exp(delta) - delta - 1 > 1e8
+    assert next_token_kl(policy[1:], base[1:]) == pytest.approx(math.log(2.0), rel=1e-5)
 
 
 # -- config --------------------------------------------------------------------------------

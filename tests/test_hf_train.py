@@ -35,8 +35,8 @@ class FullPassPolicy:
     def __getattr__(self, name):
         return getattr(self._policy, name)
 
-    def token_logprobs(self, batch):
-        return hf_train.full_logprobs(self._policy.model, batch)
+    def token_logprobs(self, batch, distributions=None):
+        return hf_train.full_logprobs(self._policy.model, batch, distributions)
 
 
 ALL = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -91,6 +91,32 @@ def test_shared_prompt_logprobs_and_gradients_equal_the_full_pass(targets):
     for a, b in zip(g_shared, g_full, strict=True):
         # float32 sums in another order: compare each gradient to its own norm
         assert float((a - b).norm()) <= 1e-5 * float(b.norm()) + 1e-7
+
+
+def test_the_monitors_kl_is_exact_over_the_vocabulary_at_every_completion_token():
+    """The updater's KL to base (its first step: the policy that sampled the group) is
+    sum_v p log(p / q) of the next-token distributions, averaged over the completion tokens,
+    worked out here from full passes with the adapter on and off. Off-prompt members are
+    only contexts to it, so it holds for them too; the k3 sample estimate does not."""
+    policy = _policy()
+    members = _members(policy)
+    # The member with no valid solution is masked: the step leaves it out of its batch.
+    batch = policy.encode(PROMPT, SYSTEM, [m for m in members if m.reward is not None])
+    real = batch.completion_mask.bool()
+    with torch.no_grad():
+        logits = policy.model(input_ids=batch.input_ids,
+                              attention_mask=batch.attention_mask).logits
+        with policy.model.disable_adapter():
+            base_logits = policy.model(input_ids=batch.input_ids,
+                                       attention_mask=batch.attention_mask).logits
+    at = slice(batch.prompt_length - 1, -1)  # the positions that predict completion tokens
+    p = torch.softmax(logits[:, at][real].double(), -1)
+    q = torch.softmax(base_logits[:, at][real].double(), -1)
+    by_hand = float((p * (p.log() - q.log())).sum(-1).mean())
+    assert by_hand > 1e-3  # the adapter was moved: there is a KL to measure
+    metrics = GRPOUpdater(GRPOConfig(learning_rate=1e-3)).step(policy, PROMPT, SPEC, members)
+    assert metrics[0]["kl"] == pytest.approx(by_hand, rel=1e-4)
+    assert metrics[1]["kl"] != metrics[0]["kl"]  # measured again after the first step
 
 
 def test_a_one_token_completion_is_scored_from_the_prompt_alone():

@@ -4,13 +4,16 @@ tasks."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import random
+import shutil
+import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from multiprocessing import get_context
@@ -57,7 +60,7 @@ def run_cell(cell: Cell, out: str) -> dict[str, Any]:
 
 
 def _execute(cell: Cell, db_path: str) -> dict[str, Any]:
-    _seed_everything(cell)
+    seed_cell(cell)
     db = SQLiteDatabase(db_path, study=cell.key)
     try:
         resumed = len(db) > 0
@@ -113,7 +116,7 @@ def build_optimizer(cell: Cell, task: Task, db: SQLiteDatabase, *,
                             budget=cell.budget, **config)
 
 
-def _seed_everything(cell: Cell) -> None:
+def seed_cell(cell: Cell) -> None:
     """Seed the global generators a policy may use at construction (LoRA init)."""
     random.seed(cell.seed)
     if cell.method.llm:
@@ -176,3 +179,29 @@ def _ray_map(cells: list[Cell], out: str) -> list[dict[str, Any]]:
              runtime_env={"env_vars": {"MIGRATE_OPT_THREADS": "1"}})
     remote = ray.remote(num_cpus=1)(run_cell)
     return list(ray.get([remote.remote(c, out) for c in cells]))
+
+
+@contextlib.contextmanager
+def reopened(config: BenchmarkConfig, results: str | Path, key: str,
+             ) -> Iterator[tuple[Cell, SQLiteDatabase, Optimizer]]:
+    """A finished cell's optimizer, rebuilt from the grid's config on a temporary copy of
+    its study file (the original is never written), for checks that go on from where the
+    run ended."""
+    cells = {c.key: c for c in config.cells()}
+    if key not in cells:
+        raise SystemExit(f"{key} is not a cell of this grid ({len(cells)} cells)")
+    source = Path(results) / "runs" / f"{key}.db"
+    if not source.is_file():
+        raise SystemExit(f"{source} is not there: run the grid here first (study files "
+                         "are not committed)")
+    cell = cells[key]
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / source.name
+        shutil.copy(source, copy)
+        seed_cell(cell)
+        db = SQLiteDatabase(str(copy), study=cell.key)
+        try:
+            yield cell, db, build_optimizer(cell, create_task(cell.task.task,
+                                                              **cell.task_options), db)
+        finally:
+            db.close()

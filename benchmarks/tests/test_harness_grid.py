@@ -7,6 +7,7 @@ import csv
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from migrate_opt_bench import config_file as cfg
@@ -38,6 +39,7 @@ class ScriptedPlugin:
     @hookimpl
     def register_policies(self, register):  # type: ignore[no-untyped-def]
         register("scripted-digits", lambda **_: ScriptedPolicy(fn=_digits))
+        register("scripted-same", lambda **_: ScriptedPolicy(fn=lambda *_: '["111111"]'))
 
 
 @pytest.fixture(autouse=True)
@@ -240,3 +242,77 @@ def test_the_command_is_the_one_really_run(monkeypatch: pytest.MonkeyPatch) -> N
     assert invoked_command("run.py", None) == (
         "python -m migrate_opt_bench benchmarks/configs/comparison.toml --seeds 0 1")
     assert invoked_command("run.py", ["a.toml"]) == "python benchmarks/run.py a.toml"
+
+
+def _script(name: str) -> Any:
+    """A script of benchmarks/ as a module (they are run as files, not imported)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def _finished_grid(tmp_path: Path, budget: int, methods: str) -> tuple[Path, Path]:
+    """A one-task grid's config file with ``methods``, run to the end; and its results."""
+    toml = tmp_path / "grid.toml"
+    toml.write_text(f'[benchmark]\nbudget = {budget}\nseeds = [0]\nlog_every = 4\n'
+                    '[tasks.toy]\ntask = "toy"\noptions = { target = "421337" }\n' + methods)
+    out = tmp_path / "results"
+    assert main([str(toml), "--out", str(out), "--workers", "1"]) == 0
+    return toml, out
+
+
+def test_a_stalled_run_is_continued_on_a_copy(tmp_path: Path, capsys: pytest.CaptureFixture
+                                               ) -> None:
+    """benchmarks/stall_continue.py: a run that stopped stale goes on past its patience, on
+    a copy of its study file, and says how much its extra groups evaluated."""
+    script = _script("stall_continue")
+    toml, out = _finished_grid(tmp_path, 24, '[methods.same]\noptimizer = "migrate"\n'
+                               'config = { policy = "scripted-same", group_size = 4, '
+                               'train = false }\n')
+    finished = json.loads((out / "runs" / "toy__same__seed0.json").read_text())
+    assert finished["stopped"] == "stale" and finished["evaluations"] == 1
+    study = out / "runs" / "toy__same__seed0.db"
+    before = study.read_bytes()
+    capsys.readouterr()
+    report = tmp_path / "continued.json"
+    assert script.main([str(toml), str(out), "toy__same__seed0", "--groups", "7",
+                        "--out", str(report)]) == 0
+    data = json.loads(report.read_text())
+    assert data["groups_added"] == 7 and data["new_per_group"] == [0] * 7
+    assert data["new_evaluations"] == 0 and data["stopped"] == "iterations"
+    assert data["evaluations_before"] == 1 and data["best_after"] == data["best_before"]
+    assert study.read_bytes() == before  # the finished run is never written
+    assert '"groups_added": 7' in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        script.main([str(toml), str(out), "toy__nothing__seed0"])
+
+
+def test_kl_estimators_score_a_finished_trained_run_on_a_copy(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture,
+                                                              ) -> None:
+    """benchmarks/kl_estimators.py: both KL measures at a trained run's last adapter."""
+    pytest.importorskip("torch")
+    script = _script("kl_estimators")
+    toml, out = _finished_grid(
+        tmp_path, 12, '[methods.trained]\noptimizer = "migrate"\nmax_iterations = 3\n'
+        'config = { group_size = 4, grpo = { learning_rate = 0.05 }, policy = { name = '
+        '"tiny-random", lora = { rank = 4, alpha = 8 }, options = { seed = 0 } } }\n'
+        '[methods.frozen]\noptimizer = "random-search"\n')
+    study = out / "runs" / "toy__trained__seed0.db"
+    before = study.read_bytes()
+    capsys.readouterr()
+    assert script.main([str(toml), str(out), "toy__trained__seed0", "--groups", "2",
+                        "--out", str(tmp_path / "kl")]) == 0
+    (run,) = json.loads((tmp_path / "kl.json").read_text())["runs"]
+    assert 1 <= run["groups"] <= 2 and len(run["per_group"]) == run["groups"]
+    for group in run["per_group"]:
+        assert group["exact"] > 0 and group["k3"] > 0  # the adapter moved off the base
+        assert group["on_prompt"] >= 1 and group["exact_on_prompt"] is not None
+    assert "| toy__trained__seed0 |" in capsys.readouterr().out
+    assert study.read_bytes() == before
+    with pytest.raises(SystemExit, match="not a trained MiGrATe run"):
+        script.measure(str(toml), str(out), "toy__frozen__seed0", 2)

@@ -85,7 +85,11 @@ class GRPOConfig:
     """AdamW weight decay."""
     monitor_kl: bool = True
     """Score each group under the base model too (one pass without gradient, about a sixth
-    of a step) so the metrics carry the KL to base even when ``kl_coef`` is 0."""
+    of a step) so the metrics carry the KL to base even when ``kl_coef`` is 0. The metric
+    is exact: KL(policy || base) of the next-token distributions over the whole vocabulary,
+    averaged over the group's completion tokens (``grpo.math.next_token_kl``), valid also
+    for members sampled from other prompts; ``kl_coef``'s loss term stays the k3 sample
+    estimate."""
     max_kl: float | None = 1.0
     """Per-token KL to base above which the policy counts as collapsed (it samples what the
     base model would not): the step's metrics get ``kl_exceeded`` 1 and a warning is

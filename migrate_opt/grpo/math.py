@@ -160,6 +160,23 @@ def grpo_loss(
     return loss, stats
 
 
+def next_token_kl(policy: torch.Tensor, base: torch.Tensor) -> float:
+    """Mean over positions of KL(policy || base) between next-token distributions, exact
+    over the vocabulary; ``policy`` and ``base`` are [N, V] log-probabilities.
+
+    The k3 sample estimate in the loss is a KL only for tokens the policy sampled from the
+    prompt it is scored under. MiGrATe scores every member as a completion of the task
+    prompt, also the neighbourhood members sampled from other prompts; on those the sample
+    estimate is no KL at all and reached 1e5 and beyond in long Semantle runs. The exact
+    KL holds for any completion: it only uses them as the contexts it is measured at."""
+    import torch
+
+    if policy.numel() == 0:
+        return 0.0
+    per_position = (torch.exp(policy) * (policy - base)).sum(dim=-1)
+    return float(per_position.clamp(min=0.0).mean())
+
+
 def _aggregate(per_token: torch.Tensor, mask: torch.Tensor, aggregation: str) -> torch.Tensor:
     if aggregation == "token-mean":
         return (per_token * mask).sum() / mask.sum().clamp(min=1)

@@ -21,7 +21,14 @@ from ..policy.base import Policy, Updater
 from ..task.prompt_spec import PromptSpec
 from ..values import Member
 from .config import GRPOConfig, learning_rate_for
-from .math import STD_EPS, advantages, bounded, grpo_loss, truncated_is_weights
+from .math import (
+    STD_EPS,
+    advantages,
+    bounded,
+    grpo_loss,
+    next_token_kl,
+    truncated_is_weights,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -112,14 +119,19 @@ class GRPOUpdater(Updater):
         cfg = self.config
         advantages_t = torch.tensor(adv, dtype=torch.float32, device=batch.completion_mask.device)
         ref_logp = None
+        # The monitor's KL is exact over the vocabulary where the policy can give its
+        # next-token distributions (HFPolicy), else the loss's sample estimate.
+        exact = cfg.monitor_kl and _gives_distributions(policy)
+        base: list[torch.Tensor] = []
         if cfg.kl_coef > 0 or cfg.monitor_kl:
             with torch.no_grad(), policy.reference():
-                ref_logp = policy.token_logprobs(batch)
+                ref_logp = _scored(policy, batch, base if exact else None)
         old_logp = is_weights = None
         metrics = []
         for _ in range(cfg.steps_per_group):
             optimizer.zero_grad(set_to_none=True)
-            logp = policy.token_logprobs(batch)
+            now: list[torch.Tensor] = []
+            logp = _scored(policy, batch, now if exact else None)
             if old_logp is None:
                 # The parameters have not moved yet: the first pass *is* the old policy,
                 # which saves the separate no-grad pass (as TRL does).
@@ -132,6 +144,8 @@ class GRPOUpdater(Updater):
                 logp, old_logp, advantages_t, batch.completion_mask, cfg.clip_low,
                 cfg.clip_high, cfg.loss_aggregation, ref_logp, cfg.kl_coef, is_weights,
             )  # fmt: skip
+            if exact:
+                stats["kl"] = next_token_kl(now[0], base[0])
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(self._params, cfg.max_grad_norm)
             self._schedule(optimizer)
@@ -286,3 +300,21 @@ def _reward_summary(rewards: Sequence[float | None]) -> dict[str, float]:
 
 def _same(a: Sequence[Any], b: Sequence[Any]) -> bool:
     return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+
+
+def _gives_distributions(policy: TrainablePolicy) -> bool:
+    """Whether ``token_logprobs`` takes ``distributions`` (HFPolicy does; the protocol
+    does not require it)."""
+    import inspect
+
+    try:
+        return "distributions" in inspect.signature(policy.token_logprobs).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _scored(policy: TrainablePolicy, batch: Any,
+            distributions: list[torch.Tensor] | None) -> torch.Tensor:
+    if distributions is None:
+        return policy.token_logprobs(batch)
+    return policy.token_logprobs(batch, distributions=distributions)  # type: ignore[call-arg]

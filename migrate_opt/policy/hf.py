@@ -227,14 +227,16 @@ class HFPolicy(Policy):
         return hf_train.encode(head, tails, members, prompt, self.tokenizer.pad_token_id,
                                self.device)
 
-    def token_logprobs(self, batch: TrainBatch) -> torch.Tensor:
+    def token_logprobs(self, batch: TrainBatch,
+                       distributions: list[torch.Tensor] | None = None) -> torch.Tensor:
         """[B, T] log-prob of each completion token under the current policy, with grad;
-        the shared prompt is forwarded once (:mod:`.hf_train`)."""
+        the shared prompt is forwarded once (:mod:`.hf_train`). Given ``distributions``,
+        the next-token log-distribution at every completion token is appended to it."""
         precision = (contextlib.nullcontext() if self._bf16_base is None
                      else self._bf16_base.active())
         with precision:
             prompt = self._reference_prompt(batch) if self._in_reference else None
-            return hf_train.shared_prompt_logprobs(self.model, batch, prompt)
+            return hf_train.shared_prompt_logprobs(self.model, batch, prompt, distributions)
 
     def _reference_prompt(self, batch: TrainBatch) -> hf_train.PromptPass | None:
         """The base model's pass over the batch's prompt, kept: the base never changes, and

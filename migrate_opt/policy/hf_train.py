@@ -114,13 +114,15 @@ def prompt_pass(model: Any, prompt_ids: torch.Tensor) -> PromptPass:
                       "cache" if "cache" in head else "past_key_values")
 
 
-def shared_prompt_logprobs(model: Any, batch: TrainBatch,
-                           prompt: PromptPass | None = None) -> torch.Tensor:
+def shared_prompt_logprobs(model: Any, batch: TrainBatch, prompt: PromptPass | None = None,
+                           distributions: list[torch.Tensor] | None = None) -> torch.Tensor:
     """[B, T] log-prob of each completion token, the prompt forwarded once (with grad).
 
     The decoder runs the prompt (batch 1; or ``prompt``, a pass made before), then the
     completions over its expanded cache; the LM head (a quarter of SmolLM2's compute per
-    token) scores only the real, unpadded completion positions."""
+    token) scores only the real, unpadded completion positions. Given ``distributions``,
+    the whole next-token log-distribution at those positions ([N, V], float32, no grad) is
+    appended to it, for the exact KL to the base model."""
     from transformers import DynamicCache
 
     decoder, lm_head = _decoder_and_head(model)
@@ -139,7 +141,10 @@ def shared_prompt_logprobs(model: Any, batch: TrainBatch,
                           **{head.cache_name: DynamicCache(kv)})
         hidden = torch.cat([hidden, out.last_hidden_state], dim=1)
     real = batch.completion_mask.bool()
-    picked = _picked(lm_head(hidden[real]), batch.completion_ids[real])
+    logits = lm_head(hidden[real])
+    picked = _picked(logits, batch.completion_ids[real])
+    if distributions is not None:
+        distributions.append(torch.log_softmax(logits.detach().float(), dim=-1))
     # Padding scores 0 (the loss masks it), as a full pass's values there are never used.
     return torch.zeros(rows, width, dtype=picked.dtype, device=picked.device).masked_scatter(
         real, picked)
@@ -186,8 +191,10 @@ def _kv(out: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
     return list(zip(cache.key_cache, cache.value_cache, strict=True))
 
 
-def full_logprobs(model: Any, batch: TrainBatch) -> torch.Tensor:
-    """[B, T] the same log-probs from one full pass per row (prompt recomputed per row)."""
+def full_logprobs(model: Any, batch: TrainBatch,
+                  distributions: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """[B, T] the same log-probs (and ``distributions``) from one full pass per row
+    (prompt recomputed per row)."""
     width = batch.completion_length
     # Only the logits that predict completion tokens: the vocabulary is large.
     out = model(
@@ -196,4 +203,8 @@ def full_logprobs(model: Any, batch: TrainBatch) -> torch.Tensor:
         logits_to_keep=width + 1,
         use_cache=False,
     )
-    return _picked(out.logits[:, :-1], batch.completion_ids)
+    logits = out.logits[:, :-1]
+    if distributions is not None:
+        real = batch.completion_mask.bool()
+        distributions.append(torch.log_softmax(logits[real].detach().float(), dim=-1))
+    return _picked(logits, batch.completion_ids)
