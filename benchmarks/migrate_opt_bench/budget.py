@@ -12,8 +12,10 @@ A); and each method's solve rate.
         --budgets 100 250 500 1000 --out benchmarks/results/budget
 
 Writes OUT.json, OUT.md and OUT.png (solve rate and top-10 AUC against the budget per
-method). Runs still missing are counted, not guessed: a pair whose cells have not both
-finished is left out and the table says how many pairs each number rests on.
+method). ``--tasks`` and ``--seeds`` keep a sub-grid, so that every method's row covers the
+same cells when one folder ran a larger grid than another. Runs still missing are counted,
+not guessed: a pair whose cells have not both finished is left out and the table says how
+many pairs each number rests on.
 """
 
 from __future__ import annotations
@@ -234,12 +236,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pair", action="append", required=True, metavar="A:B")
     parser.add_argument("--budgets", nargs="+", type=int, default=[100, 250, 500, 1000])
     parser.add_argument("--family", default="semantle")
+    parser.add_argument("--tasks", nargs="+", help="only these task labels (a sub-grid)")
+    parser.add_argument("--seeds", nargs="+", type=int, help="only these seeds")
     parser.add_argument("--out", required=True, help="writes OUT.json, OUT.md and OUT.png")
     args = parser.parse_args(argv)
     pairs = [tuple(p.split(":", 1)) for p in args.pair]
     if any(len(p) != 2 for p in pairs):
         parser.error("--pair takes A:B")
-    runs = load_runs(args.results)
+    runs = [r for r in load_runs(args.results)
+            if (args.tasks is None or r.get("task") in args.tasks)
+            and (args.seeds is None or r.get("seed") in args.seeds)]
     budgets = sorted(args.budgets)
     data = study(runs, pairs, budgets)  # type: ignore[arg-type]
     command = "python -m migrate_opt_bench.budget " + " ".join(

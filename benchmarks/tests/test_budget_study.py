@@ -94,3 +94,20 @@ def test_the_report_lists_every_run_of_the_compared_methods(tmp_path: Path):
     assert "| a | t | 0 | 0 | 2 | budget | 1.000 (w0) | 2 |" in text
     assert "| b | t | 0 | 0 | 2 | budget | 0.300 (w1) | - |" in text
     assert "(w2)" not in text  # c is in no pair
+
+
+def test_a_sub_grid_keeps_every_method_on_the_same_cells(tmp_path: Path):
+    folder = tmp_path / "results" / "runs"
+    folder.mkdir(parents=True)
+    runs = [_run("a", 0, [1.0], solved_at=1), _run("b", 0, [0.2]),
+            {**_run("b", 1, [1.0], solved_at=1), "task": "other"}]
+    for i, run in enumerate(runs):
+        (folder / f"{i}.json").write_text(json.dumps(run))
+    out = tmp_path / "budget"
+    main([str(folder.parent), "--pair", "a:b", "--budgets", "1", "--out", str(out)])
+    assert json.loads(out.with_suffix(".json").read_text())["semantle"]["solve_rate"]["b"] == {
+        "1": 0.5}
+    main([str(folder.parent), "--pair", "a:b", "--budgets", "1", "--tasks", "t",
+          "--seeds", "0", "--out", str(out)])
+    data = json.loads(out.with_suffix(".json").read_text())["semantle"]
+    assert data["solve_rate"]["b"] == {"1": 0.0} and data["runs"] == {"a": 1, "b": 1}
