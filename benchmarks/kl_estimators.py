@@ -30,7 +30,7 @@ from migrate_opt_bench.result_files import write_markdown_and_json
 from migrate_opt_bench.runner import reopened
 
 from migrate_opt import Migrate
-from migrate_opt.grpo import next_token_kl
+from migrate_opt.grpo.math import k3_kl, next_token_kl
 from migrate_opt.optimizer import member_from_dict
 
 
@@ -48,8 +48,7 @@ def group_kls(policy: Any, prompt: str, spec: Any, members: list[Any]) -> dict[s
             ref = policy.token_logprobs(batch, distributions=base)
         logp = policy.token_logprobs(batch, distributions=now)
     mask = batch.completion_mask.bool()
-    delta = (ref - logp)[mask]
-    k3 = torch.exp(delta) - delta - 1
+    k3 = k3_kl(ref, logp)[mask]
     on = torch.tensor([m.prompt is None or m.prompt == prompt for m in kept])[:, None]
     on_tokens = (on.expand_as(mask) & mask)[mask]
     return {"members": len(kept), "on_prompt": int(on.sum()),

@@ -134,12 +134,13 @@ def every_run(runs: Sequence[Mapping[str, Any]], budget: int) -> list[dict[str, 
         if "error" in r or r.get("scores") is None:
             continue
         new = list(r.get("new_solutions") or [])
+        measured = at_budget(r, budget)
         rows.append({
             "method": r["method"], "task": r["task"], "seed": r["seed"],
             "groups": int(r.get("iterations", 0)), "evaluations": len(r["scores"]),
-            "stopped": r.get("stopped", ""), "best": at_budget(r, budget)["best_score"],
+            "stopped": r.get("stopped", ""), "best": measured["best_score"],
             "best_solution": r.get("best_solution"), "to_solve": r.get("evals_to_solve"),
-            "top10_auc": at_budget(r, budget)["top10_auc"],
+            "top10_auc": measured["top10_auc"],
             "kl_exceeded": int(r.get("kl_exceeded") or 0),
             "new_first": sum(new[:WINDOW]), "new_last": sum(new[-WINDOW:]),
             "seconds": float(r.get("total_s") or 0.0)})

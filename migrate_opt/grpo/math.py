@@ -146,8 +146,7 @@ def grpo_loss(
         per_token = per_token * is_weights
     kl = torch.zeros_like(logp)
     if ref_logp is not None:
-        delta = ref_logp - logp
-        kl = torch.exp(delta) - delta - 1
+        kl = k3_kl(ref_logp, logp)
         per_token = per_token + kl_coef * kl
     loss = _aggregate(per_token, mask, aggregation)
     is_clipped = ((ratio > 1 + clip_high) & (adv > 0)) | ((ratio < 1 - clip_low) & (adv < 0))
@@ -158,6 +157,16 @@ def grpo_loss(
         "ratio_mean": float((ratio.detach() * mask).sum() / tokens),
     }
     return loss, stats
+
+
+def k3_kl(ref_logp: torch.Tensor, logp: torch.Tensor) -> torch.Tensor:
+    """Per token, the k3 sample estimate exp(ref - logp) - (ref - logp) - 1 of the KL to
+    the reference: unbiased for tokens the policy sampled from the prompt it is scored
+    under, and no KL for others (:func:`next_token_kl`)."""
+    import torch
+
+    delta = ref_logp - logp
+    return torch.exp(delta) - delta - 1
 
 
 def next_token_kl(policy: torch.Tensor, base: torch.Tensor) -> float:
