@@ -181,7 +181,10 @@ def markdown(family: str, data: Mapping[str, Any]) -> str:
         aucs = data["top10_auc"][m]
         lines.append(f"| {m} | " + " | ".join(_pct(rates[str(n)]) for n in budgets) + " | "
                      + " | ".join(_num(aucs[str(n)]) for n in budgets) + " |")
-    lines += ["", "| A vs B | budget | metric | pairs | W-L-T | sign-test p | mean diff [95% CI] |",
+    lines += ["", "A win and a positive difference favour A: the difference is A - B, except for "
+              "`to_solve` (evaluations to solve, an unsolved run counting the budget), where "
+              "fewer is better and it is B - A.", "",
+              "| A vs B | budget | metric | pairs | W-L-T | sign-test p | mean diff [95% CI] |",
               "|---|---|---|---|---|---|---|"]
     for name, per_budget in data["pairs"].items():
         for n in budgets:
