@@ -36,10 +36,10 @@ class FullPass:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._policy, name)
 
-    def token_logprobs(self, batch: Any) -> Any:
+    def token_logprobs(self, batch: Any, distributions: list[Any] | None = None) -> Any:
         from migrate_opt.policy import hf_train
 
-        return hf_train.full_logprobs(self._policy.model, batch)
+        return hf_train.full_logprobs(self._policy.model, batch, distributions)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -47,7 +47,13 @@ class TrainablePolicy(Protocol):
         self, prompt: str, system: str | None, members: Sequence[Member], response_prefix: str = ""
     ) -> Any: ...
 
-    def token_logprobs(self, batch: Any) -> torch.Tensor: ...
+    def token_logprobs(self, batch: Any,
+                       distributions: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """[B, T] log-prob of each completion token. A policy that can also appends the
+        [N, V] next-token log-distributions at the N completion tokens to
+        ``distributions`` (for the exact KL); one that cannot leaves it empty, and the
+        monitor falls back to the loss's sample estimate."""
+        ...
 
     def reference(self) -> AbstractContextManager[None]: ...
 
@@ -119,19 +125,19 @@ class GRPOUpdater(Updater):
         cfg = self.config
         advantages_t = torch.tensor(adv, dtype=torch.float32, device=batch.completion_mask.device)
         ref_logp = None
-        # The monitor's KL is exact over the vocabulary where the policy can give its
+        # The monitor's KL is exact over the vocabulary where the policy gives its
         # next-token distributions (HFPolicy), else the loss's sample estimate.
-        exact = cfg.monitor_kl and _gives_distributions(policy)
         base: list[torch.Tensor] = []
         if cfg.kl_coef > 0 or cfg.monitor_kl:
             with torch.no_grad(), policy.reference():
-                ref_logp = _scored(policy, batch, base if exact else None)
+                ref_logp = policy.token_logprobs(
+                    batch, distributions=base if cfg.monitor_kl else None)
         old_logp = is_weights = None
         metrics = []
         for _ in range(cfg.steps_per_group):
             optimizer.zero_grad(set_to_none=True)
             now: list[torch.Tensor] = []
-            logp = _scored(policy, batch, now if exact else None)
+            logp = policy.token_logprobs(batch, distributions=now if base else None)
             if old_logp is None:
                 # The parameters have not moved yet: the first pass *is* the old policy,
                 # which saves the separate no-grad pass (as TRL does).
@@ -144,7 +150,7 @@ class GRPOUpdater(Updater):
                 logp, old_logp, advantages_t, batch.completion_mask, cfg.clip_low,
                 cfg.clip_high, cfg.loss_aggregation, ref_logp, cfg.kl_coef, is_weights,
             )  # fmt: skip
-            if exact:
+            if now:
                 stats["kl"] = next_token_kl(now[0], base[0])
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(self._params, cfg.max_grad_norm)
@@ -301,20 +307,3 @@ def _reward_summary(rewards: Sequence[float | None]) -> dict[str, float]:
 def _same(a: Sequence[Any], b: Sequence[Any]) -> bool:
     return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
-
-def _gives_distributions(policy: TrainablePolicy) -> bool:
-    """Whether ``token_logprobs`` takes ``distributions`` (HFPolicy does; the protocol
-    does not require it)."""
-    import inspect
-
-    try:
-        return "distributions" in inspect.signature(policy.token_logprobs).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _scored(policy: TrainablePolicy, batch: Any,
-            distributions: list[torch.Tensor] | None) -> torch.Tensor:
-    if distributions is None:
-        return policy.token_logprobs(batch)
-    return policy.token_logprobs(batch, distributions=distributions)  # type: ignore[call-arg]
